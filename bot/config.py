@@ -1,0 +1,114 @@
+"""Settings: defaults < config.toml (or --config PATH) < environment (OCOP_BOT__SECTION__KEY)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEFAULT_CONFIG = Path("config.toml")
+ENV_PREFIX = "OCOP_BOT__"
+_SENSITIVE = ("token", "secret", "password", "url", "key")
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatabaseSettings(Section):
+    url: str = "sqlite+aiosqlite:///data/ocop.sqlite3"
+    echo: bool = False
+
+
+class TelegramSettings(Section):
+    token: SecretStr | None = None
+    mode: Literal["polling", "webhook"] = "polling"
+    base_url: str = "https://api.telegram.org/bot"
+    webhook_url: str = ""
+    webhook_secret: SecretStr | None = None
+
+
+class ZaloBotSettings(Section):
+    token: SecretStr | None = None
+    mode: Literal["polling", "webhook"] = "polling"
+    base_url: str = "https://bot-api.zaloplatforms.com"
+    webhook_url: str = ""
+    webhook_secret: SecretStr | None = None
+
+
+class ZaloSettings(Section):
+    bot: ZaloBotSettings = ZaloBotSettings()
+
+
+class CatalogSettings(Section):
+    load_sample_when_empty: bool = True
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid")
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    default_language: Literal["vi", "en"] = "vi"
+    database: DatabaseSettings = DatabaseSettings()
+    telegram: TelegramSettings = TelegramSettings()
+    zalo: ZaloSettings = ZaloSettings()
+    catalog: CatalogSettings = CatalogSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's values arrive as init arguments; the environment must win over them.
+        return env_settings, init_settings
+
+    @property
+    def has_platform_channel(self) -> bool:
+        return self.telegram.token is not None or self.zalo.bot.token is not None
+
+
+class ConfigError(Exception):
+    """A configuration problem, worded for the person who wrote the file."""
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read ``path`` (or ./config.toml when present) and the environment; raise ConfigError naming the key."""
+    explicit = path is not None
+    path = path or Path(os.environ.get("OCOP_BOT_CONFIG", DEFAULT_CONFIG))
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot be read: {exc}") from exc
+    elif explicit:
+        raise ConfigError(f"{path}: no such config file")
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        source = f"{path}" if path.exists() else "environment"
+        raise ConfigError(_describe(source, exc)) from None
+
+
+def _describe(source: str, exc: ValidationError) -> str:
+    lines = [f"{source}: invalid configuration"]
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"])
+        env = ENV_PREFIX + "__".join(str(part) for part in error["loc"]).upper()
+        if error["type"] == "extra_forbidden":
+            lines.append(f"  - key '{key}' (or {env}): unknown key; see config.example.toml for the known ones")
+            continue
+        expected = error["msg"]
+        shown = "" if any(word in key for word in _SENSITIVE) else f" (got {error.get('input')!r})"
+        lines.append(f"  - key '{key}' (or {env}): {expected}{shown}")
+    return "\n".join(lines)

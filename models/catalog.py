@@ -1,0 +1,139 @@
+"""The OCOP catalogue: producers ("chủ thể") and their certified products."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Column, UniqueConstraint, func
+from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models import geography
+from models.db import UTCDateTime, utcnow
+from models.ocop import Group, ProducerKind, certificate_expiry
+
+
+class Producer(SQLModel, table=True):
+    """An OCOP owner: cooperative, enterprise, household business or cooperative group."""
+
+    __table_args__ = (UniqueConstraint("name_key", "province", name="uq_producer_name_province"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=300)
+    name_key: str = Field(max_length=300, index=True)  # models.text.normalize(name)
+    kind: str = Field(max_length=32)  # ProducerKind value
+    address: str = Field(default="", max_length=500)  # as issued on the certificate
+    ward: str = Field(default="", max_length=120)  # commune/ward, first part of the address
+    province: str = Field(max_length=60, index=True)  # current unit (34)
+    old_province: str | None = Field(default=None, max_length=60)  # pre-2025 province, when known
+    phone: str = Field(default="", max_length=40)
+    email: str = Field(default="", max_length=200)
+    zalo: str = Field(default="", max_length=200)
+    telegram: str = Field(default="", max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+    @property
+    def producer_kind(self) -> ProducerKind:
+        return ProducerKind(self.kind)
+
+    @property
+    def region(self) -> str:
+        return geography.region_of(self.province)
+
+
+class Product(SQLModel, table=True):
+    """A certified OCOP product; ``stars`` 3–5, ``potential_5`` for products sent up for national rating."""
+
+    __table_args__ = (UniqueConstraint("producer_id", "name_key", name="uq_product_producer_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    producer_id: int = Field(foreign_key="producer.id", index=True)
+    name: str = Field(max_length=300)
+    name_key: str = Field(max_length=300)
+    group: int = Field(ge=1, le=6, index=True)  # ocop.Group
+    subgroup: str = Field(default="", max_length=200)
+    stars: int = Field(ge=3, le=5, index=True)
+    potential_5: bool = False
+    decision_no: str = Field(default="", max_length=100)
+    decision_date: date | None = None
+    description: str = Field(default="", max_length=4000)
+    unit: str = Field(default="", max_length=100)
+    capacity: str = Field(default="", max_length=200)
+    season: str = Field(default="", max_length=200)
+    photo: str = Field(default="", max_length=500)  # URL or platform file id
+    hidden: bool = False  # hidden by an admin: kept, but not searchable
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+    @property
+    def product_group(self) -> Group:
+        return Group(self.group)
+
+    @property
+    def expires_on(self) -> date | None:
+        """The certificate's last day of validity: 36 months after the decision."""
+        return certificate_expiry(self.decision_date) if self.decision_date else None
+
+    def is_valid_on(self, day: date) -> bool:
+        return self.expires_on is not None and day <= self.expires_on
+
+
+class CatalogVersion(SQLModel, table=True):
+    """A single-row counter bumped on every catalogue change, so every process can tell its index is stale."""
+
+    __tablename__ = "catalog_version"
+
+    id: int = Field(default=1, primary_key=True)
+    version: int = 0
+    changed_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+async def bump_catalog_version(session: AsyncSession) -> int:
+    """Record that the catalogue changed; search indexes in every process compare against this number."""
+    row = await session.get(CatalogVersion, 1)
+    if row is None:
+        row = CatalogVersion(id=1, version=0)
+        session.add(row)
+    row.version += 1
+    row.changed_at = utcnow()
+    await session.flush()
+    return row.version
+
+
+async def catalog_version(session: AsyncSession) -> int:
+    row = await session.get(CatalogVersion, 1)
+    return row.version if row else 0
+
+
+@dataclass(frozen=True)
+class CatalogSummary:
+    products: int
+    producers: int
+    provinces: int
+    by_stars: dict[int, int]
+    potential_5: int
+    by_group: dict[int, int]
+
+
+async def catalog_summary(session: AsyncSession) -> CatalogSummary:
+    visible = col(Product.hidden).is_(False)
+
+    async def counts(column: Any) -> dict[int, int]:
+        rows = await session.exec(select(column, func.count()).where(visible).group_by(column))
+        return {int(key): int(value) for key, value in rows.all()}
+
+    by_stars, by_group = await counts(Product.stars), await counts(Product.group)
+    potential = (await session.exec(select(func.count()).where(visible, col(Product.potential_5).is_(True)))).one()
+    producers = (await session.exec(select(func.count()).select_from(Producer))).one()
+    provinces = (await session.exec(select(func.count(func.distinct(Producer.province))))).one()
+    return CatalogSummary(
+        products=sum(by_stars.values()),
+        producers=producers,
+        provinces=provinces,
+        by_stars=dict(sorted(by_stars.items())),
+        potential_5=potential,
+        by_group=dict(sorted(by_group.items())),
+    )

@@ -1,0 +1,70 @@
+"""Vietnamese text normalisation: the keys search, import and geography compare on.
+
+``fold`` keeps punctuation and only drops what Vietnamese typists leave out (case, tones, the hook of đ);
+``normalize`` also expands common abbreviations and reduces the text to space-separated words, so that
+"TP. Hồ Chí Minh", "tp ho chi minh" and "Thành phố Hồ  Chí Minh" all give the same key.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_CONTROL = {c: " " for c in range(32)} | {0x7F: " "}
+_NON_WORD = re.compile(r"[^\w]+|_")
+_SPACES = re.compile(r"\s+")
+
+# Administrative abbreviations as they are written on certificates and addresses. Single letters only
+# count when a dot follows them ("p. Ba Đình"), since "x", "h" alone are too common otherwise.
+_DOTTED = re.compile(r"(?<![\w.])(t\.p|tp|tx|tt|p|q|h|x)\.\s*")
+_DOTTED_EXPANSION = {
+    "t.p": "thanh pho ",
+    "tp": "thanh pho ",
+    "tx": "thi xa ",
+    "tt": "thi tran ",
+    "p": "phuong ",
+    "q": "quan ",
+    "h": "huyen ",
+    "x": "xa ",
+}
+_WORD_EXPANSION = {
+    "tp": "thanh pho",
+    "tx": "thi xa",
+    "htx": "hop tac xa",
+    "thtx": "to hop tac",
+    "cty": "cong ty",
+    "tnhh": "trach nhiem huu han",
+    "hkd": "ho kinh doanh",
+    "sx": "san xuat",
+    "sp": "san pham",
+}
+
+
+def clean(text: str) -> str:
+    """NFC, control characters replaced by spaces, runs of white space collapsed: safe for display."""
+    text = unicodedata.normalize("NFC", text).translate(_CONTROL)
+    return _SPACES.sub(" ", text).strip()
+
+
+def fold(text: str) -> str:
+    """Lower-case, without tones or diacritics, đ → d; punctuation kept. ``fold("Đắk Lắk") == "dak lak"``."""
+    text = clean(text).lower().replace("đ", "d")
+    decomposed = unicodedata.normalize("NFD", text)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return unicodedata.normalize("NFC", stripped)
+
+
+def normalize(text: str) -> str:
+    """The comparison key: folded, abbreviations expanded, only words separated by single spaces.
+
+    Idempotent (``normalize(normalize(s)) == normalize(s)``) and total: any string gives a string.
+    Tone placement variants fold together because tones are dropped (hoà, hòa → hoa).
+    """
+    text = _DOTTED.sub(lambda m: _DOTTED_EXPANSION[m.group(1)], fold(text))
+    words = _NON_WORD.sub(" ", text).split()
+    return " ".join(_WORD_EXPANSION.get(word, word) for word in words)
+
+
+def words(text: str) -> list[str]:
+    """The words of ``normalize(text)``."""
+    return normalize(text).split()
