@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable
@@ -16,6 +17,8 @@ from models.catalog_import import ImportFileError, ImportReport, import_file
 from models.db import Database
 from models.ocop import Group
 from models.sample import load_sample_if_empty
+from models.search import MAX_QUERY_CHARS, Hit, Notice, SearchIndex, SearchResult
+from models.search_service import load_documents
 from models.tabular import UnreadableFile, write_csv, write_xlsx
 
 log = logging.getLogger("ocop_bot")
@@ -38,6 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("file", type=Path)
     imp.add_argument("--dry-run", action="store_true", help="validate and report, write nothing")
     imp.set_defaults(handler=cmd_import)
+
+    search = commands.add_parser("search", help="search the catalogue ('-' reads one query per line from stdin)")
+    search.add_argument("query", help="the query, or - to read queries from stdin")
+    search.add_argument("--limit", type=int, default=10, help="results per query (1-100, default 10)")
+    search.add_argument("--json", action="store_true", help="JSON array (JSON Lines with -)")
+    search.set_defaults(handler=cmd_search)
 
     exp = commands.add_parser("export", help="export data")
     exp.add_argument("what", choices=["products"])
@@ -121,6 +130,67 @@ def format_report(report: ImportReport) -> str:
         f"{len(report.errors)} rows rejected."
     ]
     lines += [f"  line {error.line}: {error.reason}" for error in report.errors]
+    return "\n".join(lines)
+
+
+async def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    db = await open_database(settings)
+    try:
+        if settings.catalog.load_sample_when_empty:
+            await load_sample_if_empty(db)
+        index = SearchIndex(await load_documents(db))
+    finally:
+        await db.dispose()
+    limit = max(1, min(args.limit, 100))
+    queries = (line.rstrip("\n") for line in sys.stdin) if args.query == "-" else iter([args.query])
+    for query in queries:
+        result = index.search(query, limit=limit)
+        if args.json:
+            print(json.dumps([hit_json(hit) for hit in result.hits], ensure_ascii=False), flush=True)
+        else:
+            print(format_result(result), flush=True)
+    return 0
+
+
+def hit_json(hit: Hit) -> dict[str, object]:
+    doc = hit.document
+    return {
+        "id": doc.id,
+        "name": doc.name,
+        "producer": doc.producer,
+        "province": doc.province,
+        "old_province": doc.old_province,
+        "region": doc.region,
+        "group": doc.group,
+        "group_name": Group(doc.group).label,
+        "stars": doc.stars,
+        "potential_5": doc.potential_5,
+        "score": hit.score,
+    }
+
+
+def format_result(result: SearchResult) -> str:
+    lines: list[str] = []
+    if result.notice is Notice.EMPTY:
+        return "Type what you are looking for, e.g. \"che thai nguyen\" or \"mat ong ha giang 4 sao\"."
+    if result.notice is Notice.TOO_LONG:
+        lines.append(f"(query shortened to its first {MAX_QUERY_CHARS} characters)")
+    for ambiguous in result.query.ambiguous:
+        names = ", ".join(place.name for place in ambiguous.candidates)
+        lines.append(f"'{ambiguous.text}' could be {names}: showing all of them.")
+    if not result.hits:
+        lines.append("No products found.")
+        if result.emptied_by:
+            lines.append("Results exist without the filter(s): " + ", ".join(result.emptied_by) + ".")
+        if result.suggestions:
+            lines.append("Did you mean: " + "; ".join(result.suggestions) + "?")
+        return "\n".join(lines)
+    lines.append(f"{result.total} products; showing {result.offset + 1}-{result.offset + len(result.hits)}:")
+    for rank, hit in enumerate(result.hits, start=result.offset + 1):
+        doc = hit.document
+        stars = f"{doc.stars}★" + ("+" if doc.potential_5 else "")
+        where = f"{doc.producer} — {doc.place_label}"
+        lines.append(f"{rank:>3}. {stars:<4} {doc.name} — {where}  [{hit.score:.2f}] #{doc.id}")
     return "\n".join(lines)
 
 

@@ -124,7 +124,7 @@ _ALIASES: dict[str, str] = {
 }
 
 # Initials of two- and three-word names that are also everyday words, never read as places.
-_INITIALS_NOT_PLACES = frozenset({"na", "la", "th", "tt", "tp", "tx", "ca", "an"})
+_INITIALS_NOT_PLACES = frozenset({"na", "la", "th", "tt", "tp", "tx", "ca", "an", "kg", "sl", "sp"})
 
 # Prefixes people put before a place name; "tinh thai nguyen" resolves like "thai nguyen".
 _PREFIXES = ("thanh pho ", "tinh ", "vung ", "khu vuc ", "cac tinh ", "mien ")

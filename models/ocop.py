@@ -152,3 +152,10 @@ def certificate_expiry(decided_on: date) -> date:
         except ValueError:
             continue
     raise AssertionError("unreachable")
+
+
+def group_phrases() -> dict[str, Group]:
+    """Normalised phrases that name a group in free text ("thu cong my nghe", "do uong", ...)."""
+    phrases = {key: group for key, group in _GROUP_SYNONYMS.items() if " " in key or key in {"food", "drinks"}}
+    phrases.update({"thuc pham": Group.FOOD, "do uong": Group.DRINKS, "thao duoc": Group.HERBAL})
+    return phrases

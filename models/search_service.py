@@ -1,0 +1,105 @@
+"""The search index owned by a running process, kept in step with the catalogue in the database.
+
+Every process (bot replicas, CLI) compares the catalogue version counter that imports and edits bump
+(models.catalog.bump_catalog_version) at most once per ``check_interval`` and rebuilds its index in a worker
+thread when it changed, serving the previous index meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from sqlmodel import col, select
+
+from models.catalog import Producer, Product, catalog_version
+from models.db import Database
+from models.search import Document, Filters, SearchIndex, SearchResult
+
+
+async def load_documents(db: Database) -> list[Document]:
+    """Every visible product, as the index sees it."""
+    query = select(Product, Producer).join(Producer).where(col(Product.hidden).is_(False)).order_by(col(Product.id))
+    async with db.session() as session:
+        rows = (await session.exec(query)).all()
+    return [
+        Document(
+            id=product.id or 0,
+            name=product.name,
+            producer=producer.name,
+            producer_kind=producer.kind,
+            province=producer.province,
+            old_province=producer.old_province,
+            ward=producer.ward,
+            address=producer.address,
+            group=product.group,
+            subgroup=product.subgroup,
+            stars=product.stars,
+            potential_5=product.potential_5,
+            description=product.description,
+        )
+        for product, producer in rows
+    ]
+
+
+class SearchService:
+    def __init__(
+        self, db: Database, *, check_interval: float = 1.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._db = db
+        self._check_interval = check_interval
+        self._clock = clock
+        self._index: SearchIndex | None = None
+        self._version: int | None = None
+        self._checked_at = float("-inf")
+        self._lock = asyncio.Lock()
+        self._rebuild: asyncio.Task[None] | None = None
+
+    @property
+    def version(self) -> int | None:
+        """The catalogue version the current index was built from."""
+        return self._version
+
+    async def refresh(self) -> None:
+        """Rebuild the index from the database now."""
+        async with self._lock:
+            await self._build()
+
+    async def _build(self) -> None:
+        async with self._db.session() as session:
+            version = await catalog_version(session)
+        documents = await load_documents(self._db)
+        self._index = await asyncio.to_thread(SearchIndex, documents)
+        self._version = version
+        self._checked_at = self._clock()
+
+    async def index(self) -> SearchIndex:
+        """The current index; built on first use, rebuilt in the background once the catalogue changed."""
+        if self._index is None:
+            async with self._lock:
+                if self._index is None:
+                    await self._build()
+        elif self._clock() - self._checked_at >= self._check_interval and not self._rebuilding:
+            self._checked_at = self._clock()
+            async with self._db.session() as session:
+                version = await catalog_version(session)
+            if version != self._version:
+                self._rebuild = asyncio.create_task(self.refresh())
+        assert self._index is not None
+        return self._index
+
+    @property
+    def _rebuilding(self) -> bool:
+        return self._rebuild is not None and not self._rebuild.done()
+
+    async def wait_rebuilt(self) -> None:
+        """Wait for a background rebuild, if one is running (tests, orderly shutdown)."""
+        if self._rebuild is not None:
+            await self._rebuild
+
+    async def search(
+        self, text: str, *, filters: Filters | None = None, offset: int = 0, limit: int = 10
+    ) -> SearchResult:
+        index = await self.index()
+        return index.search(text, filters=filters, offset=offset, limit=limit)
