@@ -47,6 +47,7 @@ class Database:
 
     def __init__(self, url: str, *, echo: bool = False, schema: str | None = None) -> None:
         self.url = make_url(url)
+        self.schema = schema
         connect_args: dict[str, Any] = {}
         if self.url.get_backend_name() == "sqlite":
             database = self.url.database
