@@ -64,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ocop-bot: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if settings.log_level != "DEBUG":
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         return asyncio.run(args.handler(args, settings))
     except KeyboardInterrupt:
@@ -185,7 +187,8 @@ def format_result(result: SearchResult) -> str:
         if result.suggestions:
             lines.append("Did you mean: " + "; ".join(result.suggestions) + "?")
         return "\n".join(lines)
-    lines.append(f"{result.total} products; showing {result.offset + 1}-{result.offset + len(result.hits)}:")
+    noun = "product" if result.total == 1 else "products"
+    lines.append(f"{result.total} {noun}; showing {result.offset + 1}-{result.offset + len(result.hits)}:")
     for rank, hit in enumerate(result.hits, start=result.offset + 1):
         doc = hit.document
         stars = f"{doc.stars}★" + ("+" if doc.potential_5 else "")

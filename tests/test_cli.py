@@ -8,8 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.test_import import MIXED
 
 BIN = Path(sys.executable).parent / "ocop-bot"
@@ -90,7 +88,6 @@ def test_malformed_config_names_the_key(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.skipif(not (Path(__file__).parents[1] / "models/data/sample_catalogue.csv").exists(), reason="no sample")
 def test_run_loads_the_sample_catalogue_once(tmp_path: Path) -> None:
     first = run(tmp_path, "run")
     assert first.returncode == 0, first.stderr
