@@ -6,11 +6,14 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.console import ConsoleChat, console_services
+from bot.runtime import build_services
 from models.catalog import catalog_summary
 from models.catalog_export import COLUMNS, product_rows
 from models.catalog_import import ImportFileError, ImportReport, import_file
@@ -32,6 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="migrate, load the sample catalogue when empty, start the bot")
     run.set_defaults(handler=cmd_run)
+
+    chat = commands.add_parser("chat", help="chat with the bot in this terminal (console channel)")
+    chat.add_argument("--as", dest="role", choices=["buyer", "producer", "admin"], help="start as this role")
+    chat.add_argument("--user", default=default_user(), help="who you are (default: your login name)")
+    chat.set_defaults(handler=cmd_chat)
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -103,11 +111,28 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         )
         if settings.has_platform_channel:
             print("Telegram/Zalo channels are configured, but this version has no channel runtime yet.")
-        else:
-            print("No Telegram or Zalo token is configured; the console chat is not available in this version yet.")
+            return 0
+        print("No Telegram or Zalo token is configured: starting the console chat. Try: che thai nguyen")
+        await ConsoleChat(build_services(settings, db), default_user()).run(sys.stdin)
         return 0
     finally:
         await db.dispose()
+
+
+async def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    db = await open_database(settings)
+    try:
+        if settings.catalog.load_sample_when_empty:
+            await load_sample_if_empty(db)
+        services = console_services(build_services(settings, db), args.user, args.role == "admin")
+        await ConsoleChat(services, args.user).run(sys.stdin, begin_as=args.role)
+        return 0
+    finally:
+        await db.dispose()
+
+
+def default_user() -> str:
+    return os.environ.get("USER") or os.environ.get("USERNAME") or "guest"
 
 
 async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:

@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_CONFIG = Path("config.toml")
@@ -48,6 +48,21 @@ class CatalogSettings(Section):
     load_sample_when_empty: bool = True
 
 
+class AdminSettings(Section):
+    """Who administers the bot, per channel (user ids as the platform gives them, as strings)."""
+
+    telegram: list[str] = []
+    zalo: list[str] = []
+    console: list[str] = []
+
+
+class ContactSettings(Section):
+    daily_quota: int = Field(default=20, ge=1, le=1000)
+    remind_after_hours: int = Field(default=48, ge=1)
+    expire_after_days: int = Field(default=7, ge=1)
+    timezone: str = "Asia/Ho_Chi_Minh"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid")
 
@@ -57,6 +72,8 @@ class Settings(BaseSettings):
     telegram: TelegramSettings = TelegramSettings()
     zalo: ZaloSettings = ZaloSettings()
     catalog: CatalogSettings = CatalogSettings()
+    admins: AdminSettings = AdminSettings()
+    contact: ContactSettings = ContactSettings()
 
     @classmethod
     def settings_customise_sources(

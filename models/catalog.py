@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from rapidfuzz import fuzz, process
 from sqlalchemy import Column, UniqueConstraint, func
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -13,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models import geography
 from models.db import UTCDateTime, utcnow
 from models.ocop import Group, ProducerKind, certificate_expiry
+from models.text import normalize
 
 
 class Producer(SQLModel, table=True):
@@ -137,3 +139,23 @@ async def catalog_summary(session: AsyncSession) -> CatalogSummary:
         potential_5=potential,
         by_group=dict(sorted(by_group.items())),
     )
+
+
+async def find_producers(session: AsyncSession, text: str, limit: int = 5) -> list[Producer]:
+    """Producers whose name is closest to ``text`` (accents, case and word order do not matter)."""
+    key = normalize(text)
+    if not key:
+        return []
+    rows = (await session.exec(select(Producer.id, Producer.name_key))).all()
+    scored = process.extract(key, {pid: name for pid, name in rows}, scorer=fuzz.WRatio, limit=limit, score_cutoff=70)
+    producers = [await session.get(Producer, pid) for _name, _score, pid in scored]
+    return [p for p in producers if p is not None]
+
+
+async def visible_product(session: AsyncSession, product_id: int) -> tuple[Product, Producer] | None:
+    product = await session.get(Product, product_id)
+    if product is None or product.hidden:
+        return None
+    producer = await session.get(Producer, product.producer_id)
+    assert producer is not None
+    return product, producer

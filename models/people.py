@@ -6,7 +6,8 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import JSON, Column, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.db import UTCDateTime, utcnow
 
@@ -47,6 +48,18 @@ class User(SQLModel, table=True):
     phone: str = Field(default="", max_length=40)  # only ever stored after the user shared it
     producer_id: int | None = Field(default=None, foreign_key="producer.id", index=True)
     blocked: bool = False  # the user blocked the bot: nothing more is sent
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN.value
+
+    @property
+    def is_buyer(self) -> bool:
+        return self.role == Role.BUYER.value
+
+    @property
+    def is_producer(self) -> bool:
+        return self.role == Role.PRODUCER.value and self.producer_id is not None
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 
@@ -71,3 +84,36 @@ class BuyerProfile(SQLModel, table=True):
     company: str = Field(default="", max_length=300)
     kind: str = Field(default=BuyerKind.DISTRIBUTOR.value, max_length=20)
     regions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+async def user_for_identity(
+    session: AsyncSession, channel: str, external_id: str, *, display_name: str = "", language: str = "vi"
+) -> User:
+    """The user behind a channel identity, created on first contact."""
+    query = select(User).join(Identity).where(Identity.channel == channel, Identity.external_id == external_id)
+    user = (await session.exec(query)).first()
+    if user is not None:
+        if display_name and user.display_name != display_name:
+            user.display_name = display_name[:200]
+        return user
+    user = User(display_name=display_name[:200], language=language)
+    session.add(user)
+    await session.flush()
+    assert user.id is not None
+    session.add(Identity(user_id=user.id, channel=channel, external_id=external_id))
+    await session.flush()
+    return user
+
+
+async def identities_of(session: AsyncSession, user_id: int) -> list[Identity]:
+    return list((await session.exec(select(Identity).where(Identity.user_id == user_id))).all())
+
+
+async def users_with_role(session: AsyncSession, role: Role) -> list[User]:
+    query = select(User).where(User.role == role.value, col(User.blocked).is_(False)).order_by(col(User.id))
+    return list((await session.exec(query)).all())
+
+
+async def users_of_producer(session: AsyncSession, producer_id: int) -> list[User]:
+    query = select(User).where(User.producer_id == producer_id, col(User.blocked).is_(False)).order_by(col(User.id))
+    return list((await session.exec(query)).all())

@@ -3,8 +3,16 @@
 from sqlmodel import SQLModel
 
 from models.catalog import CatalogVersion, Producer, Product
+from models.claims import ClaimCode
+from models.conversation import ChatState, ProcessedUpdate
+from models.memos import Memo
+from models.notifications import Notification
 from models.people import BuyerProfile, Identity, User
+from models.requests import ContactRequest
 
 metadata = SQLModel.metadata
 
-__all__ = ["BuyerProfile", "CatalogVersion", "Identity", "Producer", "Product", "User", "metadata"]
+__all__ = [
+    "BuyerProfile", "CatalogVersion", "ChatState", "ClaimCode", "ContactRequest", "Identity", "Memo",
+    "Notification", "ProcessedUpdate", "Producer", "Product", "User", "metadata",
+]

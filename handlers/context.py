@@ -1,0 +1,93 @@
+"""What a handler works with: the services, the transaction, the user, the chat's state and the translator."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from handlers.i18n import Translator, translator
+from handlers.messages import Button, Incoming, Reply
+from models.claims import random_code
+from models.clock import Clock, SystemClock
+from models.conversation import ChatState
+from models.db import Database
+from models.errors import StaleAction
+from models.notifications import enqueue
+from models.people import User
+from models.requests import ContactPolicy
+from models.search_service import SearchService
+
+MAX_TEXT = 2000  # longest message we read; longer ones are refused with this limit stated
+
+
+@dataclass
+class Services:
+    """Long-lived dependencies, built once by the runtime (bot/)."""
+
+    db: Database
+    search: SearchService
+    clock: Clock = field(default_factory=SystemClock)
+    policy: ContactPolicy = field(default_factory=ContactPolicy)
+    admin_ids: dict[str, frozenset[str]] = field(default_factory=dict)  # channel -> admin user ids
+    make_code: Callable[[], str] = random_code
+    memo_place: str = "Hà Nội"
+    default_language: str = "vi"
+
+
+@dataclass
+class Context:
+    services: Services
+    session: AsyncSession
+    incoming: Incoming
+    user: User
+    state: ChatState
+    replies: list[Reply] = field(default_factory=list)
+
+    @property
+    def t(self) -> Translator:
+        return translator(self.user.language)
+
+    @property
+    def now(self) -> datetime:
+        return self.services.clock.now()
+
+    def say(
+        self, key: str, /, *, buttons: Sequence[Sequence[Button]] = (), edit: bool = False, **params: object
+    ) -> None:
+        self.send(Reply(self.t(key, **params), buttons=tuple(tuple(row) for row in buttons), edit=edit))
+
+    def send(self, reply: Reply) -> None:
+        self.replies.append(reply)
+
+    def button(self, key: str, action: str, /, **params: object) -> Button:
+        return Button(self.t(key, **params), action)
+
+    def notify(self, recipient: User, build: Callable[[Translator], Reply]) -> None:
+        notify(self.session, recipient, build)
+
+
+def notify(session: AsyncSession, recipient: User, build: Callable[[Translator], Reply]) -> None:
+    """Queue a message to another user, worded in their language, in the session's transaction."""
+    if recipient.id is not None and not recipient.blocked:
+        enqueue(session, recipient.id, build(translator(recipient.language)).to_json())
+
+
+def parse_id(text: str) -> int:
+    """A positive database id from button data; anything else is a tampered or stale button."""
+    if not text.isdigit() or len(text) > 12:
+        raise StaleAction(f"bad id {text[:20]!r}")
+    value = int(text)
+    if value <= 0:
+        raise StaleAction("bad id")
+    return value
+
+
+def parse_index(text: str, size: int) -> int:
+    """An index into a fixed list of choices (0 ≤ index < size) from button data."""
+    index = int(text) if text.isdigit() and len(text) < 6 else -1
+    if not 0 <= index < size:
+        raise StaleAction(f"bad index {text[:20]!r}")
+    return index

@@ -1,0 +1,85 @@
+"""The channel-neutral message model: what arrives (Incoming), what we answer (Reply), what a channel can show."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+MAX_ACTION_BYTES = 64  # Telegram's callback_data limit; our actions are compact ids, never user text
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    action: str
+
+    def __post_init__(self) -> None:
+        if len(self.action.encode()) > MAX_ACTION_BYTES:
+            raise ValueError(f"button action longer than {MAX_ACTION_BYTES} bytes: {self.action!r}")
+
+
+@dataclass(frozen=True)
+class DocumentRef:
+    """A document the channel fetches when it sends the reply (e.g. a memo rendered as DOCX)."""
+
+    kind: str
+    id: int
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    photo: str = ""  # URL or platform file id
+    document: DocumentRef | None = None
+    edit: bool = False  # replace the message whose button was pressed (paging), where the channel can
+    request_contact: str = ""  # label of a "share my phone number" button, where the channel has one
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Reply:
+        buttons = tuple(tuple(Button(**b) for b in row) for row in data.get("buttons", ()))
+        document = DocumentRef(**data["document"]) if data.get("document") else None
+        return cls(
+            text=data["text"],
+            buttons=buttons,
+            photo=data.get("photo", ""),
+            document=document,
+            edit=data.get("edit", False),
+            request_contact=data.get("request_contact", ""),
+        )
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One thing a user did: typed text, pressed a button, shared their phone number, sent a file."""
+
+    channel: str
+    user_id: str
+    chat_id: str
+    text: str = ""
+    action: str = ""
+    contact_phone: str = ""  # the user's own number, shared through the platform's consent button
+    document_name: str = ""
+    document_data: bytes = field(default=b"", repr=False)
+    display_name: str = ""
+    language_code: str = ""  # the platform's hint ("vi", "en-US")
+    is_group: bool = False
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a channel can show; the renderer falls back for what it cannot."""
+
+    buttons: bool = True
+    max_buttons: int = 100
+    edits: bool = True
+    documents: bool = True
+    photos: bool = True
+    request_contact: bool = True
+    max_text: int = 4096
+
+
+CONSOLE = Capabilities(buttons=False, edits=False, documents=True, photos=False, request_contact=False, max_text=10_000)

@@ -1,0 +1,54 @@
+"""The product card: what a buyer needs to decide whether to ask for contact. No contact details on it."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from handlers.context import Context, parse_id
+from handlers.i18n import Translator
+from handlers.messages import Button, Reply
+from models.catalog import Producer, Product, visible_product
+from models.errors import StaleAction
+
+
+async def show(ctx: Context, arg: str) -> None:
+    found = await visible_product(ctx.session, parse_id(arg))
+    if found is None:
+        raise StaleAction("product not listed")
+    product, producer = found
+    rows = [[ctx.button("card.contact", f"c:{product.id}")]]
+    if "search" in ctx.state.data:
+        rows.append([ctx.button("card.back", f"s:{ctx.state.data['search'].get('offset', 0)}")])
+    ctx.send(Reply(card_text(ctx.t, product, producer, ctx.now.date()), buttons=_rows(rows), photo=product.photo))
+
+
+def card_text(t: Translator, product: Product, producer: Producer, today: date) -> str:
+    lines = [product.name, t(f"group.{product.group}") + (f" — {product.subgroup}" if product.subgroup else "")]
+    stars = t("card.stars", stars="★" * product.stars, n=product.stars)
+    if product.potential_5:
+        stars += " — " + t("card.potential")
+    lines.append(stars)
+    lines.append(t("card.producer", producer=producer.name, kind=t(f"producer_kind.{producer.kind}")))
+    place = producer.province
+    if producer.old_province and producer.old_province != producer.province:
+        place += f" ({producer.old_province})"
+    lines.append(t("card.place", place=", ".join(p for p in (producer.ward, place) if p)))
+    if product.decision_no or product.decision_date:
+        decided = f"{product.decision_date:%d/%m/%Y}" if product.decision_date else "?"
+        lines.append(t("card.certificate", number=product.decision_no or "?", date=decided))
+        if product.expires_on:
+            valid = product.expires_on >= today
+            key = "card.valid_until" if valid else "card.expired_on"
+            lines.append(t(key, date=f"{product.expires_on:%d/%m/%Y}"))
+    details = (("card.unit", product.unit), ("card.capacity", product.capacity), ("card.season", product.season))
+    for key, value in details:
+        if value:
+            lines.append(t(key, value=value))
+    if product.description:
+        lines.append("")
+        lines.append(product.description)
+    return "\n".join(lines)
+
+
+def _rows(rows: list[list[Button]]) -> tuple[tuple[Button, ...], ...]:
+    return tuple(tuple(row) for row in rows)

@@ -1,0 +1,78 @@
+"""Fitting a Reply to what a channel can show: numbered options instead of buttons, long text split on lines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from handlers.messages import Button, Capabilities, DocumentRef, Reply
+from models.text import normalize
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One message as the channel sends it; ``options`` are the numbered choices it shows instead of buttons."""
+
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    options: tuple[Button, ...] = ()
+    photo: str = ""
+    document: DocumentRef | None = None
+    edit: bool = False
+    request_contact: str = ""
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Split at line boundaries so that no part exceeds ``limit`` (a longer line is cut)."""
+    parts: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(line[:limit])
+            line = line[limit:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            parts.append(current)
+            current = line
+        else:
+            current = candidate
+    if current or not parts:
+        parts.append(current)
+    return parts
+
+
+def render(reply: Reply, capabilities: Capabilities, choose_hint: str) -> list[Rendered]:
+    """The messages to send for ``reply``; buttons (if any) go with the last one."""
+    flat = tuple(button for row in reply.buttons for button in row)
+    text = reply.text
+    options: tuple[Button, ...] = ()
+    buttons = reply.buttons
+    if flat and not (capabilities.buttons and len(flat) <= capabilities.max_buttons):
+        numbered = "\n".join(f"{number}. {button.label}" for number, button in enumerate(flat, start=1))
+        text = f"{text}\n\n{numbered}\n{choose_hint}"
+        options, buttons = flat, ()
+    parts = split_text(text, capabilities.max_text)
+    rendered = [Rendered(part) for part in parts[:-1]]
+    last = Rendered(
+        parts[-1],
+        buttons,
+        options,
+        photo=reply.photo if capabilities.photos else "",
+        document=reply.document,
+        edit=reply.edit and capabilities.edits and len(parts) == 1,
+        request_contact=reply.request_contact if capabilities.request_contact else "",
+    )
+    return [*rendered, last]
+
+
+def choose_option(text: str, options: list[list[str]]) -> str | None:
+    """The action of the numbered option the user typed, by number or by its label; None otherwise."""
+    typed = text.strip().rstrip(".")
+    if typed.isdigit():
+        index = int(typed) - 1
+        return options[index][1] if 0 <= index < len(options) else None
+    key = normalize(typed)
+    matches = [action for label, action in options if key and normalize(label) == key]
+    return matches[0] if len(matches) == 1 else None

@@ -1,0 +1,150 @@
+"""Searching: free text, or browsing region → province → group → stars; results as pages of short cards."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers.context import Context, parse_index
+from handlers.messages import Button
+from models import geography
+from models.errors import StaleAction
+from models.ocop import Group
+from models.search import Filters, Notice, SearchResult
+
+PAGE = 5
+REGIONS = tuple(geography.NEW_REGIONS)
+UNITS = geography.current_units()
+STAR_CHOICES = ("0", "3", "4", "5", "p")  # any, ≥3★ … 5★, potential 5★
+
+
+async def search_text(ctx: Context, text: str) -> None:
+    ctx.state.data = {"search": {"q": text}}
+    await _show(ctx, offset=0, edit=False)
+
+
+async def page(ctx: Context, arg: str) -> None:
+    if "search" not in ctx.state.data or not arg.isdigit():
+        raise StaleAction("no search to page")
+    await _show(ctx, offset=int(arg), edit=True)
+
+
+async def _show(ctx: Context, *, offset: int, edit: bool) -> None:
+    saved: dict[str, Any] = ctx.state.data["search"]
+    result = await ctx.services.search.search(saved.get("q", ""), filters=_filters(saved), offset=offset, limit=PAGE)
+    ctx.state.data["search"] = {**saved, "offset": offset}
+    if result.notice is Notice.EMPTY:
+        ctx.say("search.empty_query")
+        return
+    lines = [ctx.t("search.too_long", limit=200)] if result.notice is Notice.TOO_LONG else []
+    for ambiguous in result.query.ambiguous:
+        names = ", ".join(place.name for place in ambiguous.candidates)
+        lines.append(ctx.t("search.ambiguous", text=ambiguous.text, places=names))
+    if not result.hits:
+        _nothing(ctx, result, lines)
+        return
+    shown_to = result.offset + len(result.hits)
+    lines.append(ctx.t.plural("search.found", result.total, first=result.offset + 1, last=shown_to))
+    rows: list[list[Button]] = []
+    for number, hit in enumerate(result.hits, start=result.offset + 1):
+        doc = hit.document
+        stars = "★" * doc.stars + (" " + ctx.t("card.potential_short") if doc.potential_5 else "")
+        lines.append(f"{number}. {doc.name} — {stars} — {doc.place_label}")
+        rows.append([Button(f"{number}. {_short(doc.name)}", f"p:{doc.id}")])
+    navigation = []
+    if result.offset > 0:
+        navigation.append(ctx.button("search.previous", f"s:{max(0, result.offset - PAGE)}"))
+    if result.has_more:
+        navigation.append(ctx.button("search.more", f"s:{shown_to}"))
+    if navigation:
+        rows.append(navigation)
+    ctx.say("search.page", buttons=rows, edit=edit, body="\n".join(lines))
+
+
+def _nothing(ctx: Context, result: SearchResult, lines: list[str]) -> None:
+    lines.append(ctx.t("search.none", query=result.query.text or "…"))
+    for kind in result.emptied_by:
+        lines.append(ctx.t(f"search.emptied.{kind.value}"))
+    if result.suggestions:
+        lines.append(ctx.t("search.did_you_mean", names="; ".join(result.suggestions)))
+    lines.append(ctx.t("search.tip"))
+    ctx.say("search.page", buttons=[[ctx.button("browse.start", "b:start")]], body="\n".join(lines))
+
+
+def _short(name: str, limit: int = 40) -> str:
+    return name if len(name) <= limit else name[: limit - 1] + "…"
+
+
+def _filters(saved: dict[str, Any]) -> Filters | None:
+    browse = saved.get("browse")
+    if not browse:
+        return None
+    places = []
+    for name in browse.get("places", []):
+        place = geography.resolve(name).place
+        if place is not None:
+            places.append(place)
+    stars = browse.get("stars", "0")
+    return Filters(
+        places=tuple(places),
+        groups=frozenset(browse.get("groups", [])),
+        min_stars=int(stars) if stars in {"3", "4"} else 3 if stars == "0" else None,  # "any" = every OCOP rating
+        stars=5 if stars == "5" else None,
+        potential_5=stars == "p",
+    )
+
+
+# -- browsing ---------------------------------------------------------------------------------------------------
+
+
+async def browse(ctx: Context, arg: str = "") -> None:
+    """Buttons: b:start, b:r:<region|all>, b:p:<unit|all>, b:g:<group|0>, b:s:<stars>."""
+    step, _, value = arg.partition(":")
+    browse_state: dict[str, Any] = dict(ctx.state.data.get("browse", {}))
+    if step in {"", "start"}:
+        ctx.state.leave()
+        ctx.state.data = {"browse": {}}
+        rows = [[Button(name, f"b:r:{i}")] for i, name in enumerate(REGIONS)]
+        rows.append([ctx.button("browse.everywhere", "b:r:all")])
+        ctx.say("browse.region", buttons=rows)
+        return
+    if "browse" not in ctx.state.data:
+        raise StaleAction("no browsing in progress")
+    if step == "r":
+        if value == "all":
+            browse_state = {"places": []}
+            _ask_group(ctx)
+        else:
+            region = REGIONS[parse_index(value, len(REGIONS))]
+            browse_state = {"region": region, "places": [region]}
+            units = geography.NEW_REGIONS[region]
+            rows = [[Button(unit, f"b:p:{UNITS.index(unit)}")] for unit in units]
+            rows.append([ctx.button("browse.whole_region", "b:p:all")])
+            ctx.say("browse.province", buttons=rows, region=region)
+    elif step == "p":
+        if value != "all":
+            browse_state["places"] = [UNITS[parse_index(value, len(UNITS))]]
+        _ask_group(ctx)
+    elif step == "g":
+        group = parse_index(value, 7)
+        browse_state["groups"] = [group] if group else []
+        rows = [[ctx.button(f"browse.stars.{choice}", f"b:s:{choice}")] for choice in STAR_CHOICES]
+        ctx.state.data = {"browse": browse_state}
+        ctx.say("browse.stars", buttons=rows)
+        return
+    elif step == "s":
+        if value not in STAR_CHOICES:
+            raise StaleAction(f"bad stars {value!r}")
+        browse_state["stars"] = value
+        ctx.state.data = {"search": {"q": "", "browse": browse_state}}
+        await _show(ctx, offset=0, edit=False)
+        return
+    else:
+        raise StaleAction(f"bad browse step {step!r}")
+    ctx.state.data = {"browse": browse_state}
+
+
+def _ask_group(ctx: Context) -> None:
+    rows = [[ctx.button(f"group.{group.value}", f"b:g:{group.value}")] for group in Group]
+    rows.append([ctx.button("browse.any_group", "b:g:0")])
+    ctx.say("browse.group", buttons=rows)
+

@@ -1,0 +1,50 @@
+"""The console channel, scripted through stdin: office, producer and buyer in separate processes, one database."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+BIN = Path(sys.executable).parent / "ocop-bot"
+
+
+def chat(tmp_path: Path, user: str, lines: list[str], *extra: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OCOP_BOT")}
+    env["OCOP_BOT__DATABASE__URL"] = f"sqlite+aiosqlite:///{tmp_path / 'console.sqlite3'}"
+    result = subprocess.run(
+        [str(BIN), "chat", "--user", user, *extra],
+        input="".join(line + "\n" for line in lines),
+        cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stdout
+
+
+def test_three_terminals_one_journey(tmp_path: Path) -> None:
+    office = chat(tmp_path, "office", ["/claimcode HTX Chè Hảo Đạt"], "--as", "admin")
+    code = re.search(r"Hảo Đạt»: ([A-Z0-9]{8})", office)
+    assert code, office
+
+    producer = chat(tmp_path, "hao", ["hảo đạt", "1", code.group(1)], "--as", "producer")
+    assert "Xác nhận thành công" in producer
+
+    buyer = chat(
+        tmp_path, "lan",
+        ["Siêu thị Xanh", "1", "2", "8", "0912345678", "che tan cuong", "1", "1",
+         "Cần 200 hộp chè cho Tết", "300 hộp", "Tết 2027", "1"],
+        "--as", "buyer",
+    )
+    assert "Tên doanh nghiệp" in buyer  # --as buyer goes straight to the buyer questions
+    assert "Đã gửi yêu cầu #1" in buyer
+
+    producer = chat(tmp_path, "hao", ["1"])  # the waiting request is shown first; 1 = accept
+    assert "Yêu cầu liên hệ mới #1" in producer and "0912345678" in producer
+    assert "bien-ban-ghi-nho-1.docx" in producer
+
+    buyer = chat(tmp_path, "lan", [])
+    assert "Nhà sản xuất đã chấp nhận" in buyer and "0900 000" in buyer
+    assert (tmp_path / "data/documents/bien-ban-ghi-nho-1.docx").stat().st_size > 5000
