@@ -44,6 +44,16 @@ class ZaloSettings(Section):
     bot: ZaloBotSettings = ZaloBotSettings()
 
 
+class WebSettings(Section):
+    """Our aiohttp server: webhooks, /healthz and signed memo downloads."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    public_url: str = ""  # how users reach it, e.g. https://ocop.example.vn (links in messages)
+    secret: SecretStr | None = None  # signs download links; required when a channel needs links
+    link_ttl_hours: int = Field(default=72, ge=1)
+
+
 class CatalogSettings(Section):
     load_sample_when_empty: bool = True
 
@@ -72,6 +82,7 @@ class Settings(BaseSettings):
     telegram: TelegramSettings = TelegramSettings()
     zalo: ZaloSettings = ZaloSettings()
     catalog: CatalogSettings = CatalogSettings()
+    web: WebSettings = WebSettings()
     admins: AdminSettings = AdminSettings()
     contact: ContactSettings = ContactSettings()
 

@@ -18,7 +18,7 @@ from handlers.context import MAX_TEXT, Context, Services
 from handlers.i18n import language_of, translator
 from handlers.messages import Capabilities, Incoming, Reply
 from handlers.render import Rendered, choose_option, render
-from models.conversation import ChatState, load_state
+from models.conversation import ChatState, first_delivery, load_state
 from models.errors import (
     DomainError,
     DuplicateRequest,
@@ -89,12 +89,20 @@ class Conversation:
         self.services = services
         self._locks: defaultdict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
 
-    async def handle(self, incoming: Incoming, capabilities: Capabilities) -> list[Rendered]:
-        """The messages to send back to the chat the update came from."""
+    async def handle(
+        self, incoming: Incoming, capabilities: Capabilities, *, update_key: str = ""
+    ) -> list[Rendered] | None:
+        """The messages to send back to the chat the update came from; None for an update seen before.
+
+        ``update_key`` identifies a platform delivery (Telegram update_id, Zalo event and message id); it is
+        recorded in the same transaction as the update's effects, so a redelivery is answered exactly once.
+        """
         async with self._locks[(incoming.channel, incoming.chat_id)]:
             language = language_of(incoming.language_code)
             try:
                 async with self.services.db.transaction() as session:
+                    if update_key and not await first_delivery(session, incoming.channel, update_key):
+                        return None
                     user = await user_for_identity(
                         session,
                         incoming.channel,

@@ -95,6 +95,7 @@ async def user_for_identity(
     if user is not None:
         if display_name and user.display_name != display_name:
             user.display_name = display_name[:200]
+        user.blocked = False  # they wrote to us: they can be reached again
         return user
     user = User(display_name=display_name[:200], language=language)
     session.add(user)
@@ -117,3 +118,11 @@ async def users_with_role(session: AsyncSession, role: Role) -> list[User]:
 async def users_of_producer(session: AsyncSession, producer_id: int) -> list[User]:
     query = select(User).where(User.producer_id == producer_id, col(User.blocked).is_(False)).order_by(col(User.id))
     return list((await session.exec(query)).all())
+
+
+async def mark_blocked(session: AsyncSession, channel: str, external_id: str) -> None:
+    """The platform told us this user blocked the bot: send them nothing more until they write again."""
+    query = select(User).join(Identity).where(Identity.channel == channel, Identity.external_id == external_id)
+    user = (await session.exec(query)).first()
+    if user is not None:
+        user.blocked = True

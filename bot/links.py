@@ -1,0 +1,30 @@
+"""Signed, expiring download links for channels that cannot send files (memos as DOCX on Zalo)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import datetime, timedelta
+
+
+class LinkSigner:
+    def __init__(self, secret: str, public_url: str, ttl: timedelta) -> None:
+        if not secret:
+            raise ValueError("web.secret is required to sign download links")
+        self._key = secret.encode()
+        self._base = public_url.rstrip("/")
+        self._ttl = ttl
+
+    def _signature(self, kind: str, item: int, expires: int) -> str:
+        message = f"{kind}:{item}:{expires}".encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()[:32]
+
+    def url(self, kind: str, item: int, now: datetime) -> str:
+        expires = int((now + self._ttl).timestamp())
+        return f"{self._base}/{kind}s/{item}.docx?exp={expires}&sig={self._signature(kind, item, expires)}"
+
+    def valid(self, kind: str, item: int, expires: str, signature: str, now: datetime) -> bool:
+        """True for an untampered link that has not expired (constant-time comparison)."""
+        if not expires.isdigit() or int(expires) < now.timestamp():
+            return False
+        return hmac.compare_digest(self._signature(kind, item, int(expires)), signature)
