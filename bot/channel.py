@@ -6,6 +6,8 @@ import asyncio
 import logging
 from abc import ABC, abstractmethod
 
+from aiohttp import web
+
 from handlers.app import Conversation
 from handlers.delivery import deliver_pending
 from handlers.inbox import run_due
@@ -25,6 +27,14 @@ class ChannelRuntime(ABC):
     def __init__(self, conversation: Conversation) -> None:
         self.conversation = conversation
         self.services = conversation.services
+
+    @abstractmethod
+    async def start(self, web_app: web.Application) -> None:
+        """Connect to the platform; webhook channels add their routes to ``web_app`` (before it starts)."""
+
+    @abstractmethod
+    async def stop(self) -> None:
+        """Disconnect cleanly."""
 
     async def process(self, incoming: Incoming, update_key: str = "") -> list[Rendered] | None:
         """Handle one inbound update (None when it was a redelivery) and send the replies to its chat."""

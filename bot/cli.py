@@ -7,13 +7,21 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 
+from bot.channel import ChannelRuntime
 from bot.config import ConfigError, Settings, load_settings
 from bot.console import ConsoleChat, console_services
+from bot.links import LinkSigner
+from bot.logs import configure_logging
 from bot.runtime import build_services
+from bot.telegram import TelegramChannel
+from bot.web import make_app, start_site
+from handlers.app import Conversation
 from models.catalog import catalog_summary
 from models.catalog_export import COLUMNS, product_rows
 from models.catalog_import import ImportFileError, ImportReport, import_file
@@ -35,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="migrate, load the sample catalogue when empty, start the bot")
     run.set_defaults(handler=cmd_run)
+
+    serve = commands.add_parser("serve", help="run the configured Telegram/Zalo channels and the web server")
+    serve.set_defaults(handler=cmd_serve)
 
     chat = commands.add_parser("chat", help="chat with the bot in this terminal (console channel)")
     chat.add_argument("--as", dest="role", choices=["buyer", "producer", "admin"], help="start as this role")
@@ -71,9 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"ocop-bot: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if settings.log_level != "DEBUG":
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+    configure_logging(settings)
     try:
         return asyncio.run(args.handler(args, settings))
     except KeyboardInterrupt:
@@ -110,13 +119,58 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             f"in {summary.provinces} provinces ({stars}; potential 5★ {summary.potential_5}).\n{groups}"
         )
         if settings.has_platform_channel:
-            print("Telegram/Zalo channels are configured, but this version has no channel runtime yet.")
-            return 0
+            return await serve(settings, db)
         print("No Telegram or Zalo token is configured: starting the console chat. Try: che thai nguyen")
         await ConsoleChat(build_services(settings, db), default_user()).run(sys.stdin)
         return 0
     finally:
         await db.dispose()
+
+
+async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    if not settings.has_platform_channel:
+        print("ocop-bot serve: no channel is configured (set telegram.token or zalo.bot.token); "
+              "try `ocop-bot chat` for the console.", file=sys.stderr)
+        return 2
+    db = await open_database(settings)
+    try:
+        if settings.catalog.load_sample_when_empty:
+            await load_sample_if_empty(db)
+        return await serve(settings, db)
+    finally:
+        await db.dispose()
+
+
+async def serve(settings: Settings, db: Database) -> int:
+    """Run every configured channel and the web server until SIGINT/SIGTERM."""
+    services = build_services(settings, db)
+    conversation = Conversation(services)
+    web = settings.web
+    signer = None
+    if web.secret is not None:
+        signer = LinkSigner(web.secret.get_secret_value(), web.public_url, timedelta(hours=web.link_ttl_hours))
+    app = make_app(services, signer)
+    channels: list[ChannelRuntime] = []
+    if settings.telegram.token is not None:
+        channels.append(TelegramChannel(conversation, settings.telegram))
+    for channel in channels:
+        await channel.start(app)
+    runner, port = await start_site(app, web.host, web.port)
+    pumps = [asyncio.create_task(channel.pump()) for channel in channels]
+    print(f"ocop-bot serving {', '.join(c.name for c in channels)}; web server on {web.host}:{port}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for task in pumps:
+            task.cancel()
+        for channel in channels:
+            await channel.stop()
+        await runner.cleanup()
+    return 0
 
 
 async def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:

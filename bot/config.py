@@ -29,6 +29,7 @@ class TelegramSettings(Section):
     mode: Literal["polling", "webhook"] = "polling"
     base_url: str = "https://api.telegram.org/bot"
     webhook_url: str = ""
+    webhook_path: str = Field(default="webhook", pattern=r"^[A-Za-z0-9_\-]{1,64}$")
     webhook_secret: SecretStr | None = None
 
 

@@ -201,10 +201,8 @@ def render_for_chat(
 
 def _explain(ctx: Context, error: DomainError) -> None:
     if isinstance(error, QuotaExceeded):
-        ctx.say("error.quota", limit=error.limit)
-        return
-    for kind, key in ERROR_KEYS.items():
-        if isinstance(error, kind):
-            ctx.say(key)
-            return
-    ctx.say("error.stale")
+        text = ctx.t("error.quota", limit=error.limit)
+    else:
+        key = next((key for kind, key in ERROR_KEYS.items() if isinstance(error, kind)), "error.stale")
+        text = ctx.t(key)
+    ctx.send(Reply(text, notice=bool(ctx.incoming.action)))

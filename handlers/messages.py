@@ -34,6 +34,7 @@ class Reply:
     document: DocumentRef | None = None
     edit: bool = False  # replace the message whose button was pressed (paging), where the channel can
     request_contact: str = ""  # label of a "share my phone number" button, where the channel has one
+    notice: bool = False  # a short notice about a pressed button (stale, not allowed): a toast where possible
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -49,6 +50,7 @@ class Reply:
             document=document,
             edit=data.get("edit", False),
             request_contact=data.get("request_contact", ""),
+            notice=data.get("notice", False),
         )
 
 

@@ -19,6 +19,7 @@ class Rendered:
     document: DocumentRef | None = None
     edit: bool = False
     request_contact: str = ""
+    notice: bool = False
 
 
 def split_text(text: str, limit: int) -> list[str]:
@@ -63,6 +64,7 @@ def render(reply: Reply, capabilities: Capabilities, choose_hint: str) -> list[R
         document=reply.document,
         edit=reply.edit and capabilities.edits and len(parts) == 1,
         request_contact=reply.request_contact if capabilities.request_contact else "",
+        notice=reply.notice,
     )
     return [*rendered, last]
 

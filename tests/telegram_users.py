@@ -1,0 +1,39 @@
+"""Telegram users for end-to-end tests: they act through the fake Bot API and read what the bot sent them."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from tests.fake_telegram import Call, FakeTelegram
+
+Deliver = Callable[[dict[str, Any]], Awaitable[Any]]
+
+
+class TelegramUser:
+    def __init__(self, fake: FakeTelegram, user_id: int, deliver: Deliver) -> None:
+        self.fake, self.id, self.deliver = fake, user_id, deliver
+        self.mark = 0  # messages before this index have been read
+
+    async def says(self, text: str) -> None:
+        self.mark = len(self.fake.sent_to(self.id))
+        await self.deliver(self.fake.message_update(self.id, text))
+
+    async def shares_phone(self, phone: str) -> None:
+        self.mark = len(self.fake.sent_to(self.id))
+        await self.deliver(self.fake.contact_update(self.id, phone))
+
+    async def presses(self, label: str) -> None:
+        for call in reversed(self.fake.sent_to(self.id)):
+            for button in call.buttons:
+                if label in button["text"]:
+                    await self.taps(button["callback_data"], call.result.get("message_id", 1))
+                    return
+        raise AssertionError(f"user {self.id} sees no button {label!r}")
+
+    async def taps(self, data: str, message_id: int = 1) -> None:
+        self.mark = len(self.fake.sent_to(self.id))
+        await self.deliver(self.fake.callback_update(self.id, data, message_id))
+
+    async def expect(self, fragment: str, timeout: float = 10.0) -> Call:
+        return await self.fake.wait_for(self.id, fragment, after=self.mark, timeout=timeout)

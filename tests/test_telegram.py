@@ -1,0 +1,268 @@
+"""The Telegram channel end to end: the real PTB Application against a loopback fake Bot API."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlmodel import select
+
+from bot.config import TelegramSettings
+from bot.telegram import ChatRateLimiter, TelegramChannel
+from bot.web import make_app, start_site
+from handlers.app import Conversation
+from models.catalog_import import import_rows
+from models.db import Database
+from models.people import Identity, User
+from models.tabular import read_bytes
+from tests.chat import load_catalogue, make_services
+from tests.fake_telegram import TOKEN, FakeTelegram, post_webhook
+from tests.telegram_users import TelegramUser
+
+BUYER, PRODUCER, OFFICE = 101, 202, 9000  # 9000 is an admin in tests.chat.make_services
+SECRET = "s3cret-token_ABC"
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    server = FakeTelegram()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+class Running:
+    def __init__(self, channel: TelegramChannel, fake: FakeTelegram, webhook_url: str = "") -> None:
+        self.channel, self.fake, self.webhook_url = channel, fake, webhook_url
+
+    async def deliver(self, update: dict) -> None:  # type: ignore[type-arg]
+        if self.webhook_url:
+            assert await post_webhook(self.webhook_url, update, SECRET) == 200
+        else:
+            await self.fake.push(update)
+
+    def user(self, user_id: int) -> TelegramUser:
+        return TelegramUser(self.fake, user_id, self.deliver)
+
+
+async def run_channel(db: Database, fake: FakeTelegram, mode: str) -> AsyncIterator[Running]:
+    await load_catalogue(db)
+    conversation = Conversation(make_services(db))
+    settings = TelegramSettings(
+        token=TOKEN, base_url=fake.base_url, mode=mode, webhook_secret=SECRET,  # type: ignore[arg-type]
+        webhook_url="https://ocop.example.vn/telegram/webhook" if mode == "webhook" else "",
+    )
+    channel = TelegramChannel(conversation, settings)
+    runner = None
+    url = ""
+    if mode == "webhook":
+        app = make_app(conversation.services)
+        await channel.start(app)
+        runner, port = await start_site(app, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{port}/telegram/webhook"
+    else:
+        await channel.start()
+    pump = asyncio.create_task(channel.pump(interval=0.05))
+    try:
+        yield Running(channel, fake, url)
+    finally:
+        pump.cancel()
+        await channel.stop()
+        if runner is not None:
+            await runner.cleanup()
+
+
+@pytest.fixture
+async def polling(sqlite_db: Database, fake: FakeTelegram) -> AsyncIterator[Running]:
+    async for running in run_channel(sqlite_db, fake, "polling"):
+        yield running
+
+
+@pytest.fixture
+async def webhook(sqlite_db: Database, fake: FakeTelegram) -> AsyncIterator[Running]:
+    async for running in run_channel(sqlite_db, fake, "webhook"):
+        yield running
+
+
+async def journey(running: Running) -> None:
+    buyer, producer, office = running.user(BUYER), running.user(PRODUCER), running.user(OFFICE)
+
+    await office.says("/claimcode HTX Mật ong Mèo Vạc")
+    code = re.search(r"Vạc»: ([A-Z0-9]+)", (await office.expect("Mã nhận hồ sơ")).text)
+    assert code
+
+    await producer.says("/start")
+    await producer.expect("Chọn ngôn ngữ")
+    await producer.presses("Tiếng Việt")
+    await producer.expect("vai trò nào")
+    await producer.presses("chủ thể sản xuất")
+    await producer.expect("Gõ tên chủ thể")
+    await producer.says("mật ong mèo vạc")
+    await producer.expect("Hồ sơ nào là của bạn")
+    await producer.presses("HTX Mật ong Mèo Vạc")
+    await producer.expect("Nhập mã")
+    await producer.says(code.group(1))
+    await producer.expect("Xác nhận thành công")
+
+    await buyer.says("/start")
+    await buyer.expect("Chọn ngôn ngữ")
+    await buyer.presses("Tiếng Việt")
+    await buyer.expect("vai trò nào")
+    await buyer.presses("người mua")
+    await buyer.expect("Tên doanh nghiệp")
+    await buyer.says("Siêu thị Xanh")
+    await buyer.expect("thuộc loại nào")
+    await buyer.presses("Siêu thị")
+    await buyer.expect("vùng nào")
+    await buyer.presses("Xong")
+    ask = await buyer.expect("Chia sẻ số điện thoại")
+    assert ask.params["reply_markup"]["keyboard"][0][0]["request_contact"] is True
+    await buyer.shares_phone("+84912345678")
+    await buyer.expect("đã được đăng ký là người mua")
+
+    await buyer.says("mat ong ha giang")
+    await buyer.expect("Mật ong bạc hà Mèo Vạc")
+    await buyer.presses("Mật ong bạc hà")
+    card = await buyer.expect("OCOP ★★★★")
+    assert "0900 000 111" not in card.text
+    await buyer.presses("Liên hệ nhà sản xuất")
+    await buyer.expect("Viết lời nhắn")
+    await buyer.says("Cần mật ong cho chuỗi 20 cửa hàng")
+    await buyer.expect("Sản lượng dự kiến")
+    await buyer.presses("Bỏ qua")
+    await buyer.expect("Thời vụ")
+    await buyer.presses("Bỏ qua")
+    await buyer.expect("Kiểm tra lại yêu cầu")
+    await buyer.presses("Gửi yêu cầu")
+    await buyer.expect("Đã gửi yêu cầu #1")
+
+    await producer.expect("Yêu cầu liên hệ mới #1")
+    await producer.presses("Chấp nhận")
+    await producer.expect("+84912345678")
+    document = await producer.expect("bien-ban-ghi-nho-1.docx")
+    assert document.method == "sendDocument" and len(document.files["bien-ban-ghi-nho-1.docx"]) > 5000
+    await buyer.expect("0900 000 111")
+    await buyer.expect("bien-ban-ghi-nho-1.docx")
+
+
+async def test_full_journey_polling(polling: Running) -> None:
+    await journey(polling)
+    fake = polling.fake
+    assert fake.count("deleteWebhook") >= 1 and fake.count("getUpdates") >= 1
+    menus = [c for c in fake.calls if c.method == "setMyCommands"]
+    assert {c.params.get("language_code") for c in menus} == {None, "en"}
+    assert any(cmd["command"] == "memos" for cmd in menus[0].params["commands"])
+
+
+async def test_full_journey_webhook(webhook: Running) -> None:
+    await journey(webhook)
+    assert webhook.fake.count("setWebhook") == 1
+    assert webhook.fake.calls[[c.method for c in webhook.fake.calls].index("setWebhook")].params["secret_token"] == SECRET
+
+
+async def test_wrong_secret_is_refused_and_nothing_is_processed(webhook: Running) -> None:
+    update = webhook.fake.message_update(BUYER, "/help")
+    assert await post_webhook(webhook.webhook_url, update, "wrong") == 403
+    assert await post_webhook(webhook.webhook_url, update, None) == 403
+    await asyncio.sleep(0.3)
+    assert webhook.fake.sent_to(BUYER) == []
+    async with webhook.channel.services.db.session() as session:
+        assert (await session.exec(select(Identity))).all() == []
+
+
+async def test_duplicate_delivery_is_processed_once(webhook: Running) -> None:
+    update = webhook.fake.message_update(BUYER, "/help")
+    for _ in range(3):
+        assert await post_webhook(webhook.webhook_url, update, SECRET) == 200
+    await webhook.user(BUYER).expect("Xin chào")
+    await asyncio.sleep(0.3)
+    assert len(webhook.fake.sent_to(BUYER)) == 1
+
+
+async def test_429_is_waited_out_and_retried(polling: Running) -> None:
+    polling.fake.throttle["sendMessage"] = [1]
+    user = polling.user(BUYER)
+    started = time.monotonic()
+    await user.says("/help")
+    await user.expect("Xin chào")
+    assert time.monotonic() - started >= 1.0
+    assert [c.method for c in polling.fake.calls if c.method.startswith("sendMessage")] == ["sendMessage!429", "sendMessage"]
+
+
+async def test_user_who_blocked_the_bot_is_marked_and_skipped(polling: Running) -> None:
+    polling.fake.blocked.add(BUYER)
+    await polling.user(BUYER).says("/help")
+    for _ in range(100):
+        async with polling.channel.services.db.session() as session:
+            user = (await session.exec(select(User))).first()
+        if user is not None and user.blocked:
+            break
+        await asyncio.sleep(0.05)
+    assert user is not None and user.blocked
+
+
+async def test_stale_button_gets_a_short_callback_notice(polling: Running) -> None:
+    user = polling.user(BUYER)
+    await user.taps("ra:424242")
+    for _ in range(100):
+        answers = [c for c in polling.fake.calls if c.method == "answerCallbackQuery"]
+        if answers:
+            break
+        await asyncio.sleep(0.05)
+    assert "không còn hiệu lực" in answers[0].params.get("text", "")
+    await asyncio.sleep(0.2)
+    assert polling.fake.sent_to(BUYER) == []
+
+
+async def test_paging_edits_the_message(polling: Running) -> None:
+    more = "Tên sản phẩm,Chủ thể,Tỉnh,Nhóm sản phẩm,Số sao\n" + "".join(
+        f"Trà xanh số {n},HTX Trà {n},Thái Nguyên,Đồ uống,3\n" for n in range(1, 4)
+    )
+    await import_rows(polling.channel.services.db, read_bytes(more.encode(), "more.csv"))
+    user = polling.user(BUYER)
+    await user.says("/browse")
+    await user.expect("Chọn vùng")
+    await user.presses("Cả nước")
+    await user.expect("nhóm sản phẩm")
+    await user.presses("Tất cả các nhóm")
+    await user.expect("Hạng sao")
+    await user.presses("Từ 3 sao")
+    first = await user.expect("Tìm thấy 8 sản phẩm, đang xem 1–5")
+    assert first.method == "sendMessage"
+    await user.presses("Xem thêm")
+    edited = await user.expect("đang xem 6–8")
+    assert edited.method == "editMessageText"
+    assert int(edited.params["message_id"]) == first.result["message_id"]
+
+
+async def test_group_chat_answers_only_public_commands(polling: Running) -> None:
+    fake = polling.fake
+    group = -1001
+    await fake.push(fake.message_update(BUYER, "xin chào cả nhóm", chat_id=group))
+    await fake.push(fake.message_update(BUYER, "/help@other_bot", chat_id=group))
+    await fake.push(fake.message_update(BUYER, "/requests@ocop_test_bot", chat_id=group))
+    await fake.wait_for(group, "nhắn riêng")
+    await fake.push(fake.message_update(BUYER, "/search@ocop_test_bot mat ong", chat_id=group))
+    await fake.wait_for(group, "Mật ong bạc hà")
+    await asyncio.sleep(0.2)
+    assert len(fake.sent_to(group)) == 2
+
+
+async def test_chat_rate_limiter_spaces_messages_to_one_chat() -> None:
+    limiter = ChatRateLimiter(per_chat_per_second=20)
+    sent: list[tuple[int, float]] = []
+
+    async def call(chat_id: int) -> bool:
+        sent.append((chat_id, time.monotonic()))
+        return True
+
+    started = time.monotonic()
+    await asyncio.gather(*(limiter.process_request(call, (c,), {}, "sendMessage", {"chat_id": c}, None)
+                           for c in [5] * 6 + [6, 7, 8]))
+    mine = [t for c, t in sent if c == 5]
+    assert mine[-1] - mine[0] >= 0.2  # 6 messages at 20/s to one chat take at least 5 intervals
+    others = [t for c, t in sent if c != 5]
+    assert max(others) - started < 0.2  # other chats are not held up
