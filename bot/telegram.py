@@ -80,7 +80,9 @@ class TelegramChannel(ChannelRuntime):
     name = "telegram"
     capabilities = Capabilities(max_text=4096, max_buttons=100)
 
-    def __init__(self, conversation: Conversation, settings: TelegramSettings) -> None:
+    def __init__(
+        self, conversation: Conversation, settings: TelegramSettings, *, rate_limiter: AIORateLimiter | None = None
+    ) -> None:
         super().__init__(conversation)
         if settings.token is None:
             raise ValueError("telegram.token is not set")
@@ -90,7 +92,7 @@ class TelegramChannel(ChannelRuntime):
             .token(settings.token.get_secret_value())
             .base_url(settings.base_url)
             .base_file_url(settings.base_url.replace("/bot", "/file/bot"))
-            .rate_limiter(ChatRateLimiter(max_retries=3))
+            .rate_limiter(rate_limiter or ChatRateLimiter(max_retries=3))
             .concurrent_updates(256)  # one chat stays in order: the Conversation holds a lock per chat
         )
         if settings.mode == "webhook":

@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -57,11 +58,13 @@ class ProcessedUpdate(SQLModel, table=True):
 
 
 async def first_delivery(session: AsyncSession, channel: str, update_key: str) -> bool:
-    """Record an inbound update; False when it was seen before (then nothing must be done)."""
-    try:
-        async with session.begin_nested():
-            session.add(ProcessedUpdate(channel=channel, update_key=update_key))
-            await session.flush()
-    except IntegrityError:
-        return False
-    return True
+    """Record an inbound update; False when it was seen before (then nothing must be done).
+
+    One INSERT … ON CONFLICT DO NOTHING: concurrent redeliveries on several replicas cannot both win.
+    """
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = postgres_insert if dialect == "postgresql" else sqlite_insert
+    values = {"channel": channel, "update_key": update_key, "received_at": utcnow()}
+    connection = await session.connection()
+    result = await connection.execute(insert(ProcessedUpdate).values(**values).on_conflict_do_nothing())
+    return bool(result.rowcount)

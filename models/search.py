@@ -29,6 +29,7 @@ from models.text import clean, fold, normalize
 MAX_QUERY_CHARS = 200
 MIN_RELEVANCE = 0.5  # share of the query's (idf-weighted) words a product must match
 RERANK = 100  # candidates re-scored with rapidfuzz
+SUGGEST_POOL = 50  # partial matches considered for "did you mean"
 
 # Field weights: a word in the product name counts most.
 NAME, PRODUCER, CATEGORY, PLACE, DESCRIPTION = 1.0, 0.6, 0.5, 0.5, 0.35
@@ -462,15 +463,21 @@ class SearchIndex:
         return tuple(kind for kind in filters.active() if self._ranked(query, filters.without(kind), 1)[1])
 
     def suggest(self, query: ParsedQuery, limit: int = 3) -> tuple[str, ...]:
-        """Closest product names, for "did you mean …"."""
-        if not query.words:
+        """Closest product names, for "did you mean …": the best partial matches, re-scored by rapidfuzz."""
+        if not query.words or not self.documents:
             return ()
+        relevance = self._relevance(query.words)
+        top = min(SUGGEST_POOL, len(relevance))
+        candidates = np.argpartition(-relevance, top - 1)[:top]
+        candidates = [int(i) for i in candidates if relevance[i] > 0]
         phrase = " ".join(query.words)
-        matches = process.extract(phrase, self._name_keys, scorer=fuzz.WRatio, limit=limit * 4, score_cutoff=60)
+        scored = sorted(
+            ((fuzz.WRatio(phrase, self._name_keys[i]), i) for i in candidates),
+            key=lambda item: (-item[0], -self.documents[item[1]].stars, item[1]),
+        )
         names: list[str] = []
-        for _key, _score, i in matches:
+        for score, i in scored:
             name = self.documents[i].name
-            if name not in names:
+            if score >= 60 and name not in names:
                 names.append(name)
         return tuple(names[:limit])
-

@@ -266,3 +266,31 @@ async def test_chat_rate_limiter_spaces_messages_to_one_chat() -> None:
     assert mine[-1] - mine[0] >= 0.2  # 6 messages at 20/s to one chat take at least 5 intervals
     others = [t for c, t in sent if c != 5]
     assert max(others) - started < 0.2  # other chats are not held up
+
+
+async def test_product_photo_is_sent_with_send_photo(polling: Running) -> None:
+    from sqlmodel import col
+
+    from models.catalog import Product
+
+    async with polling.channel.services.db.transaction() as session:
+        product = (await session.exec(select(Product).where(col(Product.name).startswith("Gốm")))).one()
+        product.photo = "https://ocop.example.vn/photos/gom.jpg"
+        product_id = product.id
+    user = polling.user(BUYER)
+    await user.taps(f"p:{product_id}")
+    card = await user.expect("Gốm men lam Bát Tràng")
+    assert card.method == "sendPhoto"
+    assert card.params["photo"] == "https://ocop.example.vn/photos/gom.jpg"
+    assert card.buttons  # the contact button rides on the photo
+
+
+async def test_one_chat_in_order_while_others_run(polling: Running) -> None:
+    user, other = polling.user(BUYER), polling.user(PRODUCER)
+    for word in ("mat ong", "gom bat trang", "che tan cuong"):
+        await polling.deliver(polling.fake.message_update(BUYER, word))
+    await other.says("/help")
+    await other.expect("Xin chào")
+    await user.expect("Chè búp")
+    texts = [c.text for c in polling.fake.sent_to(BUYER)]
+    assert ["Mật ong" in texts[0], "Gốm" in texts[1], "Chè" in texts[2]] == [True, True, True]
