@@ -10,6 +10,7 @@ from aiohttp import web
 
 from handlers.app import Conversation
 from handlers.delivery import deliver_pending
+from handlers.events import send_reminders
 from handlers.inbox import run_due
 from handlers.messages import Capabilities, Incoming
 from handlers.render import Rendered
@@ -55,13 +56,15 @@ class ChannelRuntime(ABC):
         return await deliver_pending(self.services, self.name, self.capabilities, self.send)
 
     async def pump(self, interval: float = 1.0, due_every: int = 60) -> None:
-        """Forever: deliver queued notifications; now and then remind and expire old requests."""
+        """Forever: deliver queued notifications; now and then remind and expire old requests, remind event
+        registrants the day before."""
         ticks = 0
         while True:
             try:
                 await self.deliver_notifications()
                 if ticks % due_every == 0:
                     await run_due(self.services)
+                    await send_reminders(self.services)
             except asyncio.CancelledError:
                 raise
             except Exception:

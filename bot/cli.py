@@ -10,17 +10,18 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from pathlib import Path
 
+from bot.broadcast_sender import CountingRateLimiter, RecentSends, build_sender
 from bot.channel import ChannelRuntime
 from bot.config import ConfigError, Settings, load_settings
 from bot.console import ConsoleChat, console_services
-from bot.links import LinkSigner
+from bot.links import link_signer
 from bot.logs import configure_logging
 from bot.runtime import build_services
 from bot.telegram import TelegramChannel
 from bot.web import make_app, start_site
+from bot.zalo import start_zalo
 from handlers.app import Conversation
 from models.catalog import catalog_summary
 from models.catalog_export import COLUMNS, product_rows
@@ -129,7 +130,7 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.has_platform_channel:
-        print("ocop-bot serve: no channel is configured (set telegram.token or zalo.bot.token); "
+        print("ocop-bot serve: no channel is configured (set telegram.token, zalo.bot.token or zalo.oa.refresh_token); "
               "try `ocop-bot chat` for the console.", file=sys.stderr)
         return 2
     db = await open_database(settings)
@@ -146,18 +147,22 @@ async def serve(settings: Settings, db: Database) -> int:
     services = build_services(settings, db)
     conversation = Conversation(services)
     web = settings.web
-    signer = None
-    if web.secret is not None:
-        signer = LinkSigner(web.secret.get_secret_value(), web.public_url, timedelta(hours=web.link_ttl_hours))
-    app = make_app(services, signer)
+    app = make_app(services, link_signer(web))
     channels: list[ChannelRuntime] = []
+    replies = RecentSends()  # the broadcast sender gives way to the replies counted here
     if settings.telegram.token is not None:
-        channels.append(TelegramChannel(conversation, settings.telegram))
+        limiter = CountingRateLimiter(replies, max_retries=3)
+        channels.append(TelegramChannel(conversation, settings.telegram, rate_limiter=limiter))
     for channel in channels:
         await channel.start(app)
+    zalo = await start_zalo(settings, conversation, app)
     runner, port = await start_site(app, web.host, web.port)
     pumps = [asyncio.create_task(channel.pump()) for channel in channels]
-    print(f"ocop-bot serving {', '.join(c.name for c in channels)}; web server on {web.host}:{port}", flush=True)
+    sender = build_sender(settings, db, clock=services.clock, interactive=replies, conversation=conversation)
+    if sender is not None:
+        pumps.append(asyncio.create_task(sender.run(), name="broadcasts"))
+    names = [c.name for c in channels] + [task.get_name() for task in zalo]
+    print(f"ocop-bot serving {', '.join(names)}; web server on {web.host}:{port}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -165,8 +170,11 @@ async def serve(settings: Settings, db: Database) -> int:
     try:
         await stop.wait()
     finally:
-        for task in pumps:
+        if sender is not None:
+            await sender.close()  # sends in flight finish and are written: nobody gets them twice after a restart
+        for task in [*pumps, *zalo]:
             task.cancel()
+        await asyncio.gather(*zalo, return_exceptions=True)
         for channel in channels:
             await channel.stop()
         await runner.cleanup()

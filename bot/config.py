@@ -38,11 +38,34 @@ class ZaloBotSettings(Section):
     mode: Literal["polling", "webhook"] = "polling"
     base_url: str = "https://bot-api.zaloplatforms.com"
     webhook_url: str = ""
-    webhook_secret: SecretStr | None = None
+    webhook_path: str = Field(default="webhook", pattern=r"^[A-Za-z0-9_\-]{1,64}$")
+    webhook_secret: SecretStr | None = Field(default=None, min_length=8, max_length=256)
+    poll_timeout: int = Field(default=30, ge=1, le=60)
+
+
+class ZaloOASettings(Section):
+    """Zalo Official Account: events by webhook, messages through Open API v3, tokens by OAuth v4 refresh."""
+
+    app_id: str = ""
+    oa_id: str = ""
+    app_secret: SecretStr | None = None  # header secret_key of the token refresh
+    webhook_key: SecretStr | None = None  # the key in X-ZEvent-Signature (OA secret key or app secret)
+    refresh_token: SecretStr | None = None  # the first one; rotated tokens live in the database
+    access_token: SecretStr | None = None
+    base_url: str = "https://openapi.zalo.me"
+    oauth_url: str = "https://oauth.zaloapp.com"
+    webhook_path: str = Field(default="webhook", pattern=r"^[A-Za-z0-9_\-]{1,64}$")
+    refresh_ahead_minutes: int = Field(default=30, ge=1, le=600)
+    request_info_image_url: str = ""
+
+    @property
+    def enabled(self) -> bool:
+        return self.refresh_token is not None or self.access_token is not None
 
 
 class ZaloSettings(Section):
     bot: ZaloBotSettings = ZaloBotSettings()
+    oa: ZaloOASettings = ZaloOASettings()
 
 
 class WebSettings(Section):
@@ -74,6 +97,24 @@ class ContactSettings(Section):
     timezone: str = "Asia/Ho_Chi_Minh"
 
 
+class BroadcastSettings(Section):
+    """The broadcast sender: rates (messages a second), sends in flight, retries, progress reports."""
+
+    telegram_rate: float = Field(default=29.0, gt=0, le=30)  # Telegram allows about 30 a second per bot
+    telegram_in_flight: int = Field(default=16, ge=1, le=1000)
+    telegram_paid: bool = False  # allow_paid_broadcast: up to 1000 a second, paid in Telegram Stars
+    telegram_paid_rate: float = Field(default=950.0, gt=0, le=1000)
+    telegram_paid_in_flight: int = Field(default=200, ge=1, le=1000)
+    zalo_rate: float = Field(default=10.0, gt=0, le=1000)
+    zalo_in_flight: int = Field(default=8, ge=1, le=1000)
+    max_attempts: int = Field(default=5, ge=1, le=50)
+    retry_first_seconds: float = Field(default=2.0, gt=0)
+    retry_max_seconds: float = Field(default=300.0, gt=0)
+    send_timeout_seconds: float = Field(default=15.0, gt=0)
+    progress_seconds: float = Field(default=3.0, ge=0.1)
+    lock_retry_seconds: float = Field(default=5.0, gt=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid")
 
@@ -86,6 +127,7 @@ class Settings(BaseSettings):
     web: WebSettings = WebSettings()
     admins: AdminSettings = AdminSettings()
     contact: ContactSettings = ContactSettings()
+    broadcast: BroadcastSettings = BroadcastSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -101,7 +143,25 @@ class Settings(BaseSettings):
 
     @property
     def has_platform_channel(self) -> bool:
-        return self.telegram.token is not None or self.zalo.bot.token is not None
+        return self.telegram.token is not None or self.zalo.bot.token is not None or self.zalo.oa.enabled
+
+    def missing(self) -> list[tuple[str, str]]:
+        """Keys that other settings make necessary: (key, why)."""
+        found: list[tuple[str, str]] = []
+        bot, oa = self.zalo.bot, self.zalo.oa
+        if bot.token is not None and bot.mode == "webhook" and bot.webhook_secret is None:
+            found.append(("zalo.bot.webhook_secret", "required in webhook mode"))
+        if oa.enabled:
+            for key, value in (("app_id", oa.app_id), ("app_secret", oa.app_secret), ("webhook_key", oa.webhook_key)):
+                if not value:
+                    found.append((f"zalo.oa.{key}", "required when zalo.oa has a token"))
+        if bot.token is not None or oa.enabled:
+            why = "required by the Zalo channels, which send memos as download links"
+            if self.web.secret is None:
+                found.append(("web.secret", why))
+            if not self.web.public_url:
+                found.append(("web.public_url", why))
+        return found
 
 
 class ConfigError(Exception):
@@ -122,11 +182,16 @@ def load_settings(path: Path | None = None) -> Settings:
             raise ConfigError(f"{path}: cannot be read: {exc}") from exc
     elif explicit:
         raise ConfigError(f"{path}: no such config file")
+    source = f"{path}" if path.exists() else "environment"
     try:
-        return Settings(**data)
+        settings = Settings(**data)
     except ValidationError as exc:
-        source = f"{path}" if path.exists() else "environment"
         raise ConfigError(_describe(source, exc)) from None
+    if missing := settings.missing():
+        lines = [f"{source}: incomplete configuration"]
+        lines += [f"  - key '{key}' (or {ENV_PREFIX}{key.replace('.', '__').upper()}): {why}" for key, why in missing]
+        raise ConfigError("\n".join(lines))
+    return settings
 
 
 def _describe(source: str, exc: ValidationError) -> str:

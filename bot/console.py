@@ -15,6 +15,7 @@ from typing import TextIO
 from handlers.app import Conversation
 from handlers.context import Services
 from handlers.delivery import deliver_pending
+from handlers.events import send_reminders
 from handlers.inbox import run_due
 from handlers.memos import load_document
 from handlers.messages import CONSOLE, Incoming
@@ -82,6 +83,7 @@ class ConsoleChat:
             ticks += 1
             if ticks % 60 == 0:
                 await run_due(self.services)
+                await send_reminders(self.services)
 
 
 def console_services(services: Services, user: str, as_admin: bool) -> Services:

@@ -6,6 +6,8 @@ import hashlib
 import hmac
 from datetime import datetime, timedelta
 
+from bot.config import WebSettings
+
 
 class LinkSigner:
     def __init__(self, secret: str, public_url: str, ttl: timedelta) -> None:
@@ -28,3 +30,10 @@ class LinkSigner:
         if not expires.isdigit() or int(expires) < now.timestamp():
             return False
         return hmac.compare_digest(self._signature(kind, item, int(expires)), signature)
+
+
+def link_signer(web: WebSettings) -> LinkSigner | None:
+    """The signer configured in [web], or None when no secret is set."""
+    if web.secret is None:
+        return None
+    return LinkSigner(web.secret.get_secret_value(), web.public_url, timedelta(hours=web.link_ttl_hours))

@@ -14,12 +14,14 @@ import hmac
 import json
 import logging
 from collections import OrderedDict
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
 from aiolimiter import AsyncLimiter
 from telegram import (
     BotCommand,
+    Document,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
@@ -28,7 +30,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bot.channel import ChannelRuntime
@@ -37,15 +39,22 @@ from handlers.app import COMMANDS, Conversation
 from handlers.delivery import RecipientBlocked
 from handlers.i18n import LANGUAGES, translator
 from handlers.memos import load_document
-from handlers.messages import Capabilities, Incoming
+from handlers.messages import Attachment, Capabilities, Incoming
 from handlers.render import Rendered
+from models.tabular import MAX_FILE_BYTES
 
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-MENU = ("start", "search", "browse", "requests", "memos", "help", "lang", "cancel")
+MENU = ("start", "search", "browse", "requests", "memos", "events", "link", "help", "lang", "cancel")
 CAPTION_LIMIT = 1024
 SEND_ATTEMPTS = 4
+MAX_UPLOAD = MAX_FILE_BYTES  # the largest file a user may send us (catalogue lists)
+
+
+def _photo(photo: str | Attachment) -> str | InputFile:
+    """A URL or file id as it is; an image we made, uploaded."""
+    return InputFile(photo.data, filename=photo.filename) if isinstance(photo, Attachment) else photo
 
 
 class ChatRateLimiter(AIORateLimiter):
@@ -160,6 +169,9 @@ class TelegramChannel(ChannelRuntime):
             if query:
                 await query.answer()
             return
+        document = update.message.document if update.message is not None else None
+        if document is not None and incoming.document_name and not incoming.is_group:
+            incoming = replace(incoming, document_data=await self._download(document))
         rendered = await self.conversation.handle(incoming, self.capabilities, update_key=str(update.update_id))
         if rendered is None:  # a redelivery, already answered
             return
@@ -200,6 +212,17 @@ class TelegramChannel(ChannelRuntime):
         if common["is_group"] and not self._addressed_to_me(text):
             return None
         return Incoming(text=text, **common)
+
+    async def _download(self, document: Document) -> bytes:
+        """The file a user sent, up to MAX_UPLOAD bytes (Bot API downloads stop at 20 MB); b"" when too large."""
+        if document.file_size and document.file_size > MAX_UPLOAD:
+            return b""
+        try:
+            data = await (await document.get_file()).download_as_bytearray()
+        except TelegramError as error:
+            log.warning("could not download %s: %s", document.file_name, error)
+            return b""
+        return bytes(data) if len(data) <= MAX_UPLOAD else b""
 
     def _addressed_to_me(self, text: str) -> bool:
         """In groups: only commands, and only those without a bot name or with ours."""
@@ -242,10 +265,11 @@ class TelegramChannel(ChannelRuntime):
             if inline is not None:
                 await self._call(bot.send_message, chat_id=chat_id, text="⬇️", reply_markup=inline)
         elif part.photo and len(part.text) <= CAPTION_LIMIT:
-            await self._call(bot.send_photo, chat_id=chat_id, photo=part.photo, caption=part.text, reply_markup=inline)
+            await self._call(bot.send_photo, chat_id=chat_id, photo=_photo(part.photo), caption=part.text,
+                             reply_markup=inline)
         else:
             if part.photo:
-                await self._call(bot.send_photo, chat_id=chat_id, photo=part.photo)
+                await self._call(bot.send_photo, chat_id=chat_id, photo=_photo(part.photo))
             await self._call(bot.send_message, chat_id=chat_id, text=part.text, reply_markup=inline)
         if part.document is not None:
             name, data = await load_document(self.services.db, part.document, self.services.memo_place)

@@ -1,12 +1,16 @@
-"""Admin commands of the conversation flow: producer claim codes."""
+"""Admin commands of the conversation flow: producer claim codes; granting and revoking admin rights."""
 
 from __future__ import annotations
 
 from handlers.context import Context, parse_id
-from handlers.messages import Button
+from handlers.messages import Button, Reply
+from models import admin as admins
+from models.audit import recent
 from models.catalog import Producer, find_producers
 from models.claims import CODE_VALID, issue_code
-from models.errors import NotAuthorised, StaleAction
+from models.errors import AdminChangeRefused, NotAuthorised, StaleAction
+from models.memos import TIMEZONE
+from models.people import User
 from models.text import normalize
 
 
@@ -49,3 +53,96 @@ async def pick(ctx: Context, arg: str) -> None:
 async def _issue(ctx: Context, producer: Producer) -> None:
     code = await issue_code(ctx.session, ctx.user, producer.id or 0, ctx.now, ctx.services.make_code)
     ctx.say("claimcode.issued", producer=producer.name, code=code, days=CODE_VALID.days)
+
+
+# -- /admin: who administers the bot ------------------------------------------------------------------------------
+
+
+async def manage(ctx: Context, arg: str) -> None:
+    """/admin [list] | grant WHO | revoke WHO | log — WHO is "#12", an id on this channel, "telegram:123" or a name."""
+    require_admin(ctx)
+    word, _, rest = arg.strip().partition(" ")
+    word = word.lower()
+    if word in ("", "list"):
+        await _list(ctx)
+    elif word in ("grant", "revoke") and rest.strip():
+        await _choose(ctx, rest.strip(), grant=word == "grant")
+    elif word == "log":
+        await _log(ctx)
+    else:
+        ctx.say("admin.usage")
+
+
+async def grant_pick(ctx: Context, arg: str) -> None:
+    require_admin(ctx)
+    await _change(ctx, await _user(ctx, arg), grant=True)
+
+
+async def revoke_pick(ctx: Context, arg: str) -> None:
+    require_admin(ctx)
+    await _change(ctx, await _user(ctx, arg), grant=False)
+
+
+async def _user(ctx: Context, arg: str) -> User:
+    user = await ctx.session.get(User, parse_id(arg))
+    if user is None:
+        raise StaleAction("no such user")
+    return user
+
+
+def _who(user: User) -> str:
+    return f"{user.display_name or '?'} (#{user.id})"
+
+
+async def _choose(ctx: Context, text: str, *, grant: bool) -> None:
+    people = await admins.find_people(ctx.session, text[:100], ctx.incoming.channel)
+    if not people:
+        ctx.say("admin.no_such_user", query=text[:100])
+    elif len(people) == 1:
+        await _change(ctx, people[0], grant=grant)
+    else:
+        prefix = "ag" if grant else "ar"
+        rows = [[Button(_who(user), f"{prefix}:{user.id}")] for user in people]
+        ctx.say("admin.pick_user", buttons=rows)
+
+
+async def _change(ctx: Context, target: User, *, grant: bool) -> None:
+    try:
+        if grant:
+            await admins.grant_admin(ctx.session, ctx.user, target, ctx.now)
+        else:
+            await admins.revoke_admin(ctx.session, ctx.user, target, ctx.services.admin_ids, ctx.now)
+    except AdminChangeRefused as refused:
+        ctx.say(f"admin.refused.{refused.reason}", name=_who(target))
+        return
+    told = "admin.granted_you" if grant else "admin.revoked_you"
+    ctx.notify(target, lambda t: Reply(t(told)))
+    ctx.say("admin.granted" if grant else "admin.revoked", name=_who(target))
+
+
+async def _list(ctx: Context) -> None:
+    lines = []
+    for view in await admins.admins(ctx.session, ctx.services.admin_ids):
+        ids = ", ".join(f"{identity.channel} {identity.external_id}" for identity in view.identities)
+        if view.listed:
+            how = ctx.t("admin.from_config")
+        elif view.grant is not None:
+            when = f"{view.grant.granted_at.astimezone(TIMEZONE):%d/%m/%Y}"
+            how = ctx.t("admin.granted_on", date=when, by=f"#{view.grant.granted_by}")
+        else:
+            how = ""
+        lines.append(f"• {_who(view.user)} — {ids} — {how}")
+    ctx.say("admin.list", body="\n".join(lines))
+
+
+async def _log(ctx: Context) -> None:
+    entries = await recent(ctx.session)
+    if not entries:
+        ctx.say("admin.log_empty")
+        return
+    lines = [
+        f"{entry.at.astimezone(TIMEZONE):%d/%m %H:%M} #{entry.actor_id or '-'} {entry.action} {entry.subject}"
+        + (f" — {entry.detail}" if entry.detail else "")
+        for entry in entries
+    ]
+    ctx.say("admin.log", body="\n".join(lines))

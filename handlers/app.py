@@ -6,28 +6,43 @@ the notifications it caused are saved together or not at all. Updates of one cha
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
-from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from handlers import admin, common, contact, inbox, memos, product, search, start
+from handlers import (
+    admin,
+    broadcast,
+    catalog_admin,
+    common,
+    contact,
+    events,
+    exports,
+    inbox,
+    link,
+    memos,
+    product,
+    search,
+    start,
+    stats,
+)
 from handlers.context import MAX_TEXT, Context, Services
 from handlers.i18n import language_of, translator
 from handlers.messages import Capabilities, Incoming, Reply
 from handlers.render import Rendered, choose_option, render
+from models.admin import sync_admin_role
 from models.conversation import ChatState, first_delivery, load_state
 from models.errors import (
     DomainError,
     DuplicateRequest,
+    EventClosed,
     InvalidCode,
     NotAuthorised,
     QuotaExceeded,
     StaleAction,
 )
-from models.people import Role, user_for_identity
+from models.people import user_for_identity
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Context, str], Awaitable[None]]
@@ -42,6 +57,16 @@ COMMANDS: dict[str, Handler] = {
     "requests": inbox.list_requests,
     "memos": memos.list_memos,
     "claimcode": admin.claim_code,
+    "link": link.command,
+    "admin": admin.manage,
+    "events": events.list_upcoming,
+    "event": events.command,
+    "stats": stats.show,
+    "export": exports.command,
+    "stars": catalog_admin.stars_command,
+    "hide": catalog_admin.hide_command,
+    "unhide": catalog_admin.unhide_command,
+    "broadcast": broadcast.command,
 }
 
 ACTIONS: dict[str, Handler] = {
@@ -66,11 +91,30 @@ ACTIONS: dict[str, Handler] = {
     "md": memos.download,
     "ms": memos.sign,
     "cc": admin.pick,
+    "lk": link.confirm,
+    "ag": admin.grant_pick,
+    "ar": admin.revoke_pick,
+    "ev": events.view,
+    "er": events.register,
+    "eu": events.withdraw,
+    "ef": events.choose_field,
+    "et": events.theme_pick,
+    "es": events.step_button,
+    "ex": events.cancel_button,
+    "xp": exports.pick,
+    "ke": catalog_admin.choose_stars,
+    "ks": catalog_admin.stars_button,
+    "kh": catalog_admin.hide,
+    "ku": catalog_admin.unhide,
+    "bc": broadcast.on_button,
+    "bx": broadcast.stop,
 }
 
 FLOWS: dict[str, Callable[[Context, str], Awaitable[None]]] = {
     start.FLOW: start.on_text,
     contact.FLOW: contact.on_text,
+    events.FLOW: events.on_text,
+    broadcast.FLOW: broadcast.on_text,
 }
 
 # Commands that show nothing private, so they may be answered in a group chat.
@@ -81,13 +125,13 @@ ERROR_KEYS: dict[type[DomainError], str] = {
     StaleAction: "error.stale",
     DuplicateRequest: "error.duplicate_request",
     InvalidCode: "claim.invalid_code",
+    EventClosed: "event.closed",
 }
 
 
 class Conversation:
     def __init__(self, services: Services) -> None:
         self.services = services
-        self._locks: defaultdict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def handle(
         self, incoming: Incoming, capabilities: Capabilities, *, update_key: str = ""
@@ -97,7 +141,7 @@ class Conversation:
         ``update_key`` identifies a platform delivery (Telegram update_id, Zalo event and message id); it is
         recorded in the same transaction as the update's effects, so a redelivery is answered exactly once.
         """
-        async with self._locks[(incoming.channel, incoming.chat_id)]:
+        async with self.services.chat_lock(incoming.channel, incoming.chat_id):
             language = language_of(incoming.language_code)
             try:
                 async with self.services.db.transaction() as session:
@@ -110,10 +154,10 @@ class Conversation:
                         display_name=incoming.display_name,
                         language=language_of(incoming.language_code or self.services.default_language),
                     )
-                    if incoming.user_id in self.services.admin_ids.get(incoming.channel, frozenset()):
-                        user.role = Role.ADMIN.value
+                    listed = incoming.user_id in self.services.admin_ids.get(incoming.channel, frozenset())
+                    await sync_admin_role(session, user, self.services.admin_ids, listed=listed)
                     state = await load_state(session, incoming.channel, incoming.chat_id)
-                    ctx = Context(self.services, session, incoming, user, state)
+                    ctx = Context(self.services, session, incoming, user, state, capabilities=capabilities)
                     language = user.language
                     try:
                         await self._dispatch(ctx)  # domain errors are raised before anything is changed
@@ -135,7 +179,9 @@ class Conversation:
         elif incoming.action:
             await self._action(ctx, incoming.action)
         elif incoming.document_name:
-            ctx.say("input.no_documents")
+            await catalog_admin.on_document(ctx)
+        elif incoming.media:
+            ctx.say("input.media")
         else:
             await self._text(ctx, incoming.text)
 

@@ -31,6 +31,8 @@ async def show_help(ctx: Context, _arg: str = "") -> None:
     else:
         key = "help.guest"
     ctx.say(key)
+    if user.is_admin:
+        ctx.say("admin.help")  # the office's tools: events, statistics, exports, catalogue, admins
 
 
 async def ask_language(ctx: Context, _arg: str = "") -> None:

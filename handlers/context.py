@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -9,7 +11,7 @@ from datetime import datetime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.i18n import Translator, translator
-from handlers.messages import Button, Incoming, Reply
+from handlers.messages import Button, Capabilities, Incoming, Reply
 from models.claims import random_code
 from models.clock import Clock, SystemClock
 from models.conversation import ChatState
@@ -36,6 +38,11 @@ class Services:
     memo_place: str = "Hà Nội"
     default_language: str = "vi"
 
+    chat_locks: defaultdict[tuple[str, str], asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
+
+    def chat_lock(self, channel: str, chat_id: str) -> asyncio.Lock:
+        """Serialises everything that reads or writes one chat's state in this process (replies, notifications)."""
+        return self.chat_locks[(channel, chat_id)]
 
 @dataclass
 class Context:
@@ -44,6 +51,7 @@ class Context:
     incoming: Incoming
     user: User
     state: ChatState
+    capabilities: Capabilities = field(default_factory=Capabilities)  # of the channel the update came from
     replies: list[Reply] = field(default_factory=list)
 
     @property

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from handlers.context import Context, notify, parse_id
-from handlers.messages import Button, DocumentRef, Reply
+from handlers.messages import Attachment, Button, DocumentRef, Reply
 from models.catalog import Product
 from models.db import Database
 from models.errors import StaleAction
+from models.events import Event
 from models.memo_document import render_memo_docx
 from models.memos import STATUS_MARKS, Memo, MemoStatus, confirm_memo, get_memo, memo_document, memos_of, sign_memo
 from models.people import User, users_of_producer
@@ -104,13 +105,17 @@ async def _parties(ctx: Context, memo: Memo) -> list[User]:
     return [user for user in users if user.id != ctx.user.id]
 
 
-async def load_document(db: Database, ref: DocumentRef, place: str = "Hà Nội") -> tuple[str, bytes]:
-    """(file name, bytes) of a document a reply refers to; the reply was authorised when it was made."""
+async def load_document(db: Database, ref: DocumentRef | Attachment, place: str = "Hà Nội") -> tuple[str, bytes]:
+    """(file name, bytes) of a document a reply carries (an Attachment) or refers to (rendered now); the reply was
+    authorised when it was made."""
+    if isinstance(ref, Attachment):
+        return ref.filename, ref.data
     if ref.kind != "memo":
         raise StaleAction(f"unknown document kind {ref.kind!r}")
     async with db.session() as session:
         memo = await session.get(Memo, ref.id)
         if memo is None:
             raise StaleAction("no such memo")
-        document = await memo_document(session, memo, place=place)
+        event = await session.get(Event, memo.event_id) if memo.event_id is not None else None
+        document = await memo_document(session, memo, event=event.name if event else "", place=place)
     return f"bien-ban-ghi-nho-{memo.id}.docx", render_memo_docx(document)

@@ -27,16 +27,27 @@ class DocumentRef:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file made for this very reply (an export, a chart): sent as it is, never queued as a notification."""
+
+    filename: str
+    data: bytes = field(repr=False)
+    mime: str = "application/octet-stream"
+
+
+@dataclass(frozen=True)
 class Reply:
     text: str
     buttons: tuple[tuple[Button, ...], ...] = ()
-    photo: str = ""  # URL or platform file id
-    document: DocumentRef | None = None
+    photo: str | Attachment = ""  # URL or platform file id, or an image we made (direct replies only)
+    document: DocumentRef | Attachment | None = None
     edit: bool = False  # replace the message whose button was pressed (paging), where the channel can
     request_contact: str = ""  # label of a "share my phone number" button, where the channel has one
     notice: bool = False  # a short notice about a pressed button (stale, not allowed): a toast where possible
 
     def to_json(self) -> dict[str, Any]:
+        if isinstance(self.photo, Attachment) or isinstance(self.document, Attachment):
+            raise ValueError("attachments go with direct replies only; a notification refers to a document")
         return asdict(self)
 
     @classmethod
@@ -66,6 +77,7 @@ class Incoming:
     contact_phone: str = ""  # the user's own number, shared through the platform's consent button
     document_name: str = ""
     document_data: bytes = field(default=b"", repr=False)
+    media: str = ""  # what the user sent that has no text for us: "image", "sticker", "voice"…
     display_name: str = ""
     language_code: str = ""  # the platform's hint ("vi", "en-US")
     is_group: bool = False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from handlers.catalog_admin import card_buttons
 from handlers.context import Context, parse_id
 from handlers.i18n import Translator
 from handlers.messages import Button, Reply
@@ -17,6 +18,8 @@ async def show(ctx: Context, arg: str) -> None:
         raise StaleAction("product not listed")
     product, producer = found
     rows = [[ctx.button("card.contact", f"c:{product.id}")]]
+    if ctx.user.is_admin:
+        rows.append(card_buttons(ctx, product))
     if "search" in ctx.state.data:
         rows.append([ctx.button("card.back", f"s:{ctx.state.data['search'].get('offset', 0)}")])
     ctx.send(Reply(card_text(ctx.t, product, producer, ctx.now.date()), buttons=_rows(rows), photo=product.photo))

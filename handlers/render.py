@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from handlers.messages import Button, Capabilities, DocumentRef, Reply
+from handlers.messages import Attachment, Button, Capabilities, DocumentRef, Reply
 from models.text import normalize
 
 
@@ -15,8 +15,8 @@ class Rendered:
     text: str
     buttons: tuple[tuple[Button, ...], ...] = ()
     options: tuple[Button, ...] = ()
-    photo: str = ""
-    document: DocumentRef | None = None
+    photo: str | Attachment = ""
+    document: DocumentRef | Attachment | None = None
     edit: bool = False
     request_contact: str = ""
     notice: bool = False
@@ -56,17 +56,34 @@ def render(reply: Reply, capabilities: Capabilities, choose_hint: str) -> list[R
         options, buttons = flat, ()
     parts = split_text(text, capabilities.max_text)
     rendered = [Rendered(part) for part in parts[:-1]]
+    photo, document = _files(reply, capabilities)
     last = Rendered(
         parts[-1],
         buttons,
         options,
-        photo=reply.photo if capabilities.photos else "",
-        document=reply.document,
+        photo=photo,
+        document=document,
         edit=reply.edit and capabilities.edits and len(parts) == 1,
         request_contact=reply.request_contact if capabilities.request_contact else "",
         notice=reply.notice,
     )
     return [*rendered, last]
+
+
+def _files(reply: Reply, capabilities: Capabilities) -> tuple[str | Attachment, DocumentRef | Attachment | None]:
+    """The photo and document a channel can take: an image we made goes as a file where photos cannot; files we
+    made are dropped where no file can be sent (a DocumentRef stays: such channels send a download link)."""
+    photo, document = reply.photo, reply.document
+    if isinstance(document, Attachment) and not capabilities.documents:
+        document = None
+    if isinstance(photo, Attachment):
+        if not (capabilities.photos and capabilities.documents):
+            if capabilities.documents and document is None:
+                document = photo
+            photo = ""
+    elif not capabilities.photos:
+        photo = ""
+    return photo, document
 
 
 def choose_option(text: str, options: list[list[str]]) -> str | None:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import geography
 from models.catalog import Producer, Product
@@ -21,11 +22,15 @@ COLUMNS = (
 
 async def product_rows(db: Database, *, include_hidden: bool = False) -> list[Sequence[Any]]:
     """One row per product, in COLUMNS order, sorted by id."""
+    async with db.session() as session:
+        return await product_rows_in(session, include_hidden=include_hidden)
+
+
+async def product_rows_in(session: AsyncSession, *, include_hidden: bool = False) -> list[Sequence[Any]]:
     query = select(Product, Producer).join(Producer).order_by(col(Product.id))
     if not include_hidden:
         query = query.where(col(Product.hidden).is_(False))
-    async with db.session() as session:
-        pairs = (await session.exec(query)).all()
+    pairs = (await session.exec(query)).all()
     return [_row(product, producer) for product, producer in pairs]
 
 

@@ -317,14 +317,21 @@ async def import_rows(
     db: Database, rows: Iterable[Row], *, dry_run: bool = False, today: date | None = None
 ) -> ImportReport:
     """Validate all rows, then upsert the good ones in one transaction (rolled back when ``dry_run``)."""
-    parsed, errors, count = parse_rows(rows, today or utcnow().date())
-    report = ImportReport(rows=count, errors=errors, dry_run=dry_run)
     async with db.session() as session, session.begin():
-        await _upsert(session, parsed, report)
+        report = await import_in_session(session, rows, today=today or utcnow().date())
         if dry_run:
+            report.dry_run = True
             await session.rollback()
-        elif report.changed:
-            await bump_catalog_version(session)
+    return report
+
+
+async def import_in_session(session: AsyncSession, rows: Iterable[Row], *, today: date) -> ImportReport:
+    """Validate all rows and upsert the good ones in the caller's transaction (e.g. a file sent to the bot)."""
+    parsed, errors, count = parse_rows(rows, today)
+    report = ImportReport(rows=count, errors=errors)
+    await _upsert(session, parsed, report)
+    if report.changed:
+        await bump_catalog_version(session)
     return report
 
 

@@ -27,7 +27,8 @@ def random_code() -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
 
 
-def _digest(code: str) -> str:
+def code_digest(code: str) -> str:
+    """What is stored of a one-time code: a hash of its letters and digits, case and spacing ignored."""
     canonical = "".join(ch for ch in code.upper() if ch.isalnum())
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -57,7 +58,9 @@ async def issue_code(
         old.expires_at = now
     code = make_code()
     assert admin.id is not None
-    claim = ClaimCode(producer_id=producer_id, code_hash=_digest(code), issued_by=admin.id, expires_at=now + CODE_VALID)
+    claim = ClaimCode(
+        producer_id=producer_id, code_hash=code_digest(code), issued_by=admin.id, expires_at=now + CODE_VALID
+    )
     session.add(claim)
     await session.flush()
     return code
@@ -71,7 +74,7 @@ def _open_codes(producer_id: int, now: datetime) -> SelectOfScalar[ClaimCode]:
 
 async def redeem_code(session: AsyncSession, user: User, producer_id: int, code: str, now: datetime) -> Producer:
     """Link ``user`` to the producer when ``code`` is a live code for it; InvalidCode otherwise."""
-    claim = (await session.exec(_open_codes(producer_id, now).where(ClaimCode.code_hash == _digest(code)))).first()
+    claim = (await session.exec(_open_codes(producer_id, now).where(ClaimCode.code_hash == code_digest(code)))).first()
     producer = await session.get(Producer, producer_id)
     if claim is None or producer is None:
         raise InvalidCode("no live code matches")

@@ -29,3 +29,31 @@ class InvalidCode(DomainError):
 
 class TooManyAttempts(DomainError):
     """Too many wrong codes in a row."""
+
+
+class LinkRefused(DomainError):
+    """Two accounts that cannot become one; ``reason`` names why (a message key suffix)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class EventClosed(DomainError):
+    """Registration for this event is over: its deadline passed, it ended or it was cancelled."""
+
+
+class InvalidEvent(DomainError):
+    """An event field that cannot be accepted; ``reason`` names why (a message key suffix)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class AdminChangeRefused(DomainError):
+    """A grant or revoke of admin rights that cannot be done; ``reason`` names why (a message key suffix)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

@@ -115,6 +115,8 @@ _ALIASES: dict[str, str] = {
     "Mekong Delta": "Đồng bằng sông Cửu Long", "Cửu Long": "Đồng bằng sông Cửu Long",
     "ĐBSH": "Đồng bằng sông Hồng", "ĐB sông Hồng": "Đồng bằng sông Hồng", "Red River Delta": "Đồng bằng sông Hồng",
     "Miền núi phía Bắc": "Trung du và miền núi phía Bắc", "Các tỉnh miền núi phía Bắc": "Trung du và miền núi phía Bắc",
+    "Vùng núi phía Bắc": "Trung du và miền núi phía Bắc", "Núi phía Bắc": "Trung du và miền núi phía Bắc",
+    "Trung du miền núi phía Bắc": "Trung du và miền núi phía Bắc",
     "Tây Bắc": "Trung du và miền núi phía Bắc", "Đông Bắc": "Trung du và miền núi phía Bắc",
     "Northern mountains": "Trung du và miền núi phía Bắc",
     "Bắc Bộ": "Miền Bắc", "Northern Vietnam": "Miền Bắc", "North": "Miền Bắc",

@@ -53,7 +53,7 @@ class Memo(SQLModel, table=True):
     buyer_user_id: int = Field(foreign_key="app_user.id", index=True)
     producer_id: int = Field(foreign_key="producer.id", index=True)
     product_id: int = Field(foreign_key="product.id")
-    event_id: int | None = None
+    event_id: int | None = Field(default=None, foreign_key="event.id", index=True)  # made at or for an event
     status: str = Field(default=MemoStatus.INTEREST.value, max_length=20, index=True)
     message: str = Field(default="", max_length=1000)
     volume: str = Field(default="", max_length=200)

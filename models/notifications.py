@@ -36,9 +36,15 @@ def enqueue(session: AsyncSession, user_id: int, payload: dict[str, Any]) -> Not
 
 
 async def pending(
-    session: AsyncSession, channel: str, *, external_id: str | None = None, limit: int = 100
+    session: AsyncSession,
+    channel: str,
+    *,
+    external_id: str | None = None,
+    notification_id: int | None = None,
+    limit: int = 100,
 ) -> list[tuple[Notification, Identity, User]]:
-    """Undelivered notifications for users reachable on ``channel`` (optionally one identity), oldest first."""
+    """Undelivered notifications for users reachable on ``channel`` (optionally one identity or one row), oldest
+    first; on PostgreSQL the rows are locked, skipping those another replica is sending."""
     query = (
         select(Notification, Identity, User)
         .join(User, col(User.id) == Notification.user_id)
@@ -47,6 +53,7 @@ async def pending(
             col(Notification.delivered_at).is_(None),
             Notification.attempts < MAX_ATTEMPTS,
             Identity.channel == channel,
+            col(Identity.unreachable_since).is_(None),  # held for them until they write again
             col(User.blocked).is_(False),
         )
         .order_by(col(Notification.id))
@@ -54,6 +61,8 @@ async def pending(
     )
     if external_id is not None:
         query = query.where(Identity.external_id == external_id)
+    if notification_id is not None:
+        query = query.where(Notification.id == notification_id)
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         query = query.with_for_update(of=Notification, skip_locked=True)  # replicas share the outbox
     return list((await session.exec(query)).all())

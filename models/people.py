@@ -73,6 +73,9 @@ class Identity(SQLModel, table=True):
     channel: str = Field(max_length=20)
     external_id: str = Field(max_length=100)  # ids are strings everywhere: Zalo ids exceed 2**53
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    # The platform would not deliver to this identity for now (Zalo OA: no message from them in 7 days):
+    # notifications wait for them instead of being tried again and again. Cleared when they write.
+    unreachable_since: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
 
 
 class BuyerProfile(SQLModel, table=True):
@@ -90,12 +93,15 @@ async def user_for_identity(
     session: AsyncSession, channel: str, external_id: str, *, display_name: str = "", language: str = "vi"
 ) -> User:
     """The user behind a channel identity, created on first contact."""
-    query = select(User).join(Identity).where(Identity.channel == channel, Identity.external_id == external_id)
-    user = (await session.exec(query)).first()
-    if user is not None:
+    mine = (Identity.channel == channel) & (Identity.external_id == external_id)
+    found = (await session.exec(select(User, Identity).join(Identity).where(mine))).first()
+    if found is not None:
+        user, identity = found
         if display_name and user.display_name != display_name:
             user.display_name = display_name[:200]
         user.blocked = False  # they wrote to us: they can be reached again
+        if identity.unreachable_since is not None:
+            identity.unreachable_since = None
         return user
     user = User(display_name=display_name[:200], language=language)
     session.add(user)
@@ -118,6 +124,11 @@ async def users_with_role(session: AsyncSession, role: Role) -> list[User]:
 async def users_of_producer(session: AsyncSession, producer_id: int) -> list[User]:
     query = select(User).where(User.producer_id == producer_id, col(User.blocked).is_(False)).order_by(col(User.id))
     return list((await session.exec(query)).all())
+
+
+async def language_of_identity(session: AsyncSession, channel: str, external_id: str) -> str | None:
+    query = select(User.language).join(Identity).where(Identity.channel == channel, Identity.external_id == external_id)
+    return (await session.exec(query)).first()
 
 
 async def mark_blocked(session: AsyncSession, channel: str, external_id: str) -> None:

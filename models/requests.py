@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.catalog import Producer, Product
 from models.db import UTCDateTime, utcnow
 from models.errors import DuplicateRequest, NotAuthorised, QuotaExceeded, StaleAction
+from models.events import running_event_for
 from models.memos import Memo, MemoStatus, open_interest, record_answer
 from models.people import BuyerProfile, User
 
@@ -95,6 +96,7 @@ async def create_request(
     session.add(request)
     await session.flush()
     memo = await open_interest(session, request, buyer, now)
+    memo.event_id = await running_event_for(session, buyer.id, now)  # asked while at an event they registered for
     return request, memo
 
 

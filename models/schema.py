@@ -2,17 +2,24 @@
 
 from sqlmodel import SQLModel
 
+from models.admin import AdminGrant
+from models.audit import AuditLog
+from models.broadcasts import Broadcast, Delivery
 from models.catalog import CatalogVersion, Producer, Product
 from models.claims import ClaimCode
 from models.conversation import ChatState, ProcessedUpdate
+from models.events import Event, Registration
+from models.linking import LinkCode
 from models.memos import Memo
 from models.notifications import Notification
 from models.people import BuyerProfile, Identity, User
 from models.requests import ContactRequest
+from models.zalo import ZaloToken
 
 metadata = SQLModel.metadata
 
 __all__ = [
-    "BuyerProfile", "CatalogVersion", "ChatState", "ClaimCode", "ContactRequest", "Identity", "Memo",
-    "Notification", "ProcessedUpdate", "Producer", "Product", "User", "metadata",
+    "AdminGrant", "AuditLog", "Broadcast", "BuyerProfile", "CatalogVersion", "ChatState", "ClaimCode",
+    "ContactRequest", "Delivery", "Event", "Identity", "LinkCode", "Memo", "Notification", "ProcessedUpdate",
+    "Producer", "Product", "Registration", "User", "ZaloToken", "metadata",
 ]

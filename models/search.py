@@ -29,6 +29,7 @@ from models.text import clean, fold, normalize
 MAX_QUERY_CHARS = 200
 MIN_RELEVANCE = 0.5  # share of the query's (idf-weighted) words a product must match
 RERANK = 100  # candidates re-scored with rapidfuzz
+RARE = 2  # a known word held by at most this many products may still be a typo
 SUGGEST_POOL = 50  # partial matches considered for "did you mean"
 
 # Field weights: a word in the product name counts most.
@@ -149,6 +150,7 @@ class ParsedQuery:
     filters: Filters
     ambiguous: tuple[Resolution, ...] = ()  # place words that could mean several places
     truncated: bool = False
+    extra: tuple[str, ...] = ()  # words that help when they match but are not required (stopwords, group words)
 
 
 @dataclass(frozen=True)
@@ -198,13 +200,15 @@ def parse_query(text: str) -> ParsedQuery:
     folded = _STAR_GLYPHS.sub(" ", _STARS.sub(" ", folded))
 
     tokens = _rewrite(normalize(folded).split())
-    tokens, groups = _take_phrases(tokens, group_phrases())
+    tokens, groups, group_words = _take_phrases(tokens, group_phrases())
     tokens, places, ambiguous = _take_places(tokens)
-    words = tuple(_drop_stopwords(tokens))
+    words, dropped = _drop_stopwords(tokens)
     filters = Filters(
         places=places, groups=frozenset(int(g) for g in groups), stars=stars, min_stars=min_stars, potential_5=potential
     )
-    return ParsedQuery(cleaned, words, filters, ambiguous, truncated)
+    # Producers are named after groups ("Công ty Thực phẩm Sao Mai") and stopwords are sometimes real words
+    # ("cần" in "rượu cần", "tím" in "ba kích tím"): kept as optional words.
+    return ParsedQuery(cleaned, tuple(words), filters, ambiguous, truncated, extra=tuple(group_words + dropped))
 
 
 def _rewrite(tokens: list[str]) -> list[str]:
@@ -221,21 +225,24 @@ def _rewrite(tokens: list[str]) -> list[str]:
     return out
 
 
-def _take_phrases(tokens: list[str], phrases: dict[str, Group]) -> tuple[list[str], set[Group]]:
+def _take_phrases(tokens: list[str], phrases: dict[str, Group]) -> tuple[list[str], set[Group], list[str]]:
+    """(remaining tokens, groups named, the words that named them)."""
     found: set[Group] = set()
     rest: list[str] = []
+    taken: list[str] = []
     i = 0
     while i < len(tokens):
         for n in range(min(12, len(tokens) - i), 1, -1):
             phrase = " ".join(tokens[i : i + n])
             if phrase in phrases:
                 found.add(phrases[phrase])
+                taken.extend(tokens[i : i + n])
                 i += n
                 break
         else:
             rest.append(tokens[i])
             i += 1
-    return rest, found
+    return rest, found, taken
 
 
 def _take_places(tokens: list[str]) -> tuple[list[str], tuple[Place, ...], tuple[Resolution, ...]]:
@@ -260,8 +267,10 @@ def _take_places(tokens: list[str]) -> tuple[list[str], tuple[Place, ...], tuple
     return rest, tuple(places), tuple(ambiguous)
 
 
-def _drop_stopwords(tokens: list[str]) -> list[str]:
+def _drop_stopwords(tokens: list[str]) -> tuple[list[str], list[str]]:
+    """(words to match, single stopwords dropped)."""
     out: list[str] = []
+    dropped: list[str] = []
     i = 0
     while i < len(tokens):
         for phrase in _STOP_PHRASES:
@@ -269,10 +278,9 @@ def _drop_stopwords(tokens: list[str]) -> list[str]:
                 i += len(phrase)
                 break
         else:
-            if tokens[i] not in _STOPWORDS:
-                out.append(tokens[i])
+            (dropped if tokens[i] in _STOPWORDS else out).append(tokens[i])
             i += 1
-    return out
+    return out, dropped
 
 
 def _max_typos(word: str) -> int:
@@ -351,19 +359,15 @@ class SearchIndex:
         found: dict[str, float] = {}
         if word in self._postings:
             found[word] = 1.0
-        else:
+        if word in self._postings and len(self._postings[word][0]) <= RARE:
+            # A word the catalogue holds only once or twice is as likely a typo of a common one ("nuc" → "nhuc").
+            for token, similarity in self._typos(word):
+                found.setdefault(token, similarity * 0.9)
+        elif word not in self._postings:
             # Only words the catalogue does not contain are read as typos or unfinished words: a correctly typed
             # short word ("che") must not also match its neighbours ("cha", "the").
-            typos = _max_typos(word)
-            for length in range(len(word) - typos, len(word) + typos + 1) if typos else ():
-                bucket = self._by_length.get(length)
-                if not bucket:
-                    continue
-                for token, distance, _ in process.extract(
-                    word, bucket, scorer=OSA.distance, score_cutoff=typos, limit=None
-                ):
-                    if not token.isdigit():
-                        found.setdefault(token, 1.0 - distance / (len(word) + 1))
+            for token, similarity in self._typos(word):
+                found.setdefault(token, similarity)
             if len(word) >= 3 and (last or len(word) >= 4):
                 start = bisect_left(self._sorted_vocab, word)
                 for token in self._sorted_vocab[start : start + 50]:
@@ -376,23 +380,37 @@ class SearchIndex:
         self._expansions[key] = result
         return result
 
-    def _relevance(self, words: Sequence[str]) -> np.ndarray:
+    def _typos(self, word: str) -> list[tuple[str, float]]:
+        """Index tokens within 1–2 edits (optimal string alignment: a swap is one edit) of ``word``."""
+        typos = _max_typos(word)
+        found = []
+        for length in range(len(word) - typos, len(word) + typos + 1) if typos else ():
+            for token, distance, _ in process.extract(
+                word, self._by_length.get(length, ()), scorer=OSA.distance, score_cutoff=typos, limit=None
+            ):
+                if distance and not token.isdigit():
+                    found.append((token, 1.0 - distance / (len(word) + 1)))
+        return found
+
+    def _relevance(self, words: Sequence[str], extra: Sequence[str] = ()) -> np.ndarray:
+        """Per product, the idf-weighted share of ``words`` it matches (0–1); ``extra`` words can only add."""
         n = len(self.documents)
         total = np.zeros(n, np.float32)
         norm = 0.0
-        for position, word in enumerate(words):
+        for position, word in enumerate((*words, *extra)):
+            optional = position >= len(words)
             expansions = self.expansions(word, last=position == len(words) - 1)
             if not expansions:
-                norm += log(1.0 + n)  # an unknown word still counts against every product
+                norm += 0.0 if optional else log(1.0 + n)  # an unknown word still counts against every product
                 continue
             best = np.zeros(n, np.float32)
             for token, similarity in expansions:
                 ids, weights = self._postings[token]
                 np.maximum.at(best, ids, weights * similarity)
             idf = max(self._idf[token] for token, _ in expansions)
-            total += best * idf
-            norm += idf
-        return total / norm if norm else total
+            total += best * idf * (0.5 if optional else 1.0)
+            norm += 0.0 if optional else idf
+        return np.minimum(total / norm, 1.0) if norm else total
 
     def _mask(self, filters: Filters) -> np.ndarray:
         mask = np.ones(len(self.documents), np.bool_)
@@ -422,7 +440,7 @@ class SearchIndex:
             ids = np.flatnonzero(mask)
             order = sorted(ids.tolist(), key=lambda i: (-self._stars[i], -self._potential[i], self._name_keys[i], i))
             return [(1.0, i) for i in order], len(order)
-        relevance = self._relevance(query.words)
+        relevance = self._relevance(query.words, query.extra)
         bonus = self._old_place_bonus(filters)
         if bonus is not None:
             relevance = np.minimum(relevance + 0.05 * bonus, 1.0)

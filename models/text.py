@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _CONTROL = {c: " " for c in range(32)} | {0x7F: " "}
 _NON_WORD = re.compile(r"[^\w]+|_")
@@ -46,14 +47,31 @@ def clean(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
+def _base_letter(ch: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFD", ch) if not unicodedata.combining(c))
+
+
+# Precomposed Latin letters (Vietnamese among them) → their base letters, for one str.translate pass.
+_FOLD = {
+    code: _base_letter(chr(code))
+    for start, end in ((0x00C0, 0x024F), (0x1E00, 0x1EFF))
+    for code in range(start, end + 1)
+    if _base_letter(chr(code)) != chr(code)
+} | {ord("đ"): "d", ord("Đ"): "d"}
+_COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+
+
 def fold(text: str) -> str:
     """Lower-case, without tones or diacritics, đ → d; punctuation kept. ``fold("Đắk Lắk") == "dak lak"``."""
-    text = clean(text).lower().replace("đ", "d")
-    decomposed = unicodedata.normalize("NFD", text)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return unicodedata.normalize("NFC", stripped)
+    folded = clean(text).lower().translate(_FOLD)
+    if folded.isascii():
+        return folded
+    # Rare letters outside the table: decompose and drop the marks.
+    stripped = _COMBINING.sub("", unicodedata.normalize("NFD", folded))
+    return unicodedata.normalize("NFC", "".join(ch for ch in stripped if not unicodedata.combining(ch)))
 
 
+@lru_cache(maxsize=100_000)
 def normalize(text: str) -> str:
     """The comparison key: folded, abbreviations expanded, only words separated by single spaces.
 

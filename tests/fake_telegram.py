@@ -55,15 +55,19 @@ class FakeTelegram:
         self.blocked: set[int] = set()  # chats whose user blocked the bot: 403
         self.throttle: dict[str, list[int]] = defaultdict(list)  # method -> retry_after values to answer with
         self.flood_limit_per_second: float | None = None  # answer 429 above this overall rate
+        self.throttle_chat: dict[int, list[int]] = defaultdict(list)  # chat -> retry_after values for its next sends
+        self.stall_chat: dict[int, list[float]] = defaultdict(list)  # chat -> seconds its next sends hang, then 504
         self._recent: list[float] = []
         self.url = ""
         self._runner: web.AppRunner | None = None
+        self.files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, content) users sent
 
     # -- server -------------------------------------------------------------------------------------------------
 
     async def start(self) -> str:
         app = web.Application(client_max_size=50 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -90,6 +94,13 @@ class FakeTelegram:
         if retry:
             self.calls.append(Call(method + "!429", params))
             return _error(429, "Too Many Requests: retry after", retry_after=retry.pop(0))
+        if method.startswith("send") and self.stall_chat.get(call.chat_id or 0):
+            self.calls.append(Call(method + "!stall", params))  # a send that never reached the chat
+            await asyncio.sleep(self.stall_chat[call.chat_id or 0].pop(0))
+            return _error(504, "Gateway Timeout")
+        if method.startswith("send") and self.throttle_chat.get(call.chat_id or 0):
+            self.calls.append(Call(method + "!429", params))
+            return _error(429, "Too Many Requests: retry after", retry_after=self.throttle_chat[call.chat_id or 0].pop(0))
         if self.flood_limit_per_second and method.startswith(("send", "edit")):
             now = time.monotonic()
             self._recent = [t for t in self._recent if now - t < 1.0]
@@ -174,6 +185,24 @@ class FakeTelegram:
         name = next(iter(call.files), "file")
         return self._message(call, document={"file_id": "d1", "file_unique_id": "d1", "file_name": name})
 
+    async def _m_getFile(self, call: Call) -> dict[str, Any]:
+        file_id = str(call.params.get("file_id"))
+        if file_id not in self.files:
+            raise web.HTTPBadRequest(text=json.dumps({"ok": False, "error_code": 400,
+                                                      "description": "Bad Request: invalid file_id"}),
+                                     content_type="application/json")
+        path, content = self.files[file_id]
+        return {"file_id": file_id, "file_unique_id": file_id, "file_size": len(content), "file_path": path}
+
+    async def _download(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != TOKEN:
+            return web.Response(status=401)
+        self.calls.append(Call("download", {"path": request.match_info["path"]}))
+        for path, content in self.files.values():
+            if path == request.match_info["path"]:
+                return web.Response(body=content, content_type="application/octet-stream")
+        return web.Response(status=404)
+
     async def _m_editMessageText(self, call: Call) -> dict[str, Any]:
         message = self._message(call, text=call.text)
         message["message_id"] = int(call.params["message_id"])
@@ -205,6 +234,16 @@ class FakeTelegram:
         return {"update_id": next(self._update_ids),
                 "callback_query": {"id": str(next(self._update_ids)), "from": self._user(user_id),
                                    "chat_instance": "ci", "message": message, "data": data}}
+
+    def document_update(self, user_id: int, name: str, content: bytes, *, caption: str = "") -> dict[str, Any]:
+        """A user sends a file; the bot can fetch it with getFile and the file download route."""
+        file_id = f"doc{len(self.files) + 1}"
+        self.files[file_id] = (f"documents/{file_id}{name[name.rfind('.'):] if '.' in name else ''}", content)
+        document = {"file_id": file_id, "file_unique_id": file_id, "file_name": name, "file_size": len(content)}
+        extra: dict[str, Any] = {"document": document}
+        if caption:
+            extra["caption"] = caption
+        return self.message_update(user_id, **extra)
 
     def contact_update(self, user_id: int, phone: str) -> dict[str, Any]:
         contact = {"phone_number": phone, "first_name": "User", "user_id": user_id}

@@ -1,0 +1,542 @@
+"""The broadcast sender: drains the outbox of models.broadcasts under each platform's limits and keeps the admin
+told how it goes.
+
+- One process sends at a time: the one holding ``sender_lock`` (a PostgreSQL advisory lock; with SQLite, run one
+  process). The others wait, and take over within ``lock_retry_seconds`` when it dies.
+- Each channel has a lane: an evenly spaced rate (``SendRate``), a bound on sends in flight, and about one message a
+  second to any one chat. The broadcast has its own rate, not the interactive channel's rate limiter: queued behind
+  ten thousand broadcast messages, a user's reply would wait minutes. The lane instead gives way to the replies this
+  process is sending (``RecentSends``, counted by ``CountingRateLimiter``), so answers always come first.
+- A send's outcome is written (in batches of ``flush_seconds``) before its place in flight is freed: after a crash
+  at most ``in_flight`` recipients of a channel get the message twice, and nobody is left out.
+- 429: that recipient waits retry_after; when 429s come thick (a flood on the whole bot) the lane pauses. 403: the
+  user blocked the bot, marked and skipped. Network errors and timeouts: retried with doubling waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from bot.broadcast_transports import SendFailed, TelegramTransport, Throttled, Transport, ZaloBotTransport
+from bot.config import BroadcastSettings, Settings
+from bot.links import link_signer
+from bot.telegram import ChatRateLimiter
+from bot.zalo_bot import ZaloBotChannel
+from handlers.app import Conversation
+from handlers.broadcast import progress_reply
+from handlers.delivery import ChannelUnavailable, RecipientBlocked
+from handlers.i18n import translator
+from models.broadcasts import (
+    Broadcast,
+    BroadcastStatus,
+    DeliveryStatus,
+    Job,
+    Outcome,
+    Progress,
+    SenderLock,
+    due_jobs,
+    finish_completed,
+    progress,
+    record_outcomes,
+    sender_lock,
+    to_report,
+)
+from models.clock import Clock, SystemClock
+from models.db import Database
+from models.notifications import enqueue
+from models.people import User
+
+log = logging.getLogger(__name__)
+
+PER_CHAT_SECONDS = 1.0  # Telegram: about one message a second to one chat
+FLOOD_SHARE = 0.1  # more than this share of a second's sends answered 429 (and at least FLOOD_MIN): a bot-wide flood
+FLOOD_MIN = 5
+IDLE_FACTOR = 4  # with no broadcast to follow, look four times less often
+QUARTER = 25  # channels that cannot edit get a fresh progress message each quarter
+
+
+class RecentSends:
+    """Messages sent in the last second by someone else (the interactive channel), for a lane to give way to."""
+
+    def __init__(self) -> None:
+        self._times: deque[float] = deque()
+
+    def add(self) -> None:
+        self._times.append(time.monotonic())
+
+    def per_second(self) -> int:
+        horizon = time.monotonic() - 1.0
+        while self._times and self._times[0] < horizon:
+            self._times.popleft()
+        return len(self._times)
+
+
+class CountingRateLimiter(ChatRateLimiter):
+    """The interactive Telegram channel's rate limiter, counting the messages it sends for the broadcast lane."""
+
+    def __init__(self, recent: RecentSends, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.recent = recent
+
+    async def process_request(  # type: ignore[override]
+        self, callback: Any, args: Any, kwargs: dict[str, Any], endpoint: str, data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> Any:
+        if endpoint.startswith(("send", "edit", "copy", "forward")):
+            self.recent.add()
+        return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+
+
+class SendRate:
+    """Sends spaced evenly at ``rate`` a second, less what ``interactive`` uses (never below ``floor``). A send
+    that comes late (the process was busy) may be followed by others sooner, making up at most ``catch_up``
+    seconds' worth, so that no second ever holds more than rate × (1 + catch_up). A pause (bot-wide flood) moves
+    every waiting send after it."""
+
+    def __init__(
+        self, rate: float, *, interactive: RecentSends | None = None, floor: float = 1.0, catch_up: float = 0.03
+    ) -> None:
+        self.rate = rate
+        self.catch_up = int(rate * catch_up) / rate  # whole messages only: none at Telegram's free 29 a second
+        self.interactive = interactive
+        self.floor = min(floor, rate)
+        self._next = 0.0
+        self._epoch = 0
+        self._throttled: deque[float] = deque()
+
+    def current(self) -> float:
+        if self.interactive is None:
+            return self.rate
+        return max(self.floor, self.rate - self.interactive.per_second())
+
+    async def take(self) -> None:
+        while True:
+            now = time.monotonic()
+            epoch = self._epoch
+            slot = max(self._next, now - self.catch_up)
+            self._next = slot + 1.0 / self.current()
+            if slot > now:
+                await asyncio.sleep(slot - now)
+            if epoch == self._epoch:
+                return
+
+    def throttled(self, retry_after: float) -> None:
+        """A 429: one alone is about that chat; many within a second mean the whole bot must wait."""
+        now = time.monotonic()
+        self._throttled.append(now)
+        while self._throttled[0] < now - 1.0:
+            self._throttled.popleft()
+        if len(self._throttled) >= max(FLOOD_MIN, FLOOD_SHARE * self.rate):
+            self._throttled.clear()
+            self.pause(retry_after)
+
+    def pause(self, seconds: float) -> None:
+        log.warning("broadcast sends paused for %.1f s", seconds)
+        self._next = max(self._next, time.monotonic() + seconds)
+        self._epoch += 1
+
+
+@dataclass(eq=False)
+class Lane:
+    """One channel's sending: its transport, rate and bound on sends whose outcome is not written yet."""
+
+    transport: Transport
+    rate: SendRate
+    in_flight: int
+    window: asyncio.Semaphore = field(init=False)
+    flying: dict[int, int] = field(default_factory=dict)  # delivery -> broadcast: sent, outcome not yet written
+    last_sent: dict[str, float] = field(default_factory=dict)  # chat -> monotonic time of our last send to it
+    # Outcome batches written so far, and the batch that settled each delivery: a query that began before a
+    # delivery's outcome was written may still show it pending, and must not send it again.
+    epoch: int = 0
+    settled: dict[int, int] = field(default_factory=dict)
+    blocked: set[str] = field(default_factory=set)  # chats that answered 403 in this run: not asked again
+
+    def __post_init__(self) -> None:
+        self.window = asyncio.Semaphore(self.in_flight)
+
+    @property
+    def channel(self) -> str:
+        return self.transport.channel
+
+    async def space(self, chat_id: str) -> None:
+        """Keep about one message a second to one chat (two broadcasts in a row)."""
+        last = self.last_sent.get(chat_id)
+        if last is not None and (wait := last + PER_CHAT_SECONDS - time.monotonic()) > 0:
+            await asyncio.sleep(wait)
+
+    def sent_to(self, chat_id: str) -> None:
+        now = time.monotonic()
+        self.last_sent[chat_id] = now
+        if len(self.last_sent) > 50_000:
+            self.last_sent = {chat: at for chat, at in self.last_sent.items() if at > now - PER_CHAT_SECONDS}
+
+    def free(self, delivery_id: int) -> None:
+        self.flying.pop(delivery_id, None)
+        self.window.release()
+
+    def settle(self, delivery_ids: Sequence[int]) -> None:
+        """Their outcomes are written: free their places in flight."""
+        self.epoch += 1
+        for delivery_id in delivery_ids:
+            self.settled[delivery_id] = self.epoch
+            self.free(delivery_id)
+        if len(self.settled) > 100_000:
+            self.settled = {d: e for d, e in self.settled.items() if e > self.epoch - 100}
+
+    def may_send(self, job: Job, seen_epoch: int) -> bool:
+        """Not in flight, and not settled since the query that found it began."""
+        return job.delivery_id not in self.flying and self.settled.get(job.delivery_id, 0) <= seen_epoch
+
+
+@dataclass(frozen=True)
+class Content:
+    text: str
+    photo: str
+
+
+class BroadcastSender:
+    """Runs forever: waits to be the sender, then drains every lane and reports progress until stopped."""
+
+    def __init__(
+        self,
+        db: Database,
+        lanes: Sequence[Lane],
+        settings: BroadcastSettings,
+        *,
+        clock: Clock | None = None,
+        poll_seconds: float = 0.25,
+        flush_seconds: float | None = None,
+    ) -> None:
+        self.db = db
+        self.lanes = {lane.channel: lane for lane in lanes}
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.poll_seconds = poll_seconds
+        # Outcomes wait this long to be written together; a quarter of the time the fastest lane takes to fill
+        # its places in flight, so that waiting to be written never holds up sending.
+        fill = min((lane.in_flight / lane.rate.rate for lane in lanes), default=1.0)
+        self.flush_seconds = flush_seconds if flush_seconds is not None else min(0.1, fill / 4)
+        self.elected = asyncio.Event()  # set while this process is the sender (tests and logs)
+        self._outcomes: asyncio.Queue[tuple[Lane, Outcome]] = asyncio.Queue()
+        self._stopped: set[int] = set()  # broadcasts cancelled: jobs already fetched are dropped
+        self._content: dict[int, Content] = {}
+        self._looked: dict[int, float] = {}  # broadcast -> when its progress was last counted and reported
+        self._sends: set[asyncio.Task[None]] = set()
+        self._closing = False
+        self._finished = asyncio.Event()
+
+    async def close(self, grace: float = 5.0) -> None:
+        """Start no more sends, let those in flight finish and be written, and let ``run`` return (the caller
+        cancels it after ``grace`` seconds): a clean stop leaves nobody to be sent the message twice."""
+        self._closing = True
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._finished.wait(), grace)
+
+    @property
+    def _idle(self) -> bool:
+        return not any(lane.flying for lane in self.lanes.values())
+
+    async def run(self) -> None:
+        for lane in list(self.lanes.values()):
+            try:
+                await _start(lane.transport)
+            except ChannelUnavailable as error:
+                log.error("%s: no broadcasts on this channel: %s", lane.channel, error)
+                del self.lanes[lane.channel]
+        standby_told = False
+        try:
+            while not self._closing:
+                try:
+                    async with sender_lock(self.db) as lock:
+                        if lock is None:
+                            if not standby_told:
+                                log.info("another process sends the broadcasts; standing by")
+                                standby_told = True
+                        else:
+                            log.info("this process sends the broadcasts (%s)", ", ".join(self.lanes))
+                            standby_told = False
+                            await self._serve(lock)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("broadcast sender stopped; again in %.0f s", self.settings.lock_retry_seconds)
+                if not self._closing:
+                    await asyncio.sleep(self.settings.lock_retry_seconds)
+        finally:
+            for lane in self.lanes.values():
+                await lane.transport.stop()
+            self._finished.set()
+
+    async def _serve(self, lock: SenderLock) -> None:
+        self.elected.set()
+        tasks = [asyncio.create_task(self._watch(lock)), asyncio.create_task(self._record())]
+        tasks += [asyncio.create_task(self._drain(lane)) for lane in self.lanes.values()]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                task.result()  # re-raise what stopped it
+        finally:
+            self.elected.clear()
+            for task in [*tasks, *self._sends]:
+                task.cancel()
+            await asyncio.gather(*tasks, *self._sends, return_exceptions=True)
+            for lane in self.lanes.values():  # unrecorded sends stay pending in the database: sent again later
+                lane.flying.clear()
+                lane.window = asyncio.Semaphore(lane.in_flight)
+            self._outcomes = asyncio.Queue()
+
+    # -- sending ------------------------------------------------------------------------------------------------
+
+    async def _drain(self, lane: Lane) -> None:
+        cursor = 0
+        page = max(50, int(lane.rate.rate * 2))
+        while not self._closing:
+            seen = lane.epoch
+            async with self.db.session() as session:
+                jobs = await due_jobs(session, lane.channel, self.clock.now(), after_id=cursor, limit=page)
+            if not jobs:
+                cursor = 0
+                await asyncio.sleep(self.poll_seconds * 2)  # a new broadcast starts within half a second
+                continue
+            cursor = jobs[-1].delivery_id
+            for job in jobs:
+                if self._closing:
+                    break
+                if not lane.may_send(job, seen) or job.broadcast_id in self._stopped:
+                    continue
+                content = await self._content_of(job.broadcast_id)  # read once, here: sends never wait on the database
+                await lane.window.acquire()
+                lane.flying[job.delivery_id] = job.broadcast_id
+                task = asyncio.create_task(self._send(lane, job, content))
+                self._sends.add(task)
+                task.add_done_callback(self._sends.discard)
+
+    async def _send(self, lane: Lane, job: Job, content: Content) -> None:
+        outcome: Outcome | None = None
+        try:
+            if job.external_id in lane.blocked:
+                outcome = Outcome(job, DeliveryStatus.BLOCKED)
+                return
+            await lane.space(job.external_id)
+            await lane.rate.take()
+            if job.broadcast_id not in self._stopped and not self._closing:
+                outcome = await self._attempt(lane, job, content)
+        except Exception:  # the delivery stays pending and is tried in a later pass
+            log.exception("broadcast delivery %s could not be sent", job.delivery_id)
+        finally:
+            if outcome is None:
+                lane.free(job.delivery_id)
+            else:
+                self._outcomes.put_nowait((lane, outcome))
+
+    async def _attempt(self, lane: Lane, job: Job, content: Content) -> Outcome:
+        now = self.clock.now()
+        try:
+            await lane.transport.send(job.external_id, content.text, content.photo)
+        except Throttled as error:
+            lane.rate.throttled(error.retry_after)
+            wait = timedelta(seconds=error.retry_after)
+            return Outcome(job, DeliveryStatus.PENDING, str(error), now + wait, counts_as_attempt=False)
+        except RecipientBlocked:
+            lane.blocked.add(job.external_id)
+            return Outcome(job, DeliveryStatus.BLOCKED)
+        except SendFailed as error:
+            return Outcome(job, DeliveryStatus.FAILED, str(error))
+        except ChannelUnavailable as error:
+            lane.rate.pause(self.settings.retry_max_seconds)
+            wait = timedelta(seconds=self.settings.retry_max_seconds)
+            return Outcome(job, DeliveryStatus.PENDING, str(error), now + wait, counts_as_attempt=False)
+        except Exception as error:  # network errors, timeouts, anything unforeseen: try again later
+            if job.attempts + 1 >= self.settings.max_attempts:
+                return Outcome(job, DeliveryStatus.FAILED, f"{type(error).__name__}: {error}")
+            delay = min(self.settings.retry_max_seconds, self.settings.retry_first_seconds * 2**job.attempts)
+            log.info("broadcast send to %s failed (%s); again in %.0f s", lane.channel, error, delay)
+            retry_at = now + timedelta(seconds=delay)
+            return Outcome(job, DeliveryStatus.PENDING, f"{type(error).__name__}: {error}", retry_at)
+        lane.sent_to(job.external_id)
+        return Outcome(job, DeliveryStatus.SENT)
+
+    async def _content_of(self, broadcast_id: int) -> Content:
+        if broadcast_id not in self._content:
+            async with self.db.session() as session:
+                broadcast = await session.get(Broadcast, broadcast_id)
+            assert broadcast is not None
+            self._content[broadcast_id] = Content(broadcast.text, broadcast.photo)
+        return self._content[broadcast_id]
+
+    async def _record(self) -> None:
+        """Write outcomes in batches; only then free their places in flight. Ends once closing and idle."""
+        while not (self._closing and self._idle):
+            try:
+                batch = [await asyncio.wait_for(self._outcomes.get(), self.poll_seconds)]
+            except TimeoutError:
+                continue
+            await asyncio.sleep(self.flush_seconds)
+            while not self._outcomes.empty():
+                batch.append(self._outcomes.get_nowait())
+            by_channel: dict[str, list[Outcome]] = {}
+            for lane, outcome in batch:
+                by_channel.setdefault(lane.channel, []).append(outcome)
+            while True:
+                try:
+                    async with self.db.transaction() as session:
+                        for channel, outcomes in by_channel.items():
+                            await record_outcomes(session, channel, outcomes, self.clock.now())
+                    break
+                except Exception:
+                    log.exception("could not record %d broadcast outcomes; trying again", len(batch))
+                    await asyncio.sleep(1.0)
+            for lane in {lane for lane, _ in batch}:
+                lane.settle([outcome.job.delivery_id for mine, outcome in batch if mine is lane])
+
+    # -- watching and reporting ---------------------------------------------------------------------------------
+
+    async def _watch(self, lock: SenderLock) -> None:
+        checked = 0.0
+        while not self._closing:
+            if time.monotonic() - checked >= 1.0:
+                await lock.check()  # raises when the lock's connection is gone: stop sending at once
+                checked = time.monotonic()
+            busy = await self._report()
+            await asyncio.sleep(self.poll_seconds if busy else self.poll_seconds * IDLE_FACTOR)
+
+    async def _report(self) -> bool:
+        """Finish what is done, note cancellations, tell the admins; False when there is nothing to follow."""
+        async with self.db.transaction() as session:
+            await finish_completed(session, self.clock.now())
+            found = await to_report(session)
+            if not found:
+                return False
+            views = []
+            for broadcast in found:
+                number = broadcast.id or 0
+                if broadcast.status == BroadcastStatus.CANCELLED.value:
+                    self._stopped.add(number)
+                    if self._in_flight(number):
+                        continue  # the last word once the sends already under way are written
+                lane = self.lanes.get(broadcast.admin_channel)
+                editing = lane is not None and lane.transport.can_edit
+                every = self.settings.progress_seconds if editing else 1.0
+                final = broadcast.status != BroadcastStatus.SENDING.value
+                if not final and time.monotonic() - self._looked.get(number, -every) < every:
+                    continue
+                self._looked[number] = time.monotonic()
+                admin = await session.get(User, broadcast.created_by)
+                views.append((lane if editing else None, broadcast, await progress(session, broadcast),
+                              admin.language if admin else "vi"))
+        for lane, broadcast, done, language in views:
+            try:
+                if lane is not None:
+                    await self._edit_progress(lane, broadcast, done, language)
+                else:
+                    await self._notify_progress(broadcast, done, language)
+            except Exception as error:
+                log.warning("progress of broadcast %s not reported: %s", broadcast.id, error)
+        return True
+
+    def _in_flight(self, broadcast_id: int) -> bool:
+        return any(b == broadcast_id for lane in self.lanes.values() for b in lane.flying.values())
+
+    async def _edit_progress(self, lane: Lane, broadcast: Broadcast, done: Progress, language: str) -> None:
+        """The admin's one progress message, sent once and edited every ``progress_seconds`` and at the end."""
+        final = done.status != BroadcastStatus.SENDING.value
+        reply = progress_reply(translator(language), done, self.clock.now())
+        message_id = broadcast.progress_message_id
+        await lane.rate.take()
+        chat = broadcast.admin_chat_id
+        try:
+            if message_id:
+                try:
+                    await lane.transport.edit_report(chat, message_id, reply)
+                except SendFailed:  # deleted, or too old to edit: a new one
+                    message_id = await lane.transport.send_report(chat, reply)
+            else:
+                message_id = await lane.transport.send_report(chat, reply)
+        except Throttled as error:
+            lane.rate.throttled(error.retry_after)
+            return
+        except (SendFailed, RecipientBlocked) as error:
+            log.warning("progress of broadcast %s not shown to the admin: %s", broadcast.id, error)
+            if not final:
+                return
+        async with self.db.transaction() as session:
+            row = await session.get(Broadcast, broadcast.id)
+            assert row is not None
+            row.progress_message_id = message_id
+            row.final_reported = final
+
+    async def _notify_progress(self, broadcast: Broadcast, done: Progress, language: str) -> None:
+        """Channels that cannot edit: a fresh message at the start, each quarter and the end (notification outbox)."""
+        final = done.status != BroadcastStatus.SENDING.value
+        reached = 100 if final else min(100 - QUARTER, done.percent // QUARTER * QUARTER)  # 100: the end only
+        if reached <= broadcast.progress_reported and not final:
+            return
+        async with self.db.transaction() as session:
+            row = await session.get(Broadcast, broadcast.id, with_for_update=True)
+            assert row is not None
+            if reached > row.progress_reported:
+                reply = progress_reply(translator(language), done, self.clock.now())
+                enqueue(session, row.created_by, reply.to_json())
+                row.progress_reported = reached
+            row.final_reported = final
+
+
+async def _start(transport: Transport) -> None:
+    """Connect a transport, trying again while the platform cannot be reached."""
+    delay = 1.0
+    while True:
+        try:
+            await transport.start()
+            return
+        except ChannelUnavailable:
+            raise
+        except Exception as error:
+            log.warning("%s: cannot connect for broadcasts (%s); again in %.0f s", transport.channel, error, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 60.0)
+
+
+def telegram_lane(settings: Settings, interactive: RecentSends | None = None) -> Lane:
+    """The Telegram lane as configured: free (about 30 a second) or paid broadcasts (up to 1000)."""
+    b, telegram = settings.broadcast, settings.telegram
+    assert telegram.token is not None
+    rate, in_flight = (b.telegram_paid_rate, b.telegram_paid_in_flight) if b.telegram_paid else (
+        b.telegram_rate, b.telegram_in_flight)
+    transport = TelegramTransport(
+        telegram.token.get_secret_value(), telegram.base_url, paid=b.telegram_paid,
+        timeout=b.send_timeout_seconds, connections=in_flight + 2,
+    )
+    return Lane(transport, SendRate(rate, interactive=interactive), in_flight)
+
+
+def zalo_bot_lane(settings: Settings, api: ZaloBotChannel) -> Lane:
+    b = settings.broadcast
+    return Lane(ZaloBotTransport(api, timeout=b.send_timeout_seconds), SendRate(b.zalo_rate), b.zalo_in_flight)
+
+
+def build_sender(
+    settings: Settings,
+    db: Database,
+    *,
+    clock: Clock | None = None,
+    interactive: RecentSends | None = None,
+    conversation: Conversation | None = None,
+) -> BroadcastSender | None:
+    """The sender for the configured channels; None when no channel can broadcast. Zalo needs the conversation:
+    its lane calls the API through a Zalo Bot channel client of its own (not started: it only sends)."""
+    lanes = []
+    if settings.telegram.token is not None:
+        lanes.append(telegram_lane(settings, interactive))
+    signer = link_signer(settings.web)
+    if settings.zalo.bot.token is not None and conversation is not None and signer is not None:
+        lanes.append(zalo_bot_lane(settings, ZaloBotChannel(conversation, settings.zalo.bot, signer)))
+    return BroadcastSender(db, lanes, settings.broadcast, clock=clock) if lanes else None

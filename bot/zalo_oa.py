@@ -1,0 +1,243 @@
+"""The Zalo Official Account channel (Open API v3, no SDK): signed events in by webhook, consultation messages out
+with up to five query buttons, OAuth v4 tokens kept in the database.
+
+Events are acknowledged at once (Zalo wants an answer within 2 s) and handled after, in order per user. A query
+button sends its payload back as if the user had typed it: our payloads are ``#`` + the button's action, which is
+recognised on the way in. Messages only reach users who wrote in the last 7 days (error -230): such notifications
+wait for the user to write again and the admins are told (handlers.delivery).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Awaitable
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from bot.config import ZaloOASettings
+from bot.links import LinkSigner
+from bot.zalo_base import Backoff, ZaloApiError, ZaloChannel, network_error, request_id, with_document_link
+from bot.zalo_tokens import OATokens, TokenRefused
+from handlers.app import ACTIONS, Conversation
+from handlers.delivery import ChannelUnavailable, RecipientUnreachable
+from handlers.messages import MAX_ACTION_BYTES, Button, Capabilities, Incoming
+from handlers.render import Rendered
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-ZEvent-Signature"
+MESSAGE_CS = "/v3.0/oa/message/cs"
+BUTTON_TYPE = "oa.query.show"  # the payload shows in the chat as the user's message
+PAYLOAD_MARK = "#"
+MAX_BUTTONS = 5
+MAX_TITLE = 100
+TOKEN_ERRORS = {-216, -220}  # invalid, expired
+UNREACHABLE = {-230: "the user has not written in the last 7 days", -213: "the user does not follow the OA"}
+RATE_LIMITED = -32
+SEND_ATTEMPTS = 4
+TOKEN_CHECK_SECONDS = 600.0
+TOKEN_RETRY_SECONDS = 60.0
+REFUSED = ("Zalo refused to refresh the OA tokens ({error}): re-authorise the app in the Zalo developer console "
+           "and set zalo.oa.refresh_token to the new refresh token (it replaces the stored one)")
+
+
+class ZaloOAChannel(ZaloChannel):
+    name = "zalo_oa"
+
+    def __init__(
+        self, conversation: Conversation, settings: ZaloOASettings, signer: LinkSigner, backoff: Backoff | None = None
+    ) -> None:
+        super().__init__(conversation, signer, backoff or Backoff())
+        if not settings.enabled or settings.webhook_key is None:
+            raise ValueError("zalo.oa needs a refresh (or access) token and a webhook key")
+        self.settings = settings
+        self._key = settings.webhook_key.get_secret_value()
+        self.tokens = OATokens(self.services.db, self.services.clock, settings)
+        self.capabilities = Capabilities(
+            buttons=True, max_buttons=MAX_BUTTONS, edits=False, documents=False, photos=True,
+            request_contact=bool(settings.request_info_image_url), max_text=2000,
+        )
+
+    async def start(self, web_app: web.Application) -> None:
+        web_app.router.add_post(f"/zalo/oa/{self.settings.webhook_path}", self.webhook)
+        await self.tokens.setup()
+        log.info("zalo_oa: webhook at /zalo/oa/%s for app %s", self.settings.webhook_path, self.settings.app_id)
+
+    def loops(self) -> list[Awaitable[None]]:
+        return [self.keep_tokens_fresh()]
+
+    async def keep_tokens_fresh(self) -> None:
+        """Refresh ahead of expiry even when nobody writes, so that the refresh token never lapses either."""
+        while not self.refused.is_set():
+            try:
+                await self._token()
+                delay = TOKEN_CHECK_SECONDS
+            except ChannelUnavailable:
+                return
+            except ZaloApiError as error:
+                log.warning("zalo_oa: could not refresh the tokens (%s); trying again soon", error)
+                delay = TOKEN_RETRY_SECONDS
+            await asyncio.sleep(delay)
+
+    # -- inbound ------------------------------------------------------------------------------------------------
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        """POST /zalo/oa/<path>: verify the signature, acknowledge at once, handle the event after."""
+        raw = await request.read()
+        try:
+            event = json.loads(raw)
+        except ValueError:
+            event = None
+        if not isinstance(event, dict) or not self.signed(raw, request.headers.get(SIGNATURE_HEADER, ""), event):
+            return web.Response(status=403, text="forbidden")
+        if self.refused.is_set():
+            return web.Response(status=503, text="channel stopped")
+        parsed = self.to_incoming(event)
+        if parsed is not None:
+            self.submit(*parsed)
+        return web.json_response({"error": 0})
+
+    def signed(self, raw: bytes, header: str, event: dict[str, Any]) -> bool:
+        """``mac=`` sha256(id + raw body + timestamp + key), id = the app id (or, as some senders do, the OA id)."""
+        given = header.strip().removeprefix("mac=").strip().lower()
+        timestamp = str(event.get("timestamp", "")).encode()
+        key = self._key.encode()
+        ids = [i for i in (self.settings.app_id, self.settings.oa_id) if i]
+        expected = [hashlib.sha256(i.encode() + raw + timestamp + key).hexdigest() for i in ids]
+        return bool(given) and any(hmac.compare_digest(given.encode(), mac.encode()) for mac in expected)
+
+    def to_incoming(self, event: dict[str, Any]) -> tuple[Incoming, str] | None:
+        """(Incoming, update key) for what a user did; None for events that need no answer."""
+        name = str(event.get("event_name") or "")
+        timestamp = str(event.get("timestamp") or "")
+        if name in {"follow", "unfollow"}:
+            follower = str(_dict(event.get("follower")).get("id") or "")
+            if name == "unfollow":  # messages to them may now fail; those are held and the admins told then
+                log.info("zalo_oa: %s unfollowed the OA", follower)
+                return None
+            return (self._incoming(follower, text="/start"), f"follow:{follower}:{timestamp}") if follower else None
+        user = str(_dict(event.get("sender")).get("id") or "")
+        if not user or not name.startswith("user_"):
+            return None  # the OA's own messages, and events we do not use
+        message = _dict(event.get("message"))
+        msg_id = str(message.get("msg_id") or "")
+        key = (f"{name}:{msg_id}" if msg_id else f"{name}:{user}:{timestamp}")[:200]
+        text = str(message.get("text") or "")
+        if name == "user_send_text":
+            action = self.action_of(text)
+            return (self._incoming(user, action=action) if action else self._incoming(user, text=text)), key
+        if name == "user_submit_info":
+            phone = str(_dict(event.get("info")).get("phone") or "")  # shared through Zalo's consent form
+            return (self._incoming(user, contact_phone=phone), key) if phone else None
+        if name == "user_send_image" and text:
+            return self._incoming(user, text=text), key  # the caption is what we can read
+        if name == "user_send_file":
+            attachments = message.get("attachments") or [{}]
+            file_name = str(_dict(_dict(attachments[0]).get("payload")).get("name") or "file")
+            return self._incoming(user, document_name=file_name), key
+        if name.startswith("user_send_"):
+            return self._incoming(user, media=name.removeprefix("user_send_")), key
+        return None
+
+    def _incoming(self, user: str, **fields: Any) -> Incoming:
+        return Incoming(channel=self.name, user_id=user, chat_id=user, **fields)
+
+    @staticmethod
+    def action_of(text: str) -> str:
+        """The action of one of our query buttons (``#p:12``), or "" for text the user typed."""
+        if not text.startswith(PAYLOAD_MARK) or len(text.encode()) > MAX_ACTION_BYTES + 1 or " " in text:
+            return ""
+        action = text[len(PAYLOAD_MARK):]
+        return action if action.partition(":")[0] in ACTIONS else ""
+
+    # -- outbound -----------------------------------------------------------------------------------------------
+
+    async def send(self, chat_id: str, rendered: list[Rendered]) -> None:
+        for part in rendered:
+            texts = with_document_link(part, self.signer, self.services.clock.now())
+            if part.photo.startswith(("https://", "http://")):
+                media = {"template_type": "media", "elements": [{"media_type": "image", "url": part.photo}]}
+                try:
+                    await self.message(chat_id, {"attachment": {"type": "template", "payload": media}})
+                except ZaloApiError as error:  # a photo Zalo cannot use: the text still goes
+                    log.info("zalo_oa: photo not sent (%s); sending the text alone", error)
+            for number, text in enumerate(texts, start=1):
+                message: dict[str, Any] = {"text": text}
+                buttons = [button for row in part.buttons for button in row]
+                if number == len(texts) and buttons:
+                    message["attachment"] = {"type": "template", "payload": {"buttons": _buttons(buttons)}}
+                await self.message(chat_id, message)
+            if part.request_contact:
+                element = {"title": part.request_contact[:MAX_TITLE], "subtitle": "",
+                           "image_url": self.settings.request_info_image_url}
+                request = {"template_type": "request_user_info", "elements": [element]}
+                await self.message(chat_id, {"attachment": {"type": "template", "payload": request}})
+
+    async def message(self, user_id: str, message: dict[str, Any]) -> dict[str, Any]:
+        """A consultation message: tokens refreshed when Zalo calls them invalid, rate limits waited out,
+        -230/-213 reported as unreachable (kept for later), a refused refresh stops the channel."""
+        payload = {"recipient": {"user_id": user_id}, "message": message}
+        refreshed = False
+        for attempt in range(SEND_ATTEMPTS):
+            token = await self._token()
+            try:
+                return await self.call(MESSAGE_CS, payload, token)
+            except ZaloApiError as error:
+                if error.code in TOKEN_ERRORS and not refreshed:
+                    refreshed = True
+                    await self._token(stale=token)
+                    continue
+                if error.code in UNREACHABLE:
+                    raise RecipientUnreachable(UNREACHABLE[error.code]) from error
+                if error.code not in {0, RATE_LIMITED} or attempt == SEND_ATTEMPTS - 1:
+                    raise
+                delay = self.backoff.delay(attempt)
+                log.warning("zalo_oa: %s; retrying in %.1fs", error, delay)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    async def _token(self, stale: str | None = None) -> str:
+        self.check_usable()
+        try:
+            if stale is None:
+                return await self.tokens.access_token(self.http)
+            return await self.tokens.refresh(self.http, stale=stale)
+        except TokenRefused as error:
+            self.refuse(REFUSED.format(error=error))
+            raise ChannelUnavailable(str(error)) from error
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise network_error("access_token", error, "") from None
+
+    async def call(self, path: str, payload: dict[str, Any], token: str) -> dict[str, Any]:
+        """One Open API call; its ``data``, or ZaloApiError (errors arrive with HTTP 200 and error != 0)."""
+        reference = request_id()
+        headers = {"access_token": token, "X-Request-Id": reference}
+        try:
+            async with self.http.post(self.settings.base_url.rstrip("/") + path, json=payload, headers=headers) as r:
+                status = r.status
+                try:
+                    body = await r.json(content_type=None)
+                except ValueError:
+                    body = None
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise network_error(path, error, token) from None
+        if not isinstance(body, dict):
+            raise ZaloApiError(path, status, "the answer is not a JSON object", reference)
+        code = int(body.get("error") or 0)
+        if code:
+            raise ZaloApiError(path, code, str(body.get("message") or ""), reference)
+        return _dict(body.get("data"))
+
+
+def _buttons(buttons: list[Button]) -> list[dict[str, str]]:
+    return [{"title": b.label[:MAX_TITLE], "type": BUTTON_TYPE, "payload": PAYLOAD_MARK + b.action} for b in buttons]
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}

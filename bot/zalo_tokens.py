@@ -1,0 +1,99 @@
+"""The Zalo OA access token: refreshed ahead of expiry or when Zalo calls it invalid, one refresh at a time.
+
+OAuth v4: ``POST {oauth_url}/v4/oa/access_token`` with header ``secret_key`` and form ``app_id``,
+``grant_type=refresh_token``, ``refresh_token`` → ``{access_token, refresh_token, expires_in}``. The refresh token
+is single-use, so the new pair is committed to the database before the access token is used, and the row is
+locked during a refresh so that replicas never spend the same refresh token twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+import aiohttp
+
+from bot.config import ZaloOASettings
+from models.clock import Clock
+from models.db import Database
+from models.zalo import ZaloToken, lock_tokens, seed_tokens, store_refreshed
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LIFETIME = timedelta(hours=25)
+
+
+class TokenRefused(Exception):
+    """Zalo would not refresh the tokens (refresh token used, expired or revoked; wrong app secret)."""
+
+
+class OATokens:
+    def __init__(self, db: Database, clock: Clock, settings: ZaloOASettings) -> None:
+        self.db, self.clock, self.settings = db, clock, settings
+        self._lock = asyncio.Lock()
+        self._access = ""
+        self._expires_at: datetime | None = None
+
+    async def setup(self) -> None:
+        """Store the configured tokens on first start (or when new ones were configured); else keep the stored."""
+        refresh = self.settings.refresh_token.get_secret_value() if self.settings.refresh_token else ""
+        access = self.settings.access_token.get_secret_value() if self.settings.access_token else ""
+        async with self.db.transaction() as session:
+            self._remember(await seed_tokens(session, self.settings.app_id, refresh, access, self.clock.now()))
+
+    async def access_token(self, http: aiohttp.ClientSession) -> str:
+        """A token that is not about to expire."""
+        if self._usable(self._access, self._expires_at):
+            return self._access
+        return await self.refresh(http, stale=self._access)
+
+    async def refresh(self, http: aiohttp.ClientSession, *, stale: str) -> str:
+        """A new access token, unless someone replaced ``stale`` already (this process or another replica)."""
+        async with self._lock:
+            if self._access != stale and self._usable(self._access, self._expires_at):
+                return self._access
+            async with self.db.transaction() as session:
+                row = await lock_tokens(session, self.settings.app_id)
+                if row is None:
+                    raise TokenRefused("no tokens are stored")
+                if row.access_token != stale and self._usable(row.access_token, row.expires_at):
+                    self._remember(row)  # another replica refreshed while we waited for the row
+                    return row.access_token
+                access, refresh, lifetime = await self._request(http, row.refresh_token)
+                now = self.clock.now()
+                store_refreshed(row, access, refresh, now + lifetime, now)
+            self._remember(row)  # committed: only now is the new token used
+            log.info("zalo_oa: access token refreshed; valid until %s", row.expires_at)
+            return access
+
+    def _usable(self, token: str, expires_at: datetime | None) -> bool:
+        if not token:
+            return False
+        ahead = timedelta(minutes=self.settings.refresh_ahead_minutes)
+        return expires_at is None or expires_at - ahead > self.clock.now()
+
+    def _remember(self, row: ZaloToken) -> None:
+        self._access, self._expires_at = row.access_token, row.expires_at
+
+    async def _request(self, http: aiohttp.ClientSession, refresh_token: str) -> tuple[str, str, timedelta]:
+        if not refresh_token:
+            raise TokenRefused("no refresh token is stored")
+        secret = self.settings.app_secret.get_secret_value() if self.settings.app_secret else ""
+        form = {"app_id": self.settings.app_id, "grant_type": "refresh_token", "refresh_token": refresh_token}
+        url = f"{self.settings.oauth_url.rstrip('/')}/v4/oa/access_token"
+        async with http.post(url, data=form, headers={"secret_key": secret}) as response:
+            try:
+                body: Any = await response.json(content_type=None)
+            except ValueError:
+                body = None
+        if not isinstance(body, dict) or not body.get("access_token") or not body.get("refresh_token"):
+            fields = ("error", "error_name", "error_description", "message")
+            detail = {k: body.get(k) for k in fields if body.get(k)} if isinstance(body, dict) else body
+            raise TokenRefused(f"the refresh was refused: {detail}")
+        try:
+            lifetime = timedelta(seconds=int(str(body.get("expires_in")).strip()))  # sometimes a string
+        except ValueError:
+            lifetime = DEFAULT_LIFETIME
+        return str(body["access_token"]), str(body["refresh_token"]), lifetime

@@ -1,0 +1,123 @@
+"""Catalogue management in the chat (admins): import a CSV/XLSX list sent as a file, change a product's stars,
+hide a product or show it again. Admins see the buttons for this on product cards."""
+
+from __future__ import annotations
+
+from handlers.admin import require_admin
+from handlers.context import Context, parse_id
+from handlers.messages import Button
+from models.catalog import Product
+from models.catalog_admin import RATINGS, import_catalogue, set_hidden, set_stars
+from models.catalog_import import ImportFileError
+from models.errors import StaleAction
+from models.tabular import MAX_FILE_BYTES, UnreadableFile, read_bytes
+
+MAX_ERRORS_SHOWN = 30
+
+
+def card_buttons(ctx: Context, product: Product) -> list[Button]:
+    """The admin's row on a product card."""
+    return [ctx.button("catalog.edit_stars", f"ke:{product.id}"), ctx.button("catalog.hide", f"kh:{product.id}")]
+
+
+async def on_document(ctx: Context) -> None:
+    """A file sent to the bot: an admin's provincial list is imported and the row report comes back."""
+    if not ctx.user.is_admin:
+        ctx.say("input.no_documents")
+        return
+    name, data = ctx.incoming.document_name[:200], ctx.incoming.document_data
+    if not data:
+        ctx.say("import.no_data", name=name, limit=MAX_FILE_BYTES // (1024 * 1024))
+        return
+    try:
+        report = await import_catalogue(ctx.session, ctx.user, read_bytes(data, name), name, ctx.now)
+    except (UnreadableFile, ImportFileError) as error:
+        ctx.say("import.failed", name=name, reason=str(error))
+        return
+    text = ctx.t(
+        "import.report",
+        name=name,
+        rows=report.rows,
+        created=report.products_created,
+        updated=report.products_updated,
+        unchanged=report.products_unchanged,
+        producers=report.producers_created,
+        errors=len(report.errors),
+    )
+    lines = [ctx.t("import.row_error", line=error.line, reason=error.reason)
+             for error in report.errors[:MAX_ERRORS_SHOWN]]
+    if len(report.errors) > MAX_ERRORS_SHOWN:
+        lines.append(ctx.t("import.more_errors", n=len(report.errors) - MAX_ERRORS_SHOWN))
+    ctx.say("import.page", body="\n".join([text, *lines]))
+
+
+async def stars_command(ctx: Context, arg: str) -> None:
+    """/stars PRODUCT_ID N"""
+    require_admin(ctx)
+    parts = arg.split()
+    if len(parts) != 2 or not parts[0].isdigit() or not parts[1].isdigit() or int(parts[1]) not in RATINGS:
+        ctx.say("catalog.stars_usage")
+        return
+    await _set_stars(ctx, int(parts[0]), int(parts[1]))
+
+
+async def choose_stars(ctx: Context, arg: str) -> None:
+    """ke:ID shows the ratings to choose from."""
+    require_admin(ctx)
+    product = await _product(ctx, parse_id(arg))
+    row = [Button(f"{stars}★", f"ks:{product.id}:{stars}") for stars in RATINGS]
+    ctx.say("catalog.choose_stars", name=product.name, stars=product.stars, buttons=[row])
+
+
+async def stars_button(ctx: Context, arg: str) -> None:
+    """ks:ID:N"""
+    require_admin(ctx)
+    product_id, _, stars = arg.partition(":")
+    if not stars.isdigit() or int(stars) not in RATINGS:
+        raise StaleAction(f"bad rating {stars[:10]!r}")
+    await _set_stars(ctx, parse_id(product_id), int(stars))
+
+
+async def _set_stars(ctx: Context, product_id: int, stars: int) -> None:
+    product = await set_stars(ctx.session, ctx.user, product_id, stars, ctx.now)
+    ctx.say("catalog.stars_set", name=product.name, stars=product.stars)
+
+
+async def hide_command(ctx: Context, arg: str) -> None:
+    """/hide PRODUCT_ID"""
+    require_admin(ctx)
+    if not arg.strip().isdigit():
+        ctx.say("catalog.hide_usage")
+        return
+    await hide(ctx, arg.strip())
+
+
+async def unhide_command(ctx: Context, arg: str) -> None:
+    """/unhide PRODUCT_ID"""
+    require_admin(ctx)
+    if not arg.strip().isdigit():
+        ctx.say("catalog.hide_usage")
+        return
+    await unhide(ctx, arg.strip())
+
+
+async def hide(ctx: Context, arg: str) -> None:
+    """kh:ID"""
+    require_admin(ctx)
+    product = await set_hidden(ctx.session, ctx.user, parse_id(arg), True, ctx.now)
+    ctx.say("catalog.hidden", name=product.name, id=product.id,
+            buttons=[[ctx.button("catalog.unhide", f"ku:{product.id}")]])
+
+
+async def unhide(ctx: Context, arg: str) -> None:
+    """ku:ID"""
+    require_admin(ctx)
+    product = await set_hidden(ctx.session, ctx.user, parse_id(arg), False, ctx.now)
+    ctx.say("catalog.shown", name=product.name, buttons=[[ctx.button("catalog.open", f"p:{product.id}")]])
+
+
+async def _product(ctx: Context, product_id: int) -> Product:
+    product = await ctx.session.get(Product, product_id)
+    if product is None:
+        raise StaleAction("no such product")
+    return product

@@ -1,0 +1,94 @@
+"""/stats: the programme in figures for admins, as a short text and a PNG chart sent as a photo."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from handlers.admin import require_admin
+from handlers.context import Context
+from handlers.i18n import Translator
+from handlers.messages import Attachment, Reply
+from models.charts import Panel, bar_panels_png
+from models.memos import TIMEZONE
+from models.stats import Stats, programme_stats
+
+TOP = 5  # provinces and events named in the text
+CHART_EVENTS = 6
+
+
+def duration(t: Translator, value: timedelta | None) -> str:
+    if value is None:
+        return t("stats.none")
+    hours = value.total_seconds() / 3600
+    if hours < 48:
+        return t("stats.hours", hours=f"{hours:.1f}")
+    return t("stats.days", days=f"{hours / 24:.1f}")
+
+
+def _listing(pairs: list[tuple[str, int]] | dict[str, int], t: Translator, limit: int = TOP) -> str:
+    items = list(pairs.items() if isinstance(pairs, dict) else pairs)
+    if not items:
+        return t("stats.none")
+    shown = ", ".join(f"{name} {n}" for name, n in items[:limit])
+    return shown + (f", … (+{len(items) - limit})" if len(items) > limit else "")
+
+
+def summary(t: Translator, stats: Stats, day: str) -> str:
+    requests, memos = stats.requests, stats.memos
+    return t(
+        "stats.summary",
+        date=day,
+        products=stats.products,
+        stars=" · ".join(f"{stars}★ {n}" for stars, n in stats.products_by_stars.items()) or t("stats.none"),
+        potential=stats.potential_5,
+        groups=", ".join(f"{t(f'group.{group}')} {n}" for group, n in stats.products_by_group.items()),
+        catalogue_producers=stats.producers_in_catalogue,
+        buyers=stats.buyers,
+        producers=stats.producers,
+        requests=stats.request_total,
+        pending=requests["pending"],
+        accepted=requests["accepted"],
+        declined=requests["declined"],
+        expired=requests["expired"],
+        rate=f"{stats.acceptance_rate:.0%}" if stats.acceptance_rate is not None else t("stats.none"),
+        median=duration(t, stats.median_response),
+        memos=stats.memo_total,
+        memo_statuses=", ".join(f"{t(f'memo_status.{status}')} {n}" for status, n in memos.items() if n)
+        or t("stats.none"),
+        regions=_listing(stats.memos_by_region, t, limit=len(stats.memos_by_region) or 1),
+        provinces=_listing(stats.memos_by_province, t),
+        events=_listing(stats.memos_by_event, t),
+    )
+
+
+def panels(t: Translator, stats: Stats) -> list[Panel]:
+    empty = t("stats.none")
+    events = stats.memos_by_event[:CHART_EVENTS]
+    return [
+        Panel(t("stats.chart.stars"), [f"{s}★" for s in stats.products_by_stars],
+              list(stats.products_by_stars.values()), empty=empty),
+        Panel(t("stats.chart.groups"), [t(f"group.{g}") for g in stats.products_by_group],
+              list(stats.products_by_group.values()), horizontal=True, empty=empty),
+        Panel(t("stats.chart.requests"), [t(f"request_status.{s}") for s in stats.requests],
+              list(stats.requests.values()), empty=empty),
+        Panel(t("stats.chart.memos"), [t(f"memo_status.{s}") for s in stats.memos],
+              list(stats.memos.values()), horizontal=True, empty=empty),
+        Panel(t("stats.chart.regions"), list(stats.memos_by_region), list(stats.memos_by_region.values()),
+              horizontal=True, empty=empty),
+        Panel(t("stats.chart.events"), [name for name, _n in events], [n for _name, n in events],
+              horizontal=True, empty=empty),
+    ]
+
+
+async def show(ctx: Context, _arg: str = "") -> None:
+    require_admin(ctx)
+    stats = await programme_stats(ctx.session)
+    local = ctx.now.astimezone(TIMEZONE)
+    text = summary(ctx.t, stats, f"{local:%d/%m/%Y %H:%M}")
+    photo: str | Attachment = ""
+    if ctx.capabilities.documents:  # a channel that can take files we make (see handlers.render)
+        title = ctx.t("stats.chart.title", date=f"{local:%d/%m/%Y}")
+        png = await asyncio.to_thread(bar_panels_png, title, panels(ctx.t, stats))
+        photo = Attachment(f"ocop-stats-{local:%Y%m%d-%H%M}.png", png, "image/png")
+    ctx.send(Reply(text, photo=photo))

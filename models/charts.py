@@ -1,0 +1,77 @@
+"""Bar charts as PNG bytes, drawn headless (matplotlib's Agg canvas; no display, no pyplot global state)."""
+
+from __future__ import annotations
+
+import io
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+COLOURS = ("#2e7d32", "#f9a825", "#1565c0", "#6a1b9a", "#c62828", "#00838f")
+LABEL_WIDTH = 26
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One bar chart: a title, the labels (already in the reader's language) and their values."""
+
+    title: str
+    labels: Sequence[str]
+    values: Sequence[float]
+    horizontal: bool = False  # for long labels (regions, events)
+    empty: str = "—"  # shown when there is nothing to draw
+
+
+def bar_panels_png(title: str, panels: Sequence[Panel], *, columns: int = 2, dpi: int = 100) -> bytes:
+    """One PNG with a grid of bar charts."""
+    if not panels:
+        raise ValueError("nothing to draw")
+    # matplotlib takes most of a second to import: only processes that draw a chart pay for it.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    rows = -(-len(panels) // columns)
+    figure = Figure(figsize=(6.0 * columns, 3.6 * rows), dpi=dpi, layout="constrained")
+    FigureCanvasAgg(figure)
+    figure.suptitle(title, fontsize=15, fontweight="bold")
+    for number, panel in enumerate(panels):
+        axes = figure.add_subplot(rows, columns, number + 1)
+        _draw(axes, panel, COLOURS[number % len(COLOURS)])
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def _draw(axes: Any, panel: Panel, colour: str) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    axes.set_title(panel.title, fontsize=11)
+    if not panel.labels or not any(panel.values):
+        axes.text(0.5, 0.5, panel.empty, ha="center", va="center", fontsize=12, color="#777777",
+                  transform=axes.transAxes)
+        axes.set_axis_off()
+        return
+    labels = ["\n".join(textwrap.wrap(label, LABEL_WIDTH)) or " " for label in panel.labels]
+    positions = range(len(labels))
+    if panel.horizontal:
+        bars = axes.barh(positions, panel.values, color=colour)
+        axes.set_yticks(list(positions), labels, fontsize=8)
+        axes.invert_yaxis()
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    else:
+        bars = axes.bar(positions, panel.values, color=colour)
+        axes.set_xticks(list(positions), labels, fontsize=8)
+        axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.bar_label(bars, labels=[_number(v) for v in panel.values], fontsize=8, padding=2)
+    if panel.horizontal:
+        axes.margins(x=0.15)
+    else:
+        axes.margins(y=0.15)
+    for side in ("top", "right"):
+        axes.spines[side].set_visible(False)
+
+
+def _number(value: float) -> str:
+    return f"{value:g}" if value != int(value) else f"{int(value)}"

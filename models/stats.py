@@ -1,0 +1,119 @@
+"""Programme statistics for the coordination office: catalogue, people, contact requests, memos, events."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models import geography
+from models.catalog import Producer, catalog_summary
+from models.events import Event
+from models.memos import Memo, MemoStatus
+from models.people import Role, User
+from models.requests import ContactRequest, RequestStatus
+
+CLOSED = (RequestStatus.ACCEPTED.value, RequestStatus.DECLINED.value, RequestStatus.EXPIRED.value)
+
+
+@dataclass(frozen=True)
+class Stats:
+    products: int
+    products_by_stars: dict[int, int]
+    products_by_group: dict[int, int]
+    potential_5: int
+    producers_in_catalogue: int
+    buyers: int  # users registered as buyers
+    producers: int  # users who claimed a producer record
+    requests: dict[str, int]  # every RequestStatus value -> count
+    acceptance_rate: float | None  # accepted / closed (accepted, declined or expired); None before any closed
+    median_response: timedelta | None  # from request to the producer's answer, over answered requests
+    memos: dict[str, int]  # every MemoStatus value -> count
+    memos_by_region: dict[str, int]  # the producer's region, most memos first
+    memos_by_province: dict[str, int]  # the producer's province, most memos first
+    memos_by_event: list[tuple[str, int]]  # event name -> memos tied to it, most first
+
+    @property
+    def request_total(self) -> int:
+        return sum(self.requests.values())
+
+    @property
+    def memo_total(self) -> int:
+        return sum(self.memos.values())
+
+
+async def _counts(session: AsyncSession, column: Any, *where: Any) -> dict[Any, int]:
+    rows = await session.exec(select(column, func.count()).where(*where).group_by(column))
+    return {key: int(n) for key, n in rows.all()}
+
+
+def _most_first(counter: Counter[str]) -> dict[str, int]:
+    return dict(sorted(counter.items(), key=lambda item: (-item[1], item[0])))
+
+
+async def programme_stats(session: AsyncSession) -> Stats:
+    catalogue = await catalog_summary(session)
+    roles = await _counts(session, User.role)
+    producers = (
+        await session.exec(
+            select(func.count(func.distinct(User.producer_id))).where(
+                User.role == Role.PRODUCER.value, col(User.producer_id).is_not(None)
+            )
+        )
+    ).one()
+
+    by_request = await _counts(session, ContactRequest.status)
+    requests = {status.value: by_request.get(status.value, 0) for status in RequestStatus}
+    closed = sum(requests[status] for status in CLOSED)
+    answered = await session.exec(
+        select(ContactRequest.created_at, ContactRequest.answered_at).where(
+            col(ContactRequest.answered_at).is_not(None)
+        )
+    )
+    waits = [(answered_at - created_at).total_seconds() for created_at, answered_at in answered.all()]
+
+    by_memo = await _counts(session, Memo.status)
+    memos = {status.value: by_memo.get(status.value, 0) for status in MemoStatus}
+    provinces = Counter(
+        {
+            province: int(n)
+            for province, n in (
+                await session.exec(
+                    select(Producer.province, func.count(col(Memo.id)))
+                    .join(Producer, col(Producer.id) == Memo.producer_id)
+                    .group_by(col(Producer.province))
+                )
+            ).all()
+        }
+    )
+    regions: Counter[str] = Counter()
+    for province, n in provinces.items():
+        regions[geography.region_of(province)] += n
+    events = await session.exec(
+        select(Event.name, func.count(col(Memo.id)))
+        .join(Event, col(Event.id) == Memo.event_id)
+        .group_by(col(Event.id), col(Event.name))
+        .order_by(func.count(col(Memo.id)).desc(), col(Event.id))
+    )
+    return Stats(
+        products=catalogue.products,
+        products_by_stars=catalogue.by_stars,
+        products_by_group=catalogue.by_group,
+        potential_5=catalogue.potential_5,
+        producers_in_catalogue=catalogue.producers,
+        buyers=roles.get(Role.BUYER.value, 0),
+        producers=int(producers),
+        requests=requests,
+        acceptance_rate=requests[RequestStatus.ACCEPTED.value] / closed if closed else None,
+        median_response=timedelta(seconds=statistics.median(waits)) if waits else None,
+        memos=memos,
+        memos_by_region=_most_first(regions),
+        memos_by_province=_most_first(provinces),
+        memos_by_event=[(name, int(n)) for name, n in events.all()],
+    )

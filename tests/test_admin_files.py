@@ -1,0 +1,115 @@
+"""Files the office exchanges with the bot: generated attachments (charts, exports) on each channel, and a list an
+admin uploads on Telegram, end to end against the fake Bot API."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook, load_workbook
+
+from bot.console import ConsoleChat
+from handlers.messages import CONSOLE, Attachment, Capabilities, DocumentRef, Reply
+from handlers.render import render
+from models.charts import PNG_SIGNATURE
+from models.db import Database
+from tests.chat import NO_BUTTONS, load_catalogue, make_services
+from tests.fake_telegram import FakeTelegram
+from tests.test_telegram import BUYER, OFFICE, Running, run_channel
+
+CHART = Attachment("chart.png", PNG_SIGNATURE + b"...", "image/png")
+SHEET = Attachment("memos.xlsx", b"PK\x03\x04...", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+TELEGRAM = Capabilities(max_text=4096, max_buttons=100)
+
+
+def test_a_chart_is_a_photo_where_files_can_be_uploaded() -> None:
+    [part] = render(Reply("Thống kê", photo=CHART), TELEGRAM, "")
+    assert (part.photo, part.document) == (CHART, None)
+
+
+def test_a_chart_becomes_a_file_where_photos_cannot_be_shown() -> None:
+    [part] = render(Reply("Thống kê", photo=CHART), CONSOLE, "")
+    assert (part.photo, part.document) == ("", CHART)
+
+
+def test_made_files_are_dropped_where_no_file_can_be_sent() -> None:
+    [part] = render(Reply("Thống kê", photo=CHART), NO_BUTTONS, "")
+    assert (part.photo, part.document) == ("", None)
+    [part] = render(Reply("Xuất", document=SHEET), NO_BUTTONS, "")
+    assert part.document is None
+    [part] = render(Reply("Biên bản", document=DocumentRef("memo", 1)), NO_BUTTONS, "")
+    assert part.document == DocumentRef("memo", 1)  # such channels send a signed link to a memo
+
+
+def test_attachments_are_never_queued_as_notifications() -> None:
+    with pytest.raises(ValueError, match="direct replies only"):
+        Reply("x", document=SHEET).to_json()
+    with pytest.raises(ValueError, match="direct replies only"):
+        Reply("x", photo=CHART).to_json()
+    assert Reply.from_json(Reply("x", document=DocumentRef("memo", 3)).to_json()).document == DocumentRef("memo", 3)
+
+
+async def test_the_console_saves_charts_and_exports(sqlite_db: Database, tmp_path: Path) -> None:
+    await load_catalogue(sqlite_db)
+    out = io.StringIO()
+    console = ConsoleChat(make_services(sqlite_db), "office", out=out, documents=tmp_path / "documents")
+    await console.send(text="/stats")
+    [chart] = (tmp_path / "documents").glob("ocop-stats-*.png")
+    assert chart.read_bytes().startswith(PNG_SIGNATURE) and f"[{chart}]" in out.getvalue()
+    await console.send(text="/export products")
+    [sheet] = (tmp_path / "documents").glob("ocop-products-*.xlsx")
+    assert len(list(load_workbook(sheet, read_only=True).worksheets[0].values)) == 6  # header, five products
+
+
+# -- Telegram, end to end -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def polling(sqlite_db: Database) -> AsyncIterator[Running]:
+    fake = FakeTelegram()
+    await fake.start()
+    try:
+        async for running in run_channel(sqlite_db, fake, "polling"):
+            yield running
+    finally:
+        await fake.stop()
+
+
+def xlsx_list() -> bytes:
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["Tên sản phẩm", "Chủ thể", "Tỉnh", "Nhóm sản phẩm", "Số sao"])
+    sheet.append(["Trà hoa vàng Ba Chẽ", "HTX Trà hoa vàng Ba Chẽ", "Quảng Ninh", "Đồ uống", 4])
+    sheet.append(["Miến dong", "HTX Miến", "Atlantis", "Thực phẩm", 3])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+async def test_an_admin_uploads_a_list_and_gets_files_back_on_telegram(polling: Running) -> None:
+    fake = polling.fake
+    office = polling.user(OFFICE)
+    office.mark = len(fake.sent_to(OFFICE))
+    await fake.push(fake.document_update(OFFICE, "danh-sach-ocop.xlsx", xlsx_list()))
+    report = await office.expect("📥 danh-sach-ocop.xlsx: 2 dòng dữ liệu — 1 sản phẩm mới")
+    assert "Dòng 3: unknown province 'Atlantis'" in report.text
+    assert fake.count("getFile") == 1 and fake.count("download") == 1
+
+    await office.says("/stats")
+    chart = await office.expect("📊 Thống kê chương trình")
+    assert chart.method == "sendPhoto" and "Sản phẩm: 6" in chart.text  # the text is the photo's caption
+    [(name, data)] = chart.files.items()
+    assert name.startswith("ocop-stats-") and data.startswith(PNG_SIGNATURE)
+
+    await office.says("/export products")
+    export = await office.expect("ocop-products-")
+    assert export.method == "sendDocument"
+    rows = list(load_workbook(io.BytesIO(next(iter(export.files.values()))), read_only=True).worksheets[0].values)
+    assert len(rows) == 7 and rows[6][1] == "Trà hoa vàng Ba Chẽ"
+
+    buyer = polling.user(BUYER)
+    buyer.mark = len(fake.sent_to(BUYER))
+    await fake.push(fake.document_update(BUYER, "spam.csv", b"a,b\n1,2\n"))
+    await buyer.expect("Kênh này chưa nhận tệp tin")

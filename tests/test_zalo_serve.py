@@ -1,0 +1,133 @@
+"""Configuring the Zalo channels, and `ocop-bot serve` running both of them against the fakes until SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+import tomllib
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.config import ConfigError, ZaloBotSettings, ZaloOASettings, load_settings
+from tests.fake_zalo import (
+    APP_ID,
+    APP_SECRET,
+    BOT_TOKEN,
+    FIRST_REFRESH,
+    WEBHOOK_KEY,
+    FakeZaloBot,
+    FakeZaloOA,
+    wait_until,
+)
+
+BIN = Path(sys.executable).parent / "ocop-bot"
+EXAMPLE = Path(__file__).parents[1] / "config.example.toml"
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in list(os.environ):
+        if name.startswith("OCOP_BOT"):
+            monkeypatch.delenv(name)
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "bot.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_every_zalo_key_is_documented_in_the_example() -> None:
+    example = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
+    text = EXAMPLE.read_text(encoding="utf-8")
+    for section, model in (("bot", ZaloBotSettings), ("oa", ZaloOASettings)):
+        assert section in example["zalo"]
+        for key in model.model_fields:
+            assert re.search(rf"^(# )?{key} = ", text, flags=re.M), f"zalo.{section}.{key} is not documented"
+    assert not load_settings(EXAMPLE).has_platform_channel
+
+
+def test_a_zalo_channel_needs_the_link_signing_secret_and_address(tmp_path: Path) -> None:
+    path = write(tmp_path, '[zalo.bot]\ntoken = "1:very-secret-token"\nmode = "webhook"\n')
+    with pytest.raises(ConfigError) as error:
+        load_settings(path)
+    message = str(error.value)
+    for key in ("zalo.bot.webhook_secret", "web.secret", "web.public_url"):
+        assert f"key '{key}'" in message
+    assert "OCOP_BOT__WEB__PUBLIC_URL" in message and "very-secret-token" not in message
+
+
+def test_the_oa_needs_its_app_and_keys(tmp_path: Path) -> None:
+    path = write(tmp_path, '[zalo.oa]\nrefresh_token = "rt-secret-value"\n'
+                           '[web]\nsecret = "s3cret-for-links"\npublic_url = "https://ocop.example.vn"\n')
+    with pytest.raises(ConfigError) as error:
+        load_settings(path)
+    message = str(error.value)
+    assert all(f"key 'zalo.oa.{key}'" in message for key in ("app_id", "app_secret", "webhook_key"))
+    assert "rt-secret-value" not in message
+    complete = f'app_id = "{APP_ID}"\napp_secret = "app-secret"\nwebhook_key = "oa-key"\n'
+    settings = load_settings(write(tmp_path, path.read_text().replace("[zalo.oa]\n", "[zalo.oa]\n" + complete)))
+    assert settings.zalo.oa.enabled and settings.has_platform_channel
+
+
+def test_a_short_webhook_secret_is_refused_without_echoing_it(tmp_path: Path) -> None:
+    path = write(tmp_path, '[zalo.bot]\nwebhook_secret = "short"\n')
+    with pytest.raises(ConfigError) as error:
+        load_settings(path)
+    assert "zalo.bot.webhook_secret" in str(error.value) and "'short'" not in str(error.value)
+
+
+async def test_serve_runs_both_zalo_channels(tmp_path: Path, unused_tcp_port: int) -> None:
+    bot, oa = FakeZaloBot(), FakeZaloOA()
+    await bot.start()
+    await oa.start()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OCOP_BOT")}
+    env.update({
+        "OCOP_BOT__DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path / 'serve.sqlite3'}",
+        "OCOP_BOT__WEB__PORT": str(unused_tcp_port),
+        "OCOP_BOT__WEB__SECRET": "link-secret-for-serve",
+        "OCOP_BOT__WEB__PUBLIC_URL": "https://ocop.example.vn",
+        "OCOP_BOT__ZALO__BOT__TOKEN": BOT_TOKEN,
+        "OCOP_BOT__ZALO__BOT__BASE_URL": bot.url,
+        "OCOP_BOT__ZALO__BOT__POLL_TIMEOUT": "1",
+        "OCOP_BOT__ZALO__OA__APP_ID": APP_ID,
+        "OCOP_BOT__ZALO__OA__APP_SECRET": APP_SECRET,
+        "OCOP_BOT__ZALO__OA__WEBHOOK_KEY": WEBHOOK_KEY,
+        "OCOP_BOT__ZALO__OA__REFRESH_TOKEN": FIRST_REFRESH,
+        "OCOP_BOT__ZALO__OA__BASE_URL": oa.url,
+        "OCOP_BOT__ZALO__OA__OAUTH_URL": oa.url,
+    })
+    process = await asyncio.create_subprocess_exec(
+        str(BIN), "serve", cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        base = f"http://127.0.0.1:{unused_tcp_port}"
+        async with aiohttp.ClientSession() as session:
+            for _ in range(300):
+                try:
+                    async with session.get(f"{base}/healthz") as response:
+                        if response.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    await asyncio.sleep(0.1)
+        await bot.push(bot.update("b1", "che thai nguyen"))
+        await wait_until(lambda: bool(bot.texts("b1")), timeout=20, what="the Zalo Bot reply")
+        assert "Thái Nguyên" in bot.texts("b1")[0]  # the sample catalogue was loaded into the empty database
+        assert await oa.push(f"{base}/zalo/oa/webhook", oa.text("3001", "nuoc mam phu quoc")) == 200
+        await wait_until(lambda: bool(oa.texts("3001")), timeout=20, what="the OA reply")
+        assert "Phú Quốc" in oa.texts("3001")[0] and oa.refreshes == 1
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(process.communicate(), 30)
+        await bot.stop()
+        await oa.stop()
+    assert process.returncode == 0, err.decode()
+    assert "serving zalo_bot, zalo_oa" in out.decode()
+    logs = out.decode() + err.decode()
+    assert BOT_TOKEN not in logs and APP_SECRET not in logs and "access-1" not in logs
