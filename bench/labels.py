@@ -1,0 +1,139 @@
+"""The labelled query set and the intents behind it: which products genuinely satisfy a query.
+
+Each line of ``queries.jsonl`` holds the noisy text a buyer types, the bundled products it should find, its kind of
+noise, and its intent: the words of the product's name it uses (accented, lower case; of the producer's name for
+queries naming the producer), a place and allowed star counts. The
+intent is what the expected ids were computed from, and it extends them to generated products in larger catalogues.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from models import geography
+from models.geography import Place, PlaceKind
+from models.search import Document
+from models.text import normalize
+
+QUERIES = Path(__file__).with_name("queries.jsonl")
+KINDS = ("accent-free", "typo", "abbreviation", "word-order", "place", "stars", "mixed")
+_WORD = re.compile(r"\w+")
+_OLD_STYLE = re.compile(r"\b(huyen|quan|thi xa)\b")
+
+
+@dataclass(frozen=True)
+class Intent:
+    words: tuple[str, ...]  # every one must be a word of the product's name (or of its producer's, by_producer)
+    place: str | None = None  # a place name geography resolves unambiguously
+    stars: tuple[int, ...] | None = None  # allowed star counts
+    by_producer: bool = False  # the query names the producer ("htx che long coc"): its words may be there
+
+    def to_json(self) -> dict[str, object]:
+        stars = list(self.stars) if self.stars else None
+        return {"words": list(self.words), "place": self.place, "stars": stars, "by_producer": self.by_producer}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Intent:
+        stars = data.get("stars")
+        return cls(
+            tuple(data["words"]), data.get("place"), tuple(stars) if stars else None, data.get("by_producer", False)
+        )
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str
+    expected: frozenset[int]
+    kind: str
+    intent: Intent
+
+
+def tokens(text: str) -> set[str]:
+    """Lower-case words with their diacritics kept: "chè" and "che" stay different words."""
+    return set(_WORD.findall(unicodedata.normalize("NFC", text).lower()))
+
+
+def stated_old_province(doc: Document) -> str | None:
+    """The old province the certificate's address names, else the one recorded, else None."""
+    address = doc.address
+    if address.count(",") >= 2 or _OLD_STYLE.search(normalize(address)):
+        place = geography.resolve(address.rsplit(",", 1)[-1]).place
+        if place and place.kind is PlaceKind.OLD_PROVINCE:
+            return place.name
+        if place and place.kind is PlaceKind.PROVINCE:
+            return geography.old_provinces_of(place.name)[0]
+    return doc.old_province
+
+
+def resolve_place(name: str) -> Place:
+    place = geography.resolve(name).place
+    if place is None:
+        raise ValueError(f"intent place {name!r} does not resolve to exactly one place")
+    return place
+
+
+def in_place(doc: Document, place: Place) -> bool:
+    """Whether the product is in the place; an unknown old province counts as in every part of its unit."""
+    old = stated_old_province(doc)
+    if place.kind is PlaceKind.PROVINCE:
+        return doc.province in place.provinces
+    if old is not None:
+        return old in place.old_provinces
+    return doc.province in place.provinces
+
+
+class Matcher:
+    """Finds every document that satisfies an intent, through an inverted index of name and producer words."""
+
+    def __init__(self, documents: Sequence[Document]) -> None:
+        self.documents = {doc.id: doc for doc in documents}
+        names: dict[str, set[int]] = defaultdict(set)
+        producers: dict[str, set[int]] = defaultdict(set)
+        for doc in documents:
+            for word in tokens(doc.name):
+                names[word].add(doc.id)
+                producers[word].add(doc.id)
+            for word in tokens(doc.producer):
+                producers[word].add(doc.id)
+        self.names, self.producers = dict(names), dict(producers)
+
+    def matches(self, intent: Intent) -> frozenset[int]:
+        postings = self.producers if intent.by_producer else self.names
+        sets = sorted((postings.get(word, set()) for word in intent.words), key=len)
+        ids = set.intersection(*sets) if sets else set(self.documents)
+        place = resolve_place(intent.place) if intent.place else None
+        return frozenset(
+            i
+            for i in ids
+            if (intent.stars is None or self.documents[i].stars in intent.stars)
+            and (place is None or in_place(self.documents[i], place))
+        )
+
+
+def load_queries(path: Path = QUERIES) -> list[Query]:
+    queries = []
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            data = json.loads(line)
+            if data["kind"] not in KINDS or not data["expected"]:
+                raise ValueError(f"{path}:{number}: bad kind or no expected ids")
+            queries.append(
+                Query(data["query"], frozenset(data["expected"]), data["kind"], Intent.from_json(data["intent"]))
+            )
+    return queries
+
+
+def dump_queries(queries: Iterable[Query], path: Path = QUERIES) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        for q in queries:
+            line = {"query": q.text, "expected": sorted(q.expected), "kind": q.kind, "intent": q.intent.to_json()}
+            out.write(json.dumps(line, ensure_ascii=False) + "\n")
