@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from handlers.app import Conversation
 from handlers.context import Services
@@ -106,3 +107,42 @@ class ChatUser:
     def buttons(self) -> list[str]:
         last = self.seen[-1]
         return [b.label for row in last.buttons for b in row] + [b.label for b in last.options]
+
+
+# Conversation steps shared by the channel tests; they take any scripted user (says / presses / last / saw).
+
+
+async def register_buyer(user: Any, company: str = "Siêu thị Xanh", phone: str = "0912 345 678") -> None:
+    await user.says("/start")
+    await user.presses("Tiếng Việt")
+    await user.presses("người mua")
+    await user.says(company)
+    await user.presses("Siêu thị")
+    await user.presses("Đồng bằng sông Hồng")
+    await user.presses("Xong")
+    if phone:
+        await user.shares_phone(phone)
+    else:
+        await user.presses("Bỏ qua")
+
+
+async def claim_producer(office: Any, producer: Any, name: str) -> None:
+    await office.says(f"/claimcode {name}")
+    code = office.last.split(": ")[1].split("\n")[0]
+    await producer.says("/start")
+    await producer.presses("Tiếng Việt")
+    await producer.presses("chủ thể sản xuất")
+    await producer.says(name)
+    await producer.presses(name)
+    await producer.says(code)
+    assert producer.saw("Xác nhận thành công")
+
+
+async def request_contact(buyer: Any, query: str, product: str, message: str = "Cần 500 hộp cho Tết") -> None:
+    await buyer.says(query)
+    await buyer.presses(product)
+    await buyer.presses("Liên hệ nhà sản xuất")
+    await buyer.says(message)
+    await buyer.says("500 hộp/tháng")
+    await buyer.presses("Bỏ qua")
+    await buyer.presses("Gửi yêu cầu")

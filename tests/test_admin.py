@@ -15,8 +15,7 @@ from models.catalog import Product
 from models.db import Database
 from models.events import Event
 from models.people import User
-from tests.chat import ChatUser, load_catalogue, make_services
-from tests.test_conversation import register_buyer
+from tests.chat import ChatUser, load_catalogue, make_services, register_buyer
 
 
 @pytest.fixture

@@ -11,7 +11,16 @@ from models.db import Database
 from models.memos import Memo
 from models.people import User
 from models.requests import ContactRequest
-from tests.chat import BUTTONS, NO_BUTTONS, ChatUser, load_catalogue, make_services
+from tests.chat import (
+    BUTTONS,
+    NO_BUTTONS,
+    ChatUser,
+    claim_producer,
+    load_catalogue,
+    make_services,
+    register_buyer,
+    request_contact,
+)
 
 
 @pytest.fixture
@@ -22,42 +31,6 @@ async def conversation(sqlite_db: Database) -> Conversation:
 
 def person(conversation: Conversation, name: str, **kw: object) -> ChatUser:
     return ChatUser(conversation, name, **kw)  # type: ignore[arg-type]
-
-
-async def register_buyer(user: ChatUser, company: str = "Siêu thị Xanh", phone: str = "0912 345 678") -> None:
-    await user.says("/start")
-    await user.presses("Tiếng Việt")
-    await user.presses("người mua")
-    await user.says(company)
-    await user.presses("Siêu thị")
-    await user.presses("Đồng bằng sông Hồng")
-    await user.presses("Xong")
-    if phone:
-        await user.shares_phone(phone)
-    else:
-        await user.presses("Bỏ qua")
-
-
-async def claim_producer(office: ChatUser, producer: ChatUser, name: str) -> None:
-    await office.says(f"/claimcode {name}")
-    code = office.last.split(": ")[1].split("\n")[0]
-    await producer.says("/start")
-    await producer.presses("Tiếng Việt")
-    await producer.presses("chủ thể sản xuất")
-    await producer.says(name)
-    await producer.presses(name)
-    await producer.says(code)
-    assert producer.saw("Xác nhận thành công")
-
-
-async def request_contact(buyer: ChatUser, query: str, product: str, message: str = "Cần 500 hộp cho Tết") -> None:
-    await buyer.says(query)
-    await buyer.presses(product)
-    await buyer.presses("Liên hệ nhà sản xuất")
-    await buyer.says(message)
-    await buyer.says("500 hộp/tháng")
-    await buyer.presses("Bỏ qua")
-    await buyer.presses("Gửi yêu cầu")
 
 
 async def test_buyer_to_signed_memo(db: Database) -> None:

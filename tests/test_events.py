@@ -25,8 +25,7 @@ from models.events import Event, Registration, create_event
 from models.memos import Memo
 from models.people import User
 from models.sample import load_sample_if_empty
-from tests.chat import ChatUser, load_catalogue, make_services
-from tests.test_conversation import claim_producer, register_buyer, request_contact
+from tests.chat import ChatUser, claim_producer, load_catalogue, make_services, register_buyer, request_contact
 
 START = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)  # 10:00 in Hanoi
 EVENT = {"name": "Hội chợ OCOP Tết", "theme": "Đồng bằng sông Hồng", "venue": "Hoàng Thành Thăng Long",

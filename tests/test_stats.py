@@ -17,8 +17,7 @@ from models.events import EventRole, create_event, register
 from models.people import User
 from models.requests import ContactPolicy, answer_request, create_request, expire_overdue
 from models.stats import programme_stats
-from tests.chat import NO_BUTTONS, ChatUser, load_catalogue, make_services
-from tests.test_conversation import claim_producer, register_buyer
+from tests.chat import NO_BUTTONS, ChatUser, claim_producer, load_catalogue, make_services, register_buyer
 
 START = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 EVENT = {"name": "Hội chợ OCOP cuối năm", "theme": "", "venue": "Hà Nội", "starts_on": "2026-12-02",

@@ -18,7 +18,7 @@ from models.conversation import ProcessedUpdate
 from models.db import Database
 from models.memos import Memo
 from models.tabular import read_bytes
-from tests.chat import ChatUser, load_catalogue, make_services
+from tests.chat import ChatUser, claim_producer, load_catalogue, make_services
 from tests.fake_zalo import BOT_TOKEN, FakeZaloBot, wait_until
 from tests.zalo_users import BotUser, Running, zalo_bot
 
@@ -37,18 +37,6 @@ async def services(sqlite_db: Database) -> Services:
     return make_services(sqlite_db)
 
 
-async def claim(office: ChatUser, producer: BotUser, name: str) -> None:
-    await office.says(f"/claimcode {name}")
-    code = office.last.split(": ")[1].split("\n")[0]
-    await producer.says("/start")
-    await producer.presses("Tiếng Việt")
-    await producer.presses("chủ thể sản xuất")
-    await producer.says(name)
-    await producer.presses(name)
-    await producer.says(code)
-    assert producer.saw("Xác nhận thành công")
-
-
 async def register(buyer: BotUser) -> None:
     await buyer.says("/start")
     assert "1. Tiếng Việt\n2. English" in buyer.last
@@ -65,7 +53,7 @@ async def register(buyer: BotUser) -> None:
 async def journey(run: Running, fake: FakeZaloBot, services: Services) -> None:
     office = ChatUser(Conversation(services), "office")  # the coordination office on the console
     buyer, producer = BotUser(run, fake, "b1a2c3", "Lan"), BotUser(run, fake, "d4e5f6", "Hảo")
-    await claim(office, producer, "HTX Mật ong Mèo Vạc")
+    await claim_producer(office, producer, "HTX Mật ong Mèo Vạc")
     await register(buyer)
 
     await buyer.says("mat ong ha giang")

@@ -14,8 +14,15 @@ from models.memos import Memo
 from models.notifications import Notification
 from models.people import BuyerProfile, Identity, User
 from models.requests import ContactRequest
-from tests.chat import NO_BUTTONS, ChatUser, load_catalogue, make_services
-from tests.test_conversation import claim_producer, register_buyer, request_contact
+from tests.chat import (
+    NO_BUTTONS,
+    ChatUser,
+    claim_producer,
+    load_catalogue,
+    make_services,
+    register_buyer,
+    request_contact,
+)
 
 
 def code_in(text: str) -> str:

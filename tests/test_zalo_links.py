@@ -17,8 +17,7 @@ from handlers.context import Services
 from handlers.messages import DocumentRef
 from handlers.render import Rendered
 from models.db import Database
-from tests.chat import ChatUser, load_catalogue, make_services
-from tests.test_conversation import register_buyer, request_contact
+from tests.chat import ChatUser, load_catalogue, make_services, register_buyer, request_contact
 
 PUBLIC = "https://ocop.example.vn"
 

@@ -26,9 +26,8 @@ from models.notifications import Notification
 from models.people import Identity
 from models.tabular import read_bytes
 from models.zalo import ZaloToken
-from tests.chat import ChatUser, load_catalogue, make_services
+from tests.chat import ChatUser, claim_producer, load_catalogue, make_services, register_buyer, request_contact
 from tests.fake_zalo import APP_ID, FIRST_REFRESH, OA_ID, FakeZaloOA, wait_until
-from tests.test_conversation import register_buyer, request_contact
 from tests.zalo_users import OAUser, oa_settings, signer, zalo_oa
 
 
@@ -325,7 +324,7 @@ async def test_producer_on_zalo_buyer_on_the_console(fake: FakeZaloOA, sqlite_db
     office, buyer = ChatUser(conversation, "office"), ChatUser(conversation, "lan")
     async with zalo_oa(services, fake) as run:
         producer = OAUser(run, fake, "3002")
-        await claim_producer_on_oa(office, producer, "HTX Mật ong Mèo Vạc")
+        await claim_producer(office, producer, "HTX Mật ong Mèo Vạc")
         await register_buyer(buyer)
         await request_contact(buyer, "mat ong ha giang", "Mật ong bạc hà")
         await producer.waits_for("Yêu cầu liên hệ mới #1")
@@ -339,18 +338,6 @@ async def test_producer_on_zalo_buyer_on_the_console(fake: FakeZaloOA, sqlite_db
         await producer.waits_for("đã xác nhận")
         await producer.presses("Xác nhận")
         assert any("Cả hai bên đã xác nhận" in m.text for m in await buyer.receive())
-
-
-async def claim_producer_on_oa(office: ChatUser, producer: OAUser, name: str) -> None:
-    await office.says(f"/claimcode {name}")
-    code = office.last.split(": ")[1].split("\n")[0]
-    await producer.says("/start")
-    await producer.presses("Tiếng Việt")
-    await producer.presses("chủ thể sản xuất")
-    await producer.says(name)
-    await producer.presses(name)
-    await producer.says(code)
-    assert producer.saw("Xác nhận thành công")
 
 
 def test_ids_stay_strings(services: Services) -> None:
