@@ -1,4 +1,4 @@
-"""Signed, expiring download links for channels that cannot send files (memos as DOCX on Zalo)."""
+"""Signed, expiring download links for channels that cannot send files (memos, exports and charts on Zalo)."""
 
 from __future__ import annotations
 
@@ -15,15 +15,17 @@ class LinkSigner:
             raise ValueError("web.secret is required to sign download links")
         self._key = secret.encode()
         self._base = public_url.rstrip("/")
-        self._ttl = ttl
+        self.ttl = ttl
 
     def _signature(self, kind: str, item: int, expires: int) -> str:
         message = f"{kind}:{item}:{expires}".encode()
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()[:32]
 
-    def url(self, kind: str, item: int, now: datetime) -> str:
-        expires = int((now + self._ttl).timestamp())
-        return f"{self._base}/{kind}s/{item}.docx?exp={expires}&sig={self._signature(kind, item, expires)}"
+    def url(self, kind: str, item: int, now: datetime, extension: str = "docx") -> str:
+        """``{public_url}/{kind}s/{item}.{extension}?exp=…&sig=…``; the signature covers kind, item and expiry."""
+        expires = int((now + self.ttl).timestamp())
+        signature = self._signature(kind, item, expires)
+        return f"{self._base}/{kind}s/{item}.{extension}?exp={expires}&sig={signature}"
 
     def valid(self, kind: str, item: int, expires: str, signature: str, now: datetime) -> bool:
         """True for an untampered link that has not expired (constant-time comparison)."""

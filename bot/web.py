@@ -1,8 +1,10 @@
-"""Our aiohttp server: channel webhooks register routes on it; it serves /healthz and signed memo downloads."""
+"""Our aiohttp server: channel webhooks register routes on it; it serves /healthz and signed downloads (memos, and
+the exports and charts made for channels that cannot send files)."""
 
 from __future__ import annotations
 
 import logging
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -11,6 +13,7 @@ from handlers.context import Services
 from handlers.memos import load_document
 from handlers.messages import DocumentRef
 from models.errors import StaleAction
+from models.stored_files import load
 
 log = logging.getLogger(__name__)
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -21,6 +24,7 @@ def make_app(services: Services, signer: LinkSigner | None = None) -> web.Applic
     app.router.add_get("/healthz", _healthz)
     if signer is not None:
         app.router.add_get(r"/memos/{id:\d+}.docx", _memo_download(services, signer))
+        app.router.add_get(r"/files/{id:\d+}.{extension:[A-Za-z0-9]+}", _file_download(services, signer))
     return app
 
 
@@ -40,6 +44,25 @@ def _memo_download(services: Services, signer: LinkSigner):  # type: ignore[no-u
             return web.Response(status=404, text="No such document.\n")
         headers = {"Content-Disposition": f'attachment; filename="{name}"'}
         return web.Response(body=data, content_type=DOCX, headers=headers)
+
+    return download
+
+
+def _file_download(services: Services, signer: LinkSigner):  # type: ignore[no-untyped-def]
+    async def download(request: web.Request) -> web.StreamResponse:
+        file_id = int(request.match_info["id"])
+        expires, signature = request.query.get("exp", ""), request.query.get("sig", "")
+        now = services.clock.now()
+        if not signer.valid("file", file_id, expires, signature, now):
+            return web.Response(status=403, text="This link is invalid or has expired.\n")
+        async with services.db.session() as session:
+            stored = await load(session, file_id, now)
+        if stored is None or int(stored.expires_at.timestamp()) != int(expires):  # the link names this very file
+            return web.Response(status=404, text="No such file: it may have been removed after its link expired.\n")
+        disposition = "inline" if stored.mime.startswith("image/") else "attachment"
+        headers = {"Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(stored.filename)}",
+                   "Cache-Control": "private, no-store"}
+        return web.Response(body=stored.data, content_type=stored.mime, headers=headers)
 
     return download
 

@@ -1,6 +1,6 @@
-"""What the two Zalo channels share: one chat's updates handled in order in the background, memos sent as signed
-download links, retry delays, API errors, an apology when a reply cannot be sent, and stopping for good when
-Zalo refuses the channel's credentials."""
+"""What the two Zalo channels share: one chat's updates handled in order in the background, files (memos, exports,
+charts) sent as signed download links, files users send fetched, retry delays, API errors, an apology when a reply
+cannot be sent, and stopping for good when Zalo refuses the channel's credentials."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
 from functools import partial
 
 import aiohttp
@@ -19,9 +18,11 @@ from bot.links import LinkSigner
 from handlers.app import Conversation
 from handlers.delivery import ChannelUnavailable, RecipientBlocked, RecipientUnreachable
 from handlers.i18n import translator
-from handlers.messages import Incoming
+from handlers.messages import Attachment, DocumentRef, Incoming
 from handlers.render import Rendered
 from models.people import language_of_identity
+from models.stored_files import store
+from models.tabular import MAX_FILE_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +64,12 @@ def network_error(call: str, error: BaseException, secret: str) -> ZaloApiError:
     return ZaloApiError(call, 0, text, request_id())
 
 
-def with_document_link(part: Rendered, signer: LinkSigner, now: datetime) -> list[str]:
-    """The texts to send for one message; a document (Zalo cannot send files) becomes a signed, expiring link."""
-    if part.document is None:
-        return [part.text] if part.text else []
-    link = "📄 " + signer.url(part.document.kind, part.document.id, now)
-    together = f"{part.text}\n\n{link}" if part.text else link
-    return [together] if len(together) <= MAX_TEXT else [part.text, link]
+def with_link(text: str, link: str) -> list[str]:
+    """The texts to send for a message and its link (if any): together when they fit in one Zalo message."""
+    if not link:
+        return [text] if text else []
+    together = f"{text}\n\n{link}" if text else link
+    return [together] if len(together) <= MAX_TEXT else [text, link]
 
 
 class ChatQueue:
@@ -163,9 +163,49 @@ class ZaloChannel(ChannelRuntime):
     async def typing(self, chat_id: str) -> None:
         """Show that the bot is working, where the platform can."""
 
-    def submit(self, incoming: Incoming, update_key: str) -> None:
-        """Handle an acknowledged update in the background, after the chat's earlier ones."""
-        self.queue.submit(incoming.chat_id, partial(self.process, incoming, update_key))
+    def submit(self, incoming: Incoming, update_key: str, file_url: str = "") -> None:
+        """Handle an acknowledged update in the background, after the chat's earlier ones; a file the user sent
+        (``file_url``) is fetched first."""
+        if file_url and not incoming.is_group:
+            self.queue.submit(incoming.chat_id, partial(self._fetch_then_process, incoming, update_key, file_url))
+        else:
+            self.queue.submit(incoming.chat_id, partial(self.process, incoming, update_key))
+
+    async def _fetch_then_process(self, incoming: Incoming, update_key: str, url: str) -> None:
+        await self.process(replace(incoming, document_data=await self.fetch_file(url)), update_key)
+
+    async def fetch_file(self, url: str) -> bytes:
+        """A file a user sent, from the platform's storage: up to MAX_FILE_BYTES, b"" when larger or unreachable
+        (the handler then says what went wrong)."""
+        if not url.startswith(("https://", "http://")):
+            return b""
+        try:
+            async with self.http.get(url, timeout=aiohttp.ClientTimeout(total=60)) as response:
+                if response.status != 200 or (response.content_length or 0) > MAX_FILE_BYTES:
+                    log.warning("%s: could not fetch a file the user sent (HTTP %s)", self.name, response.status)
+                    return b""
+                data = await response.content.read(MAX_FILE_BYTES + 1)
+        except (aiohttp.ClientError, TimeoutError) as error:
+            log.warning("%s: could not fetch a file the user sent: %s", self.name, type(error).__name__)
+            return b""
+        return data if len(data) <= MAX_FILE_BYTES else b""
+
+    async def link_to(self, file: DocumentRef | Attachment) -> str:
+        """A signed, expiring link to a file: a memo is made when fetched; a file made for this reply is kept in
+        the database for as long as its link lives."""
+        now = self.services.clock.now()
+        if isinstance(file, DocumentRef):
+            return self.signer.url(file.kind, file.id, now)
+        async with self.services.db.transaction() as session:
+            stored = await store(session, file.filename, file.mime, file.data, now, self.signer.ttl)
+        return self.signer.url("file", stored.id or 0, now, stored.extension)
+
+    async def outgoing(self, part: Rendered) -> tuple[str, list[str]]:
+        """The photo URL ("" for none) and the texts to send for one message. Zalo sends no files: a document
+        becomes a link under the text, an image we made is sent by its link."""
+        photo = await self.link_to(part.photo) if isinstance(part.photo, Attachment) else part.photo
+        link = "📄 " + await self.link_to(part.document) if part.document is not None else ""
+        return photo, with_link(part.text, link)
 
     async def process(self, incoming: Incoming, update_key: str = "") -> list[Rendered] | None:
         typing = asyncio.create_task(self.typing(incoming.chat_id))

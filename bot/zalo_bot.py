@@ -1,5 +1,6 @@
 """The Zalo Bot Platform channel (Telegram-like API, no SDK): long polling or a webhook, text in, text and photos
-out. No buttons (numbered options), no files (memos as signed links), messages of at most 2000 characters.
+out. No buttons (numbered options), no files (memos, exports and charts go as signed links), messages of at most
+2000 characters.
 
 Calls are ``POST {base_url}/bot{TOKEN}/{method}`` with a JSON body; errors arrive with HTTP 200 and ``ok: false``:
 401 stops the channel, 429 is waited out, 403 means the user blocked the bot, 408 on getUpdates means "no update".
@@ -19,10 +20,10 @@ from aiohttp import web
 
 from bot.config import ZaloBotSettings
 from bot.links import LinkSigner
-from bot.zalo_base import Backoff, ZaloApiError, ZaloChannel, network_error, request_id, with_document_link
+from bot.zalo_base import Backoff, ZaloApiError, ZaloChannel, network_error, request_id
 from handlers.app import Conversation
 from handlers.delivery import ChannelUnavailable, RecipientBlocked
-from handlers.messages import Capabilities, Incoming
+from handlers.messages import Attachment, Capabilities, Incoming
 from handlers.render import Rendered
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ REFUSED = "Zalo refused the bot token (401): check zalo.bot.token (a reset token
 class ZaloBotChannel(ZaloChannel):
     name = "zalo_bot"
     capabilities = Capabilities(
-        buttons=False, edits=False, documents=False, photos=True, request_contact=False, max_text=2000
+        buttons=False, edits=False, documents=True, photos=True, request_contact=False, max_text=2000
     )
 
     def __init__(
@@ -153,16 +154,18 @@ class ZaloBotChannel(ZaloChannel):
 
     async def send(self, chat_id: str, rendered: list[Rendered]) -> None:
         for part in rendered:
-            texts = with_document_link(part, self.signer, self.services.clock.now())
-            if part.photo.startswith(("https://", "http://")):
-                photo = {"chat_id": chat_id, "photo": part.photo, "caption": texts[0] if texts else ""}
+            photo, texts = await self.outgoing(part)
+            if photo.startswith(("https://", "http://")):
+                payload = {"chat_id": chat_id, "photo": photo, "caption": texts[0] if texts else ""}
                 try:
-                    await self.call_retrying("sendPhoto", photo)
+                    await self.call_retrying("sendPhoto", payload)
                     texts = texts[1:]
                 except ZaloApiError as error:
                     if error.code not in {400, 404}:
                         raise
                     log.info("zalo_bot: photo not sent (%s); sending the text alone", error)
+                    if isinstance(part.photo, Attachment):  # an image we made: its link still reaches the user
+                        texts.append("🖼 " + photo)
             for text in texts:
                 await self.call_retrying("sendMessage", {"chat_id": chat_id, "text": text})
 

@@ -22,11 +22,11 @@ from aiohttp import web
 
 from bot.config import ZaloOASettings
 from bot.links import LinkSigner
-from bot.zalo_base import Backoff, ZaloApiError, ZaloChannel, network_error, request_id, with_document_link
+from bot.zalo_base import Backoff, ZaloApiError, ZaloChannel, network_error, request_id
 from bot.zalo_tokens import OATokens, TokenRefused
 from handlers.app import ACTIONS, Conversation
 from handlers.delivery import ChannelUnavailable, RecipientUnreachable
-from handlers.messages import MAX_ACTION_BYTES, Button, Capabilities, Incoming
+from handlers.messages import MAX_ACTION_BYTES, Attachment, Button, Capabilities, Incoming
 from handlers.render import Rendered
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class ZaloOAChannel(ZaloChannel):
         self._key = settings.webhook_key.get_secret_value()
         self.tokens = OATokens(self.services.db, self.services.clock, settings)
         self.capabilities = Capabilities(
-            buttons=True, max_buttons=MAX_BUTTONS, edits=False, documents=False, photos=True,
+            buttons=True, max_buttons=MAX_BUTTONS, edits=False, documents=True, photos=True,
             request_contact=bool(settings.request_info_image_url), max_text=2000,
         )
 
@@ -100,7 +100,8 @@ class ZaloOAChannel(ZaloChannel):
             return web.Response(status=503, text="channel stopped")
         parsed = self.to_incoming(event)
         if parsed is not None:
-            self.submit(*parsed)
+            incoming, key = parsed
+            self.submit(incoming, key, file_url=file_url_in(event) if incoming.document_name else "")
         return web.json_response({"error": 0})
 
     def signed(self, raw: bytes, header: str, event: dict[str, Any]) -> bool:
@@ -138,9 +139,8 @@ class ZaloOAChannel(ZaloChannel):
         if name == "user_send_image" and text:
             return self._incoming(user, text=text), key  # the caption is what we can read
         if name == "user_send_file":
-            attachments = message.get("attachments") or [{}]
-            file_name = str(_dict(_dict(attachments[0]).get("payload")).get("name") or "file")
-            return self._incoming(user, document_name=file_name), key
+            file_name = str(_file_payload(event).get("name") or "file")
+            return self._incoming(user, document_name=file_name[:200]), key
         if name.startswith("user_send_"):
             return self._incoming(user, media=name.removeprefix("user_send_")), key
         return None
@@ -160,13 +160,15 @@ class ZaloOAChannel(ZaloChannel):
 
     async def send(self, chat_id: str, rendered: list[Rendered]) -> None:
         for part in rendered:
-            texts = with_document_link(part, self.signer, self.services.clock.now())
-            if part.photo.startswith(("https://", "http://")):
-                media = {"template_type": "media", "elements": [{"media_type": "image", "url": part.photo}]}
+            photo, texts = await self.outgoing(part)
+            if photo.startswith(("https://", "http://")):
+                media = {"template_type": "media", "elements": [{"media_type": "image", "url": photo}]}
                 try:
                     await self.message(chat_id, {"attachment": {"type": "template", "payload": media}})
                 except ZaloApiError as error:  # a photo Zalo cannot use: the text still goes
                     log.info("zalo_oa: photo not sent (%s); sending the text alone", error)
+                    if isinstance(part.photo, Attachment):  # an image we made: its link still reaches the user
+                        texts.append("🖼 " + photo)
             for number, text in enumerate(texts, start=1):
                 message: dict[str, Any] = {"text": text}
                 buttons = [button for row in part.buttons for button in row]
@@ -241,3 +243,15 @@ def _buttons(buttons: list[Button]) -> list[dict[str, str]]:
 
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def _file_payload(event: dict[str, Any]) -> dict[str, Any]:
+    """The payload of a user_send_file event's first attachment: ``{url, name, size, …}``."""
+    attachments = _dict(event.get("message")).get("attachments")
+    first = attachments[0] if isinstance(attachments, list) and attachments else {}
+    return _dict(_dict(first).get("payload"))
+
+
+def file_url_in(event: dict[str, Any]) -> str:
+    """Where Zalo keeps the file a user sent (fetched before the update is handled)."""
+    return str(_file_payload(event).get("url") or "")

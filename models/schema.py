@@ -14,6 +14,7 @@ from models.memos import Memo
 from models.notifications import Notification
 from models.people import BuyerProfile, Identity, User
 from models.requests import ContactRequest
+from models.stored_files import StoredFile
 from models.zalo import ZaloToken
 
 metadata = SQLModel.metadata
@@ -21,5 +22,5 @@ metadata = SQLModel.metadata
 __all__ = [
     "AdminGrant", "AuditLog", "Broadcast", "BuyerProfile", "CatalogVersion", "ChatState", "ClaimCode",
     "ContactRequest", "Delivery", "Event", "Identity", "LinkCode", "Memo", "Notification", "ProcessedUpdate",
-    "Producer", "Product", "Registration", "User", "ZaloToken", "metadata",
+    "Producer", "Product", "Registration", "StoredFile", "User", "ZaloToken", "metadata",
 ]

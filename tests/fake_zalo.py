@@ -249,11 +249,17 @@ class FakeZaloOA(LoopbackServer):
         self.outside_window: set[str] = set()  # users who have not written in 7 days: -230
         self.failures: list[int] = []  # error codes for the next message/cs calls, in turn
         self.refused_photos: set[str] = set()  # image URLs Zalo cannot fetch: -201
+        self.files: dict[str, bytes] = {}  # what users uploaded, served as Zalo's file storage does
         self._ids = count(1)
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/v3.0/oa/message/cs", self._message)
         app.router.add_post("/v4/oa/access_token", self._token)
+        app.router.add_get("/cdn/{key}/{name}", self._file)
+
+    async def _file(self, request: web.Request) -> web.Response:
+        data = self.files.get(request.match_info["key"])
+        return web.Response(status=404) if data is None else web.Response(body=data)
 
     async def _token(self, request: web.Request) -> web.Response:
         form = dict(await request.post())
@@ -311,6 +317,15 @@ class FakeZaloOA(LoopbackServer):
 
     def text(self, user_id: str, text: str, msg_id: str = "") -> dict[str, Any]:
         return self.event("user_send_text", user_id, message={"text": text, "msg_id": msg_id or self.msg_id()})
+
+    def file(self, user_id: str, name: str, data: bytes | None) -> dict[str, Any]:
+        """A user_send_file event; the file is kept in the fake's storage (``None``: its link is dead)."""
+        key = self.msg_id()
+        if data is not None:
+            self.files[key] = data
+        payload = {"url": f"{self.url}/cdn/{key}/{name}", "name": name, "size": str(len(data or b"")), "type": "xlsx"}
+        message = {"attachments": [{"type": "file", "payload": payload}], "msg_id": key}
+        return self.event("user_send_file", user_id, message=message)
 
     def msg_id(self) -> str:
         return f"{next(self._ids):032x}"

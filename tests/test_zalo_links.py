@@ -11,11 +11,9 @@ import pytest
 
 from bot.links import LinkSigner
 from bot.web import make_app, start_site
-from bot.zalo_base import with_document_link
+from bot.zalo_base import with_link
 from handlers.app import Conversation
 from handlers.context import Services
-from handlers.messages import DocumentRef
-from handlers.render import Rendered
 from models.db import Database
 from tests.chat import ChatUser, load_catalogue, make_services, register_buyer, request_contact
 
@@ -55,7 +53,7 @@ def link_in(text: str) -> str:
 
 async def test_a_signed_link_downloads_the_memo(server: tuple[str, LinkSigner], services: Services) -> None:
     base, signer = server
-    [text] = with_document_link(Rendered("Biên bản #1", document=DocumentRef("memo", 1)), signer, services.clock.now())
+    [text] = with_link("Biên bản #1", "📄 " + signer.url("memo", 1, services.clock.now()))
     assert text.startswith("Biên bản #1\n\n📄 https://ocop.example.vn/memos/1.docx?exp=")
     status, body, disposition = await fetch(base, link_in(text))
     assert status == 200 and body[:2] == b"PK" and 'filename="bien-ban-ghi-nho-1.docx"' in disposition
@@ -88,5 +86,5 @@ async def test_tampered_expired_or_borrowed_links_are_refused(
 
 def test_a_long_message_and_its_link_go_separately(services: Services) -> None:
     signer = LinkSigner("link-secret-for-tests", PUBLIC, timedelta(hours=72))
-    texts = with_document_link(Rendered("x" * 1990, document=DocumentRef("memo", 7)), signer, services.clock.now())
+    texts = with_link("x" * 1990, "📄 " + signer.url("memo", 7, services.clock.now()))
     assert len(texts) == 2 and texts[0] == "x" * 1990 and texts[1].startswith("📄 https://ocop.example.vn/memos/7")
