@@ -79,7 +79,7 @@ def load_bundled(path: Path = SAMPLE_CATALOGUE) -> list[ParsedRow]:
     """The bundled sample catalogue parsed by the project's own importer; raises when any row is rejected."""
     rows, errors, _count = parse_rows(read_rows(path), today=date.today())
     if errors:
-        raise ValueError(f"{path}: {len(errors)} rows rejected, first: line {errors[0].line}: {errors[0].reason}")
+        raise ValueError(f"{path}: {len(errors)} rows rejected, first: line {errors[0].line}: {errors[0].problem}")
     return rows
 
 

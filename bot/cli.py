@@ -23,6 +23,8 @@ from bot.telegram import TelegramChannel
 from bot.web import make_app, start_site
 from bot.zalo import start_zalo
 from handlers.app import Conversation
+from handlers.catalog_admin import explain
+from handlers.i18n import translator
 from models.catalog import catalog_summary
 from models.catalog_export import COLUMNS, product_rows
 from models.catalog_import import ImportFileError, ImportReport, import_file
@@ -202,7 +204,7 @@ async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     try:
         report = await import_file(db, args.file, dry_run=args.dry_run)
     except (UnreadableFile, ImportFileError) as exc:
-        print(f"ocop-bot import: {args.file}: {exc}", file=sys.stderr)
+        print(f"ocop-bot import: {args.file}: {explain(translator('en'), exc)}", file=sys.stderr)
         return 1
     finally:
         await db.dispose()
@@ -218,7 +220,8 @@ def format_report(report: ImportReport) -> str:
         f"{report.producers_created} new producers, {report.producers_updated} updated); "
         f"{len(report.errors)} rows rejected."
     ]
-    lines += [f"  line {error.line}: {error.reason}" for error in report.errors]
+    english = translator("en")
+    lines += [f"  line {error.line}: {explain(english, error.problem)}" for error in report.errors]
     return "\n".join(lines)
 
 

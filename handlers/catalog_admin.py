@@ -5,14 +5,25 @@ from __future__ import annotations
 
 from handlers.admin import require_admin
 from handlers.context import Context, parse_id
+from handlers.i18n import Translator
 from handlers.messages import Button
 from models.catalog import Product
 from models.catalog_admin import RATINGS, import_catalogue, set_hidden, set_stars
 from models.catalog_import import ImportFileError
-from models.errors import StaleAction
+from models.errors import ImportProblem, StaleAction
 from models.tabular import MAX_FILE_BYTES, UnreadableFile, read_bytes
 
 MAX_ERRORS_SHOWN = 30
+
+
+def explain(t: Translator, problem: ImportProblem) -> str:
+    """Why a file or a row was refused, in the reader's language (field names as the spreadsheet calls them)."""
+    params = dict(problem.params)
+    if "column" in params:
+        params["column"] = t(f"import.column.{params['column']}")
+    if "columns" in params:
+        params["columns"] = ", ".join(t(f"import.column.{name}") for name in params["columns"])  # type: ignore[attr-defined]
+    return t(f"import.reason.{problem.code}", **params)
 
 
 def card_buttons(ctx: Context, product: Product) -> list[Button]:
@@ -32,7 +43,7 @@ async def on_document(ctx: Context) -> None:
     try:
         report = await import_catalogue(ctx.session, ctx.user, read_bytes(data, name), name, ctx.now)
     except (UnreadableFile, ImportFileError) as error:
-        ctx.say("import.failed", name=name, reason=str(error))
+        ctx.say("import.failed", name=name, reason=explain(ctx.t, error))
         return
     text = ctx.t(
         "import.report",
@@ -44,7 +55,7 @@ async def on_document(ctx: Context) -> None:
         producers=report.producers_created,
         errors=len(report.errors),
     )
-    lines = [ctx.t("import.row_error", line=error.line, reason=error.reason)
+    lines = [ctx.t("import.row_error", line=error.line, reason=explain(ctx.t, error.problem))
              for error in report.errors[:MAX_ERRORS_SHOWN]]
     if len(report.errors) > MAX_ERRORS_SHOWN:
         lines.append(ctx.t("import.more_errors", n=len(report.errors) - MAX_ERRORS_SHOWN))

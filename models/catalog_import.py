@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models import geography
 from models.catalog import Producer, Product, bump_catalog_version
 from models.db import Database, utcnow
+from models.errors import ImportProblem
 from models.geography import PlaceKind
 from models.ocop import guess_producer_kind, parse_group, parse_producer_kind, parse_stars
 from models.tabular import Row, read_bytes, read_rows
@@ -62,14 +63,14 @@ PRODUCT_FIELDS = (
 )
 
 
-class ImportFileError(Exception):
-    """The file as a whole cannot be imported (unreadable, empty, no header row); nothing was written."""
+class ImportFileError(ImportProblem):
+    """The file as a whole cannot be imported (no header row with the required columns); nothing was written."""
 
 
 @dataclass(frozen=True)
 class RowError:
     line: int
-    reason: str
+    problem: ImportProblem
 
 
 @dataclass
@@ -158,10 +159,8 @@ def parse_rows(rows: Iterable[Row], today: date) -> tuple[list[ParsedRow], list[
     if "province" not in columns.values() and "address" not in columns.values():
         missing.append("province")
     if position < 0 or missing:
-        found = ", ".join(cell for cell in (rows[max(position, 0)][1] if rows else []) if cell) or "none"
-        raise ImportFileError(
-            f"no header row with the required columns; missing: {', '.join(missing)} (columns found: {found})"
-        )
+        found = ", ".join(cell for cell in (rows[max(position, 0)][1] if rows else []) if cell) or "—"
+        raise ImportFileError("no_header", columns=tuple(missing), found=found)
     parsed: list[ParsedRow] = []
     errors: list[RowError] = []
     seen: dict[tuple[tuple[str, str], str], int] = {}
@@ -173,11 +172,11 @@ def parse_rows(rows: Iterable[Row], today: date) -> tuple[list[ParsedRow], list[
         values = {name: clean(cells[index]) if index < len(cells) else "" for index, name in columns.items()}
         try:
             row = _parse_row(line, values, today)
-        except ValueError as exc:
-            errors.append(RowError(line, str(exc)))
+        except ImportProblem as problem:
+            errors.append(RowError(line, problem))
             continue
         if row.product_key in seen:
-            errors.append(RowError(line, f"duplicate of line {seen[row.product_key]} (same product and producer)"))
+            errors.append(RowError(line, ImportProblem("duplicate", first_line=seen[row.product_key])))
             continue
         seen[row.product_key] = line
         parsed.append(row)
@@ -187,23 +186,23 @@ def parse_rows(rows: Iterable[Row], today: date) -> tuple[list[ParsedRow], list[
 def _parse_row(line: int, v: dict[str, str], today: date) -> ParsedRow:
     for name in v:
         if len(v[name]) > MAX_CELL:
-            raise ValueError(f"column {name} is longer than {MAX_CELL} characters")
+            raise ImportProblem("too_long", column=name, limit=MAX_CELL)
     if not v.get("name"):
-        raise ValueError("missing product name")
+        raise ImportProblem("missing_name")
     if not v.get("producer"):
-        raise ValueError("missing producer (chủ thể)")
+        raise ImportProblem("missing_producer")
     stars = parse_stars(v.get("stars", ""))
     if stars is None:
-        raise ValueError(f"stars {v.get('stars')!r} is not a number of stars" if v.get("stars") else "missing stars")
+        raise ImportProblem("bad_stars", value=v["stars"]) if v.get("stars") else ImportProblem("missing_stars")
     if not 3 <= stars <= 5:
-        raise ValueError(f"stars must be 3, 4 or 5 (got {stars}); 1–2 stars are not OCOP products")
+        raise ImportProblem("stars_range", stars=stars)
     group = parse_group(v.get("group", ""))
     if group is None:
-        raise ValueError(f"unknown product group {v.get('group')!r}" if v.get("group") else "missing product group")
+        raise ImportProblem("bad_group", value=v["group"]) if v.get("group") else ImportProblem("missing_group")
     kind_text = v.get("producer_kind", "")
     kind = parse_producer_kind(kind_text) if kind_text else guess_producer_kind(v["producer"])
     if kind is None:
-        raise ValueError(f"unknown producer kind {kind_text!r}")
+        raise ImportProblem("bad_kind", value=kind_text)
     province, old_province = _parse_province(v)
     address = v.get("address", "")
     return ParsedRow(
@@ -231,16 +230,16 @@ def _parse_row(line: int, v: dict[str, str], today: date) -> ParsedRow:
     )
 
 
-def _resolve_one(text: str, what: str) -> geography.Place:
+def _resolve_one(text: str, column: str) -> geography.Place:
     resolution = geography.resolve(text)
     if resolution.ambiguous:
         names = ", ".join(place.name for place in resolution.candidates)
-        raise ValueError(f"{what} {text!r} is ambiguous: it could be {names}")
+        raise ImportProblem("ambiguous_place", column=column, value=text, candidates=names)
     place = resolution.place
     if place is None:
-        raise ValueError(f"unknown {what} {text!r}")
+        raise ImportProblem("unknown_place", column=column, value=text)
     if place.kind not in (PlaceKind.PROVINCE, PlaceKind.OLD_PROVINCE):
-        raise ValueError(f"{what} {text!r} is a region, not a province")
+        raise ImportProblem("region_not_province", column=column, value=text)
     return place
 
 
@@ -249,15 +248,15 @@ def _parse_province(v: dict[str, str]) -> tuple[str, str | None]:
     address = v.get("address", "")
     text = v.get("province") or (address.rsplit(",", 1)[-1].strip() if address else "")
     if not text:
-        raise ValueError("missing province (no province column value and no address)")
+        raise ImportProblem("missing_province")
     place = _resolve_one(text, "province")
     current = place.current
     assert current is not None
     if v.get("old_province"):
-        old = _resolve_one(v["old_province"], "old province")
+        old = _resolve_one(v["old_province"], "old_province")
         old_name = old.name if old.kind is PlaceKind.OLD_PROVINCE else geography.old_provinces_of(old.name)[0]
         if geography.current_unit_of(old_name) != current:
-            raise ValueError(f"old province {old_name} is not part of {current}")
+            raise ImportProblem("old_province_mismatch", old=old_name, current=current)
         return current, old_name
     if place.kind is PlaceKind.OLD_PROVINCE:
         return current, place.name
@@ -294,11 +293,11 @@ def _parse_date(text: str, today: date) -> date | None:
         except ValueError:
             continue
     if parsed is None:
-        raise ValueError(f"bad decision date {text!r} (expected dd/mm/yyyy)")
+        raise ImportProblem("bad_date", value=text)
     if parsed > today:
-        raise ValueError(f"decision date {parsed:%d/%m/%Y} is in the future")
+        raise ImportProblem("future_date", date=f"{parsed:%d/%m/%Y}")
     if parsed < OCOP_START:
-        raise ValueError(f"decision date {parsed:%d/%m/%Y} is before the OCOP programme began (2018)")
+        raise ImportProblem("date_before_ocop", date=f"{parsed:%d/%m/%Y}")
     return parsed
 
 

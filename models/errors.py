@@ -57,3 +57,15 @@ class AdminChangeRefused(DomainError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class ImportProblem(ValueError):
+    """Why a catalogue file, or one row of it, cannot be imported: ``code`` names the message shown to people
+    (``import.reason.<code>``) and ``params`` fill it; a ``column`` or ``columns`` parameter holds field names
+    (``import.column.<field>``), other parameters are shown as they are."""
+
+    def __init__(self, code: str, **params: object) -> None:
+        details = ", ".join(f"{name}={value!r}" for name, value in params.items())
+        super().__init__(f"{code} ({details})" if details else code)
+        self.code = code
+        self.params = params

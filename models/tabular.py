@@ -13,11 +13,13 @@ from typing import Any
 from openpyxl import Workbook, load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
+from models.errors import ImportProblem
+
 MAX_FILE_BYTES = 20 * 1024 * 1024
 
 
-class UnreadableFile(Exception):
-    """The file is not a spreadsheet we can read; the message says why, for the person who sent it."""
+class UnreadableFile(ImportProblem):
+    """The file is not a spreadsheet we can read; the code says why, for the person who sent it."""
 
 
 Row = tuple[int, list[str]]  # (line or row number as the user sees it, cell texts)
@@ -28,22 +30,22 @@ def read_rows(path: Path) -> Iterator[Row]:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise UnreadableFile(f"{path}: no such file") from None
-    except OSError as exc:
-        raise UnreadableFile(f"{path}: cannot be read ({exc.strerror})") from None
+        raise UnreadableFile("no_such_file") from None
+    except OSError:
+        raise UnreadableFile("cannot_read") from None
     return read_bytes(data, path.name)
 
 
 def read_bytes(data: bytes, name: str) -> Iterator[Row]:
     if not data.strip():
-        raise UnreadableFile(f"{name}: the file is empty")
+        raise UnreadableFile("empty")
     if len(data) > MAX_FILE_BYTES:
-        raise UnreadableFile(f"{name}: the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+        raise UnreadableFile("too_large", limit=MAX_FILE_BYTES // (1024 * 1024))
     if data[:4] == b"PK\x03\x04":
-        return _xlsx_rows(data, name)
+        return _xlsx_rows(data)
     suffix = Path(name).suffix.lower()
     if suffix in {".xls", ".xlsx", ".xlsm", ".ods", ".pdf", ".doc", ".docx"} or b"\x00" in data[:4096]:
-        raise UnreadableFile(f"{name}: not a CSV or XLSX file (save it as .xlsx or .csv UTF-8)")
+        raise UnreadableFile("not_spreadsheet")
     return _csv_rows(data)
 
 
@@ -68,14 +70,14 @@ def _csv_rows(data: bytes) -> Iterator[Row]:
             yield line, [cell.strip() for cell in cells]
             line = reader.line_num + 1
     except csv.Error as exc:
-        raise UnreadableFile(f"line {line}: the CSV is malformed ({exc})") from None
+        raise UnreadableFile("malformed_csv", line=line, detail=str(exc)) from None
 
 
-def _xlsx_rows(data: bytes, name: str) -> Iterator[Row]:
+def _xlsx_rows(data: bytes) -> Iterator[Row]:
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise UnreadableFile(f"{name}: not a readable XLSX file ({exc})") from None
+        raise UnreadableFile("unreadable_xlsx", detail=str(exc)) from None
     try:
         sheet = workbook.worksheets[0]
         for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):

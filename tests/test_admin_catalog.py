@@ -46,8 +46,8 @@ async def test_an_admin_imports_a_csv_and_gets_the_row_report(office: ChatUser) 
     assert office.last.split("\n") == [
         "📥 danh-sach.csv: 4 dòng dữ liệu — 1 sản phẩm mới, 1 cập nhật, 0 không đổi; 1 chủ thể mới; "
         "2 dòng lỗi (không được nhập).",
-        "Dòng 3: unknown province 'Atlantis'",
-        "Dòng 4: stars must be 3, 4 or 5 (got 2); 1–2 stars are not OCOP products",
+        "Dòng 3: không rõ tỉnh/thành phố «Atlantis»",
+        "Dòng 4: số sao phải là 3, 4 hoặc 5 (ghi 2); sản phẩm 1–2 sao không phải sản phẩm OCOP",
     ]
     assert "Trà hoa vàng Ba Chẽ" in await products(db)
     buyer = ChatUser(office.conversation, "lan")
@@ -73,15 +73,16 @@ async def test_an_xlsx_with_title_rows(office: ChatUser) -> None:
     workbook.save(buffer)
     await sends_file(office, "ocop-2025.xlsx", buffer.getvalue())
     assert office.last.startswith("📥 ocop-2025.xlsx: 4 dòng dữ liệu — 1 sản phẩm mới")
-    assert "Dòng 5: unknown province 'Atlantis'" in office.last  # numbered as the spreadsheet shows it
+    assert "Dòng 5: không rõ tỉnh/thành phố «Atlantis»" in office.last  # numbered as the spreadsheet shows it
 
 
 @pytest.mark.parametrize(
     ("name", "data", "reason"),
     [
-        ("anh.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00", "not a CSV or XLSX file"),
-        ("list.csv", "Tên,Giá\nChè,100\n".encode(), "no header row with the required columns"),
-        ("broken.xlsx", b"PK\x03\x04 not really a zip", "not a readable XLSX file"),
+        ("anh.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00", "không phải tệp CSV hoặc XLSX"),
+        ("list.csv", "Tên,Giá\nChè,100\n".encode(), "thiếu: Tên sản phẩm, Chủ thể, Nhóm sản phẩm, Số sao, tỉnh/thành phố "
+         "(các cột tìm thấy: Tên, Giá)"),
+        ("broken.xlsx", b"PK\x03\x04 not really a zip", "không đọc được tệp XLSX"),
     ],
 )
 async def test_a_file_that_cannot_be_imported_changes_nothing(office: ChatUser, name: str, data: bytes, reason: str) -> None:

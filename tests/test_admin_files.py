@@ -94,7 +94,7 @@ async def test_an_admin_uploads_a_list_and_gets_files_back_on_telegram(polling: 
     office.mark = len(fake.sent_to(OFFICE))
     await fake.push(fake.document_update(OFFICE, "danh-sach-ocop.xlsx", xlsx_list()))
     report = await office.expect("📥 danh-sach-ocop.xlsx: 2 dòng dữ liệu — 1 sản phẩm mới")
-    assert "Dòng 3: unknown province 'Atlantis'" in report.text
+    assert "Dòng 3: không rõ tỉnh/thành phố «Atlantis»" in report.text
     assert fake.count("getFile") == 1 and fake.count("download") == 1
 
     await office.says("/stats")

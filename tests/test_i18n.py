@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from handlers.i18n import LANGUAGES, catalog_keys, language_of, translator
+from models import catalog_import, tabular
 
 HANDLERS = Path(__file__).parents[1] / "handlers"
 KEY = re.compile(r"^[a-z_]+(\.[a-z0-9_]+)+$")
+PROBLEM = re.compile(r"(?:ImportProblem|UnreadableFile|ImportFileError)\(\s*\"([a-z_0-9]+)\"")
 
 
 def used_keys() -> tuple[set[str], set[str]]:
@@ -58,3 +60,14 @@ def test_language_hints() -> None:
     assert language_of(None) == "vi"
     assert translator("en")("lang.set") == "Switched to English."
     assert translator("xx")("lang.set") == "Đã chuyển sang tiếng Việt."
+
+
+def test_every_import_problem_and_column_can_be_explained_in_both_languages() -> None:
+    """Import problems are raised with codes in models/; people read them through import.reason.* keys."""
+    sources = [Path(module.__file__ or "").read_text() for module in (catalog_import, tabular)]
+    codes = {code for source in sources for code in PROBLEM.findall(source)}
+    assert {"unknown_place", "duplicate", "no_header", "empty", "malformed_csv"} <= codes
+    for language in LANGUAGES:
+        keys = catalog_keys(language)
+        assert {f"import.reason.{code}" for code in codes} <= set(keys), language
+        assert {f"import.column.{field}" for field in catalog_import.HEADERS} <= set(keys), language

@@ -43,19 +43,19 @@ def write(tmp_path: Path, text: str, name: str = "list.csv") -> Path:
 
 async def test_mixed_file_imports_good_rows_and_names_each_bad_one(db: Database, tmp_path: Path) -> None:
     report = await import_file(db, write(tmp_path, MIXED), today=TODAY)
-    reasons = {error.line: error.reason for error in report.errors}
+    reasons = {error.line: (error.problem.code, error.problem.params) for error in report.errors}
     assert report.rows == 12
     assert report.products_created == 3
     assert set(reasons) == {4, 5, 6, 7, 8, 10, 11, 12, 13}
-    assert "unknown province 'Atlantis'" in reasons[4]
-    assert "stars must be 3, 4 or 5" in reasons[5]
-    assert "bad decision date '31/02/2024'" in reasons[6]
-    assert reasons[7] == "missing product name"
-    assert "ambiguous" in reasons[8] and "Đồng Nai" in reasons[8]
-    assert "in the future" in reasons[10]
-    assert reasons[11] == "duplicate of line 2 (same product and producer)"
-    assert "unknown producer kind 'Cửa hàng'" in reasons[12]
-    assert "unknown product group 'Cơ khí'" in reasons[13]
+    assert reasons[4] == ("unknown_place", {"column": "province", "value": "Atlantis"})
+    assert reasons[5] == ("stars_range", {"stars": 2})
+    assert reasons[6] == ("bad_date", {"value": "31/02/2024"})
+    assert reasons[7] == ("missing_name", {})
+    assert reasons[8][0] == "ambiguous_place" and "Đồng Nai" in str(reasons[8][1]["candidates"])
+    assert reasons[10] == ("future_date", {"date": "01/01/2030"})
+    assert reasons[11] == ("duplicate", {"first_line": 2})
+    assert reasons[12] == ("bad_kind", {"value": "Cửa hàng"})
+    assert reasons[13] == ("bad_group", {"value": "Cơ khí"})
 
     async with db.session() as session:
         products = {p.name: p for p in (await session.exec(select(Product))).all()}
@@ -136,10 +136,10 @@ async def test_semicolon_and_windows_1258_csv(sqlite_db: Database, tmp_path: Pat
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("empty.csv", b"", "the file is empty"),
-        ("blank.csv", b"\n\n  \n", "the file is empty"),
-        ("photo.xlsx", b"\x89PNG\r\n\x1a\n\x00\x00", "not a CSV or XLSX"),
-        ("broken.xlsx", b"PK\x03\x04garbage", "not a readable XLSX"),
+        ("empty.csv", b"", "empty"),
+        ("blank.csv", b"\n\n  \n", "empty"),
+        ("photo.xlsx", b"\x89PNG\r\n\x1a\n\x00\x00", "not_spreadsheet"),
+        ("broken.xlsx", b"PK\x03\x04garbage", "unreadable_xlsx"),
     ],
 )
 async def test_unreadable_files_get_a_clear_error(
@@ -147,18 +147,21 @@ async def test_unreadable_files_get_a_clear_error(
 ) -> None:
     path = tmp_path / name
     path.write_bytes(content)
-    with pytest.raises(UnreadableFile, match=message):
+    with pytest.raises(UnreadableFile) as raised:
         await import_file(sqlite_db, path, today=TODAY)
+    assert raised.value.code == message
 
 
 async def test_file_without_required_headers(sqlite_db: Database, tmp_path: Path) -> None:
-    with pytest.raises(ImportFileError, match=r"missing: .*stars"):
+    with pytest.raises(ImportFileError) as raised:
         await import_file(sqlite_db, write(tmp_path, "Tên sản phẩm,Chủ thể,Tỉnh,Nhóm\nA,B,Hà Nội,1\n"), today=TODAY)
+    assert (raised.value.code, raised.value.params["columns"]) == ("no_header", ("stars",))
 
 
 async def test_missing_file(sqlite_db: Database, tmp_path: Path) -> None:
-    with pytest.raises(UnreadableFile, match="no such file"):
+    with pytest.raises(UnreadableFile) as raised:
         await import_file(sqlite_db, tmp_path / "nope.csv", today=TODAY)
+    assert raised.value.code == "no_such_file"
 
 
 async def test_export_imports_back_unchanged(db: Database, tmp_path: Path) -> None:
