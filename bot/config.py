@@ -94,7 +94,6 @@ class ContactSettings(Section):
     daily_quota: int = Field(default=20, ge=1, le=1000)
     remind_after_hours: int = Field(default=48, ge=1)
     expire_after_days: int = Field(default=7, ge=1)
-    timezone: str = "Asia/Ho_Chi_Minh"
 
 
 class BroadcastSettings(Section):

@@ -17,7 +17,6 @@ def build_services(settings: Settings, db: Database) -> Services:
         daily_quota=contact.daily_quota,
         remind_after=timedelta(hours=contact.remind_after_hours),
         expire_after=timedelta(days=contact.expire_after_days),
-        timezone=contact.timezone,
     )
     admins = settings.admins
     return Services(

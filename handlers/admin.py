@@ -8,8 +8,8 @@ from models import admin as admins
 from models.audit import recent
 from models.catalog import Producer, find_producers
 from models.claims import CODE_VALID, issue_code
+from models.clock import TIMEZONE
 from models.errors import AdminChangeRefused, NotAuthorised, StaleAction
-from models.memos import TIMEZONE
 from models.people import User
 from models.text import normalize
 

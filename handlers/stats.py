@@ -10,7 +10,7 @@ from handlers.context import Context
 from handlers.i18n import Translator
 from handlers.messages import Attachment, Reply
 from models.charts import Panel, bar_panels_png
-from models.memos import TIMEZONE
+from models.clock import TIMEZONE
 from models.stats import Stats, programme_stats
 
 TOP = 5  # provinces and events named in the text

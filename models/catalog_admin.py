@@ -14,8 +14,8 @@ from models.admin import require_admin
 from models.audit import record
 from models.catalog import Product, bump_catalog_version
 from models.catalog_import import ImportReport, import_in_session
+from models.clock import TIMEZONE
 from models.errors import StaleAction
-from models.memos import TIMEZONE
 from models.people import User
 from models.tabular import Row
 

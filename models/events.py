@@ -18,10 +18,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models import geography
 from models.admin import require_admin
 from models.audit import record
+from models.clock import TIMEZONE
 from models.db import UTCDateTime, utcnow
 from models.errors import EventClosed, InvalidEvent, StaleAction
 from models.geography import PlaceKind
-from models.memos import TIMEZONE, Memo
+from models.memos import Memo
 from models.people import User
 from models.text import clean, normalize
 

@@ -18,8 +18,9 @@ from models.audit import record
 from models.catalog import Producer, Product
 from models.catalog_export import COLUMNS as PRODUCT_COLUMNS
 from models.catalog_export import product_rows_in
+from models.clock import TIMEZONE
 from models.events import Event
-from models.memos import TIMEZONE, Memo
+from models.memos import Memo
 from models.people import BuyerProfile, User
 from models.requests import ContactRequest
 from models.tabular import write_csv, write_xlsx

@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Column
 from sqlmodel import Field, SQLModel, col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.catalog import Producer, Product
+from models.clock import TIMEZONE
 from models.db import UTCDateTime, utcnow
 from models.errors import NotAuthorised, StaleAction
 from models.memo_document import MemoDocument, MemoLine, MemoParty
@@ -22,7 +22,6 @@ from models.people import BuyerKind, BuyerProfile, User
 if TYPE_CHECKING:
     from models.requests import ContactRequest
 
-TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 class MemoStatus(StrEnum):

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Column, func
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.catalog import Producer, Product
+from models.clock import TIMEZONE
 from models.db import UTCDateTime, utcnow
 from models.errors import DuplicateRequest, NotAuthorised, QuotaExceeded, StaleAction
 from models.events import running_event_for
@@ -34,11 +34,10 @@ class ContactPolicy:
     daily_quota: int = 20
     remind_after: timedelta = timedelta(hours=48)
     expire_after: timedelta = timedelta(days=7)
-    timezone: str = "Asia/Ho_Chi_Minh"
 
     def day_start(self, now: datetime) -> datetime:
         """The start (as an aware datetime) of the local day that contains ``now``."""
-        local = now.astimezone(ZoneInfo(self.timezone))
+        local = now.astimezone(TIMEZONE)
         return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
