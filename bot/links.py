@@ -7,6 +7,7 @@ import hmac
 from datetime import datetime, timedelta
 
 from bot.config import WebSettings
+from models.stored_files import StoredFile
 
 
 class LinkSigner:
@@ -21,11 +22,17 @@ class LinkSigner:
         message = f"{kind}:{item}:{expires}".encode()
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()[:32]
 
-    def url(self, kind: str, item: int, now: datetime, extension: str = "docx") -> str:
-        """``{public_url}/{kind}s/{item}.{extension}?exp=…&sig=…``; the signature covers kind, item and expiry."""
-        expires = int((now + self.ttl).timestamp())
+    def url(self, kind: str, item: int, now: datetime, extension: str = "docx", until: datetime | None = None) -> str:
+        """``{public_url}/{kind}s/{item}.{extension}?exp=…&sig=…``, valid for the configured time or ``until``; the
+        signature covers kind, item and expiry."""
+        expires = int((until or now + self.ttl).timestamp())
         signature = self._signature(kind, item, expires)
         return f"{self._base}/{kind}s/{item}.{extension}?exp={expires}&sig={signature}"
+
+    def file_url(self, stored: StoredFile, now: datetime) -> str:
+        """A link to a kept file, valid for as long as the file is kept (the download checks that it names it)."""
+        assert stored.id is not None
+        return self.url("file", stored.id, now, stored.extension, until=stored.expires_at)
 
     def valid(self, kind: str, item: int, expires: str, signature: str, now: datetime) -> bool:
         """True for an untampered link that has not expired (constant-time comparison)."""

@@ -21,7 +21,7 @@ from handlers.i18n import translator
 from handlers.messages import Attachment, DocumentRef, Incoming
 from handlers.render import Rendered
 from models.people import language_of_identity
-from models.stored_files import store
+from models.stored_files import MAX_IMAGE_BYTES, store
 from models.tabular import MAX_FILE_BYTES
 
 log = logging.getLogger(__name__)
@@ -164,31 +164,35 @@ class ZaloChannel(ChannelRuntime):
         """Show that the bot is working, where the platform can."""
 
     def submit(self, incoming: Incoming, update_key: str, file_url: str = "") -> None:
-        """Handle an acknowledged update in the background, after the chat's earlier ones; a file the user sent
-        (``file_url``) is fetched first."""
-        if file_url and not incoming.is_group:
+        """Handle an acknowledged update in the background, after the chat's earlier ones; a file or picture the
+        user sent (``file_url``) is fetched first."""
+        if file_url and not incoming.is_group and (incoming.document_name or incoming.media == "image"):
             self.queue.submit(incoming.chat_id, partial(self._fetch_then_process, incoming, update_key, file_url))
         else:
             self.queue.submit(incoming.chat_id, partial(self.process, incoming, update_key))
 
     async def _fetch_then_process(self, incoming: Incoming, update_key: str, url: str) -> None:
-        await self.process(replace(incoming, document_data=await self.fetch_file(url)), update_key)
+        if incoming.document_name:
+            incoming = replace(incoming, document_data=await self.fetch_file(url, MAX_FILE_BYTES))
+        else:
+            incoming = replace(incoming, image=await self.fetch_file(url, MAX_IMAGE_BYTES))
+        await self.process(incoming, update_key)
 
-    async def fetch_file(self, url: str) -> bytes:
-        """A file a user sent, from the platform's storage: up to MAX_FILE_BYTES, b"" when larger or unreachable
+    async def fetch_file(self, url: str, limit: int) -> bytes:
+        """A file a user sent, from the platform's storage: up to ``limit`` bytes, b"" when larger or unreachable
         (the handler then says what went wrong)."""
         if not url.startswith(("https://", "http://")):
             return b""
         try:
             async with self.http.get(url, timeout=aiohttp.ClientTimeout(total=60)) as response:
-                if response.status != 200 or (response.content_length or 0) > MAX_FILE_BYTES:
+                if response.status != 200 or (response.content_length or 0) > limit:
                     log.warning("%s: could not fetch a file the user sent (HTTP %s)", self.name, response.status)
                     return b""
-                data = await response.content.read(MAX_FILE_BYTES + 1)
+                data = await response.content.read(limit + 1)
         except (aiohttp.ClientError, TimeoutError) as error:
             log.warning("%s: could not fetch a file the user sent: %s", self.name, type(error).__name__)
             return b""
-        return data if len(data) <= MAX_FILE_BYTES else b""
+        return data if len(data) <= limit else b""
 
     async def link_to(self, file: DocumentRef | Attachment) -> str:
         """A signed, expiring link to a file: a memo is made when fetched; a file made for this reply is kept in
@@ -198,7 +202,7 @@ class ZaloChannel(ChannelRuntime):
             return self.signer.url(file.kind, file.id, now)
         async with self.services.db.transaction() as session:
             stored = await store(session, file.filename, file.mime, file.data, now, self.signer.ttl)
-        return self.signer.url("file", stored.id or 0, now, stored.extension)
+        return self.signer.file_url(stored, now)
 
     async def outgoing(self, part: Rendered) -> tuple[str, list[str]]:
         """The photo URL ("" for none) and the texts to send for one message. Zalo sends no files: a document

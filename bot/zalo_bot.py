@@ -121,7 +121,8 @@ class ZaloBotChannel(ZaloChannel):
         if parsed is None:
             log.debug("zalo_bot: ignored an update without a user message")
             return
-        self.submit(*parsed)
+        incoming, key = parsed
+        self.submit(incoming, key, file_url=_image_url(update) if incoming.media == "image" else "")
 
     def to_incoming(self, update: dict[str, Any]) -> tuple[Incoming, str] | None:
         """(Incoming, update key) for a user's message; the key is event name + message id (no update ids)."""
@@ -146,8 +147,10 @@ class ZaloBotChannel(ZaloChannel):
         }
         kind = event.removeprefix("message.").removesuffix(".received") or "unsupported"
         text = str(message.get("text") or message.get("caption") or "")
-        if kind == "text" or (kind in {"image", "link"} and text):
-            return Incoming(text=text, **common), key[:200]  # a captioned photo: the caption is what we can read
+        if kind == "image":  # its caption (if any) is read as text, unless a flow wants the picture itself
+            return Incoming(text=text, media="image", **common), key[:200]
+        if kind == "text" or (kind == "link" and text):
+            return Incoming(text=text, **common), key[:200]
         return Incoming(media=kind, **common), key[:200]
 
     # -- outbound -----------------------------------------------------------------------------------------------
@@ -225,3 +228,9 @@ def _number(value: Any) -> int:
         return int(value)
     except (TypeError, ValueError):
         return 0
+
+
+def _image_url(update: dict[str, Any]) -> str:
+    """Where Zalo keeps the picture of a message.image.received update (``photo_url``, or ``photo``)."""
+    message = update.get("message") if isinstance(update.get("message"), dict) else {}
+    return str(message.get("photo_url") or message.get("photo") or "")

@@ -101,7 +101,8 @@ class ZaloOAChannel(ZaloChannel):
         parsed = self.to_incoming(event)
         if parsed is not None:
             incoming, key = parsed
-            self.submit(incoming, key, file_url=file_url_in(event) if incoming.document_name else "")
+            wanted = incoming.document_name or incoming.media == "image"
+            self.submit(incoming, key, file_url=file_url_in(event) if wanted else "")
         return web.json_response({"error": 0})
 
     def signed(self, raw: bytes, header: str, event: dict[str, Any]) -> bool:
@@ -136,8 +137,8 @@ class ZaloOAChannel(ZaloChannel):
         if name == "user_submit_info":
             phone = str(_dict(event.get("info")).get("phone") or "")  # shared through Zalo's consent form
             return (self._incoming(user, contact_phone=phone), key) if phone else None
-        if name == "user_send_image" and text:
-            return self._incoming(user, text=text), key  # the caption is what we can read
+        if name == "user_send_image":  # its caption (if any) is read as text, unless a flow wants the picture
+            return self._incoming(user, text=text, media="image"), key
         if name == "user_send_file":
             file_name = str(_file_payload(event).get("name") or "file")
             return self._incoming(user, document_name=file_name[:200]), key
@@ -246,12 +247,12 @@ def _dict(value: Any) -> dict[str, Any]:
 
 
 def _file_payload(event: dict[str, Any]) -> dict[str, Any]:
-    """The payload of a user_send_file event's first attachment: ``{url, name, size, …}``."""
+    """The payload of a user_send_file/image event's first attachment: ``{url, name, size, …}``."""
     attachments = _dict(event.get("message")).get("attachments")
     first = attachments[0] if isinstance(attachments, list) and attachments else {}
     return _dict(_dict(first).get("payload"))
 
 
 def file_url_in(event: dict[str, Any]) -> str:
-    """Where Zalo keeps the file a user sent (fetched before the update is handled)."""
+    """Where Zalo keeps the file or picture a user sent (fetched before the update is handled)."""
     return str(_file_payload(event).get("url") or "")

@@ -117,6 +117,9 @@ FLOWS: dict[str, Callable[[Context, str], Awaitable[None]]] = {
     broadcast.FLOW: broadcast.on_text,
 }
 
+# Flows that take a picture the user sends (elsewhere a picture is answered with its caption, if any, as text).
+IMAGE_FLOWS: dict[str, Callable[[Context], Awaitable[None]]] = {broadcast.FLOW: broadcast.on_image}
+
 # Commands that show nothing private, so they may be answered in a group chat.
 GROUP_COMMANDS = frozenset({"help", "search", "browse"})
 
@@ -180,7 +183,9 @@ class Conversation:
             await self._action(ctx, incoming.action)
         elif incoming.document_name:
             await catalog_admin.on_document(ctx)
-        elif incoming.media:
+        elif incoming.image and ctx.state.flow in IMAGE_FLOWS:
+            await IMAGE_FLOWS[ctx.state.flow](ctx)
+        elif incoming.media and not incoming.text:
             ctx.say("input.media")
         else:
             await self._text(ctx, incoming.text)

@@ -1,6 +1,6 @@
-"""/broadcast (admins): compose a text (and a photo link) → choose the audience → preview with the number of
-recipients → confirm; /broadcast status, /broadcast cancel. The sender worker (bot/broadcast_sender.py) sends it and
-reports progress with ``progress_reply``."""
+"""/broadcast (admins): compose a text (and a photo: sent from the phone, or a link) → choose the audience →
+preview with the number of recipients → confirm; /broadcast status, /broadcast cancel. The sender worker
+(bot/broadcast_sender.py) sends it and reports progress with ``progress_reply``."""
 
 from __future__ import annotations
 
@@ -10,18 +10,20 @@ from datetime import datetime, timedelta
 from handlers.admin import require_admin
 from handlers.context import Context, parse_id, parse_index
 from handlers.i18n import LANGUAGES, Translator
-from handlers.messages import Button, Reply
+from handlers.messages import Attachment, Button, Reply
 from models import broadcasts as bc
 from models import geography
 from models.broadcasts import Audience, AudienceKind, BroadcastStatus, Progress
 from models.errors import StaleAction
 from models.events import all_events, get_event
+from models.stored_files import MAX_IMAGE_BYTES, file_ref, image_type, load, ref_id, store
 from models.text import normalize
 
 FLOW = "broadcast"
 REGIONS = tuple(geography.NEW_REGIONS)
 SIMPLE = (AudienceKind.ALL, AudienceKind.BUYERS, AudienceKind.PRODUCERS)
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
+PHOTO_KEPT = timedelta(days=30)  # a photo sent for a broadcast is kept this long (Zalo recipients fetch it by link)
 
 
 async def command(ctx: Context, arg: str) -> None:
@@ -61,6 +63,25 @@ async def on_text(ctx: Context, text: str) -> None:
         await _place_typed(ctx, value)
     else:
         ctx.say("flow.use_buttons")
+
+
+async def on_image(ctx: Context) -> None:
+    """A picture sent while composing: at the photo step it becomes the broadcast's photo."""
+    require_admin(ctx)
+    data = ctx.incoming.image
+    mime = image_type(data)
+    if ctx.state.step == "text":
+        ctx.say("broadcast.photo_not_now", buttons=[[_cancel(ctx)]])
+    elif ctx.state.step != "photo":
+        ctx.say("flow.use_buttons")
+    elif mime is None or len(data) > MAX_IMAGE_BYTES:
+        ctx.say("broadcast.photo_unusable", limit=MAX_IMAGE_BYTES // (1024 * 1024),
+                buttons=[[ctx.button("flow.skip", "bc:skip"), _cancel(ctx)]])
+    else:
+        name = f"broadcast-photo.{mime.removeprefix('image/').replace('jpeg', 'jpg')}"
+        kept = await store(ctx.session, name, mime, data, ctx.now, PHOTO_KEPT)
+        ctx.state.goto("audience", photo=file_ref(kept))
+        _ask_audience(ctx)
 
 
 async def on_button(ctx: Context, arg: str) -> None:
@@ -149,7 +170,7 @@ async def _preview(ctx: Context) -> None:
     data = ctx.state.data
     audience = Audience.parse(data["audience"])
     count = bc.count_of(await bc.recipients(ctx.session, audience))
-    ctx.send(Reply(data["text"], photo=data.get("photo", "")))
+    ctx.send(Reply(data["text"], photo=await _photo(ctx, data.get("photo", ""))))
     change = ctx.button("broadcast.change_audience", "bc:back")
     described = await describe(ctx, audience)
     if not count.total:
@@ -158,10 +179,23 @@ async def _preview(ctx: Context) -> None:
     channels = ", ".join(f"{ctx.t(f'channel.{name}')} {n}" for name, n in sorted(count.by_channel.items()))
     roles = ", ".join(f"{ctx.t(f'broadcast.role.{name}')} {n}" for name, n in sorted(count.by_role.items()))
     text = ctx.t("broadcast.preview", audience=described, count=count.total, channels=channels, roles=roles)
-    if data.get("photo"):
+    if ref_id(data.get("photo", "")) is not None:
+        text += "\n" + ctx.t("broadcast.preview_photo_sent")
+    elif data.get("photo"):
         text += "\n" + ctx.t("broadcast.preview_photo", url=data["photo"])
     send = ctx.button("broadcast.send", "bc:send", count=count.total)
     ctx.send(Reply(text, buttons=((send,), (change,), (_cancel(ctx),))))
+
+
+async def _photo(ctx: Context, photo: str) -> str | Attachment:
+    """The photo for the preview: a link as it is, a picture the admin sent as the image itself."""
+    file_id = ref_id(photo)
+    if file_id is None:
+        return photo
+    kept = await load(ctx.session, file_id, ctx.now)
+    if kept is None:
+        raise StaleAction("the broadcast's photo is no longer kept")
+    return Attachment(kept.filename, kept.data, kept.mime)
 
 
 async def _send(ctx: Context) -> None:

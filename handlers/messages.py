@@ -78,6 +78,7 @@ class Incoming:
     document_name: str = ""
     document_data: bytes = field(default=b"", repr=False)
     media: str = ""  # what the user sent that has no text for us: "image", "sticker", "voice"…
+    image: bytes = field(default=b"", repr=False)  # the picture itself (media "image"), up to MAX_IMAGE_BYTES
     display_name: str = ""
     language_code: str = ""  # the platform's hint ("vi", "en-US")
     is_group: bool = False

@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.db import UTCDateTime
 
 MAX_NAME = 200
+MAX_IMAGE_BYTES = 5 * 1024 * 1024  # the largest picture a user may send us (a broadcast's photo)
 _EXTENSION = re.compile(r"\.([A-Za-z0-9]{1,5})$")
 
 
@@ -32,6 +33,29 @@ class StoredFile(SQLModel, table=True):
     @property
     def extension(self) -> str:
         return extension_of(self.filename)
+
+
+FILE_REF = "file:"  # how a kept file is named where a URL could also be (a broadcast's photo)
+IMAGE_TYPES = {  # what an image file starts with -> its type
+    b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png", b"GIF87a": "image/gif", b"GIF89a": "image/gif",
+}
+
+
+def image_type(data: bytes) -> str | None:
+    """The MIME type of a JPEG, PNG, GIF or WebP image, None for anything else."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return next((mime for magic, mime in IMAGE_TYPES.items() if data.startswith(magic)), None)
+
+
+def file_ref(stored: StoredFile) -> str:
+    return f"{FILE_REF}{stored.id}"
+
+
+def ref_id(text: str) -> int | None:
+    """The kept file a ``file:N`` reference names; None for a URL or anything else."""
+    number = text.removeprefix(FILE_REF)
+    return int(number) if text.startswith(FILE_REF) and number.isdigit() else None
 
 
 def extension_of(filename: str) -> str:

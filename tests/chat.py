@@ -84,6 +84,9 @@ class ChatUser:
         """Send raw button data, as a tampering client could."""
         return await self._send(action=action)
 
+    async def sends_picture(self, image: bytes, caption: str = "") -> list[Rendered]:
+        return await self._send(media="image", image=image, text=caption)
+
     async def shares_phone(self, phone: str) -> list[Rendered]:
         return await self._send(contact_phone=phone)
 

@@ -6,21 +6,24 @@ from __future__ import annotations
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 from sqlmodel import select
 
 from handlers.app import Conversation
+from handlers.messages import Attachment
 from models.audit import AuditLog
 from models.broadcasts import Broadcast, Delivery
 from models.catalog import Producer
+from models.charts import PNG_SIGNATURE
 from models.clock import FakeClock
 from models.conversation import ChatState
 from models.db import Database
 from models.events import EventRole, EventValues, add_event, register
 from models.people import BuyerProfile, Role, user_for_identity
+from models.stored_files import StoredFile, ref_id
 from tests.chat import NO_BUTTONS, ChatUser, load_catalogue, make_services
 
 
@@ -238,13 +241,41 @@ async def test_text_and_photo_are_checked(conversation: Conversation) -> None:
     assert "2000" in admin.last and "Kèm ảnh?" not in admin.last
     await admin.says("Thông báo lịch hội chợ")
     await admin.says("ảnh ở trang web")
-    assert "không phải một đường dẫn ảnh" in admin.last
+    assert "không phải ảnh hay đường dẫn ảnh" in admin.last
     await admin.says("https://ocop.example.vn/a b.jpg")
-    assert "không phải một đường dẫn ảnh" in admin.last
+    assert "không phải ảnh hay đường dẫn ảnh" in admin.last
     await admin.says("https://ocop.example.vn/anh.jpg")
     assert "Gửi cho ai?" in admin.last
     await admin.says("tất cả")  # a step answered with buttons
     assert "chọn một trong các lựa chọn" in admin.last
+
+
+async def test_a_picture_sent_from_the_phone_is_the_photo(conversation: Conversation) -> None:
+    admin = office(conversation)
+    await admin.says("/broadcast")
+    await admin.sends_picture(PNG_SIGNATURE + b"...")  # before the text: not yet
+    assert "Trước hết, hãy gõ nội dung tin nhắn" in admin.last
+    await admin.says("Ảnh gian hàng hội chợ")
+    await admin.sends_picture(b"%PDF-1.4 not a picture")
+    assert "Không dùng được ảnh này: cần ảnh JPEG, PNG, GIF hoặc WebP nhỏ hơn 5 MB" in admin.last
+    await admin.sends_picture(b"\xff\xd8\xff" + b"\x00" * (5 * 1024 * 1024))
+    assert "Không dùng được ảnh này" in admin.last
+    await admin.sends_picture(PNG_SIGNATURE + b"...")
+    assert "Gửi cho ai?" in admin.last
+    await admin.presses("Người mua")
+    preview = admin.seen[-2]  # the message as recipients will see it, with the picture itself
+    assert preview.text == "Ảnh gian hàng hội chợ" and isinstance(preview.photo, Attachment)
+    assert preview.photo.data == PNG_SIGNATURE + b"..." and preview.photo.mime == "image/png"
+    assert "Ảnh kèm theo: ảnh bạn đã gửi" in admin.last
+    await admin.presses("Gửi cho")
+    [(broadcast, _)] = await broadcasts(conversation.services.db)
+    kept_id = ref_id(broadcast.photo)
+    async with conversation.services.db.session() as session:
+        kept = await session.get(StoredFile, kept_id)
+    assert kept is not None and kept.data == PNG_SIGNATURE + b"..." and kept.filename == "broadcast-photo.png"
+    assert kept.expires_at - kept.created_at == timedelta(days=30)
+    await admin.sends_picture(PNG_SIGNATURE)  # no longer composing: a picture is just a picture
+    assert "chỉ đọc được tin nhắn chữ" in admin.last
 
 
 @pytest.mark.parametrize(
