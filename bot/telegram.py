@@ -26,6 +26,7 @@ from telegram import (
     InlineKeyboardMarkup,
     InputFile,
     KeyboardButton,
+    PhotoSize,
     ReplyKeyboardMarkup,
     Update,
 )
@@ -41,6 +42,7 @@ from handlers.i18n import LANGUAGES, translator
 from handlers.memos import load_document
 from handlers.messages import Attachment, Capabilities, Incoming
 from handlers.render import Rendered
+from models.stored_files import MAX_IMAGE_BYTES
 from models.tabular import MAX_FILE_BYTES
 
 log = logging.getLogger(__name__)
@@ -169,9 +171,15 @@ class TelegramChannel(ChannelRuntime):
             if query:
                 await query.answer()
             return
-        document = update.message.document if update.message is not None else None
-        if document is not None and incoming.document_name and not incoming.is_group:
-            incoming = replace(incoming, document_data=await self._download(document))
+        message = update.message
+        if message is not None and not incoming.is_group:
+            if message.document is not None and incoming.document_name:
+                incoming = replace(incoming, document_data=await self._download(message.document, MAX_UPLOAD))
+            elif message.photo:  # the largest size Telegram made that is small enough for us
+                fitting = [size for size in message.photo if (size.file_size or 0) <= MAX_IMAGE_BYTES]
+                if fitting:
+                    largest = max(fitting, key=lambda size: size.width * size.height)
+                    incoming = replace(incoming, image=await self._download(largest, MAX_IMAGE_BYTES))
         rendered = await self.conversation.handle(incoming, self.capabilities, update_key=str(update.update_id))
         if rendered is None:  # a redelivery, already answered
             return
@@ -211,18 +219,19 @@ class TelegramChannel(ChannelRuntime):
         text = message.text or message.caption or ""
         if common["is_group"] and not self._addressed_to_me(text):
             return None
-        return Incoming(text=text, **common)
+        return Incoming(text=text, media="image" if message.photo else "", **common)
 
-    async def _download(self, document: Document) -> bytes:
-        """The file a user sent, up to MAX_UPLOAD bytes (Bot API downloads stop at 20 MB); b"" when too large."""
-        if document.file_size and document.file_size > MAX_UPLOAD:
+    async def _download(self, sent: Document | PhotoSize, limit: int) -> bytes:
+        """A file or picture a user sent, up to ``limit`` bytes (Bot API downloads stop at 20 MB); b"" when too
+        large or not downloadable (the handler says so)."""
+        if sent.file_size and sent.file_size > limit:
             return b""
         try:
-            data = await (await document.get_file()).download_as_bytearray()
+            data = await (await sent.get_file()).download_as_bytearray()
         except TelegramError as error:
-            log.warning("could not download %s: %s", document.file_name, error)
+            log.warning("could not download %s: %s", sent.file_unique_id, error)
             return b""
-        return bytes(data) if len(data) <= MAX_UPLOAD else b""
+        return bytes(data) if len(data) <= limit else b""
 
     def _addressed_to_me(self, text: str) -> bool:
         """In groups: only commands, and only those without a bot name or with ours."""
