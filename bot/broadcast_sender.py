@@ -3,26 +3,30 @@ told how it goes.
 
 - One process sends at a time: the one holding ``sender_lock`` (a PostgreSQL advisory lock; with SQLite, run one
   process). The others wait, and take over within ``lock_retry_seconds`` when it dies.
-- Each channel has a lane: an evenly spaced rate (``SendRate``), a bound on sends in flight, and about one message a
-  second to any one chat. The broadcast has its own rate, not the interactive channel's rate limiter: queued behind
+- Each channel has a lane: an evenly spaced rate with a ceiling on any one second's sends (``SendRate``: time lost
+  to a stall is made up without a burst), a bound on sends in flight, and about one message a second to any one
+  chat. The broadcast has its own rate, not the interactive channel's rate limiter: queued behind
   ten thousand broadcast messages, a user's reply would wait minutes. The lane instead gives way to the replies this
   process is sending (``RecentSends``, counted by ``CountingRateLimiter``), so answers always come first.
 - A send's outcome is written (in batches of ``flush_seconds``) before its place in flight is freed: after a crash
   at most ``in_flight`` recipients of a channel get the message twice, and nobody is left out.
 - 429: that recipient waits retry_after; when 429s come thick (a flood on the whole bot) the lane pauses. 403: the
-  user blocked the bot, marked and skipped. Network errors and timeouts: retried with doubling waits.
+  user blocked the bot, marked and skipped. Network errors and timeouts: retried with doubling waits. A retry goes
+  when due (once its wait is written), not when the next pass over the table reaches it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.broadcast_transports import SendFailed, TelegramTransport, Throttled, Transport, ZaloBotTransport
@@ -61,6 +65,8 @@ FLOOD_SHARE = 0.1  # more than this share of a second's sends answered 429 (and 
 FLOOD_MIN = 5
 IDLE_FACTOR = 4  # with no broadcast to follow, look four times less often
 QUARTER = 25  # channels that cannot edit get a fresh progress message each quarter
+TIMER_SLACK = 0.002  # how late the event loop's timers may wake (epoll counts milliseconds)
+MAX_RETRIES_KEPT = 100_000  # retries a lane keeps in memory to send when due
 
 
 class RecentSends:
@@ -96,20 +102,37 @@ class CountingRateLimiter(ChatRateLimiter):
 
 
 class SendRate:
-    """Sends spaced evenly at ``rate`` a second, less what ``interactive`` uses (never below ``floor``). A send
-    that comes late (the process was busy) may be followed by others sooner, making up at most ``catch_up``
-    seconds' worth, so that no second ever holds more than rate × (1 + catch_up). A pause (bot-wide flood) moves
-    every waiting send after it."""
+    """Sends spaced evenly at ``rate`` a second, less what ``interactive`` uses (never below ``floor``), and never
+    more than ``ceiling`` of them within any one second, counted as they go: rate × (1 + ``headroom``) in whole
+    messages (978 at 950 a second; 29 at Telegram's free 29 a second).
+
+    Sends go one at a time, in the order they asked. When the lane falls behind while sends are waiting (the
+    process was held up: a garbage collection, a slow write), up to ``catch_up`` seconds of lost time are made
+    up, at ``boost`` times the rate at most and within the ceiling: no burst, and no second holding more than the
+    ceiling. Time with nothing waiting is not made up (a new broadcast starts evenly). A pause (bot-wide flood)
+    holds every waiting send until it ends."""
 
     def __init__(
-        self, rate: float, *, interactive: RecentSends | None = None, floor: float = 1.0, catch_up: float = 0.03
+        self,
+        rate: float,
+        *,
+        interactive: RecentSends | None = None,
+        floor: float = 1.0,
+        headroom: float = 0.03,
+        catch_up: float = 0.5,
+        boost: float = 1.5,
     ) -> None:
         self.rate = rate
-        self.catch_up = int(rate * catch_up) / rate  # whole messages only: none at Telegram's free 29 a second
+        self.ceiling = max(int(rate * (1 + headroom)), math.ceil(rate))  # at least what even spacing puts in 1 s
+        self.catch_up = catch_up
+        self.boost = boost
         self.interactive = interactive
         self.floor = min(floor, rate)
-        self._next = 0.0
-        self._epoch = 0
+        self._next = 0.0  # when the next send is due on the even schedule
+        self._last = -math.inf  # when the last one went, for the pace of making up
+        self._idle = True  # nothing waiting since the last send
+        self._sent: deque[float] = deque(maxlen=self.ceiling)  # when the last ``ceiling`` sends went
+        self._line: deque[asyncio.Future[None]] = deque()  # the sends waiting, the first one timing its turn
         self._throttled: deque[float] = deque()
 
     def current(self) -> float:
@@ -117,16 +140,51 @@ class SendRate:
             return self.rate
         return max(self.floor, self.rate - self.interactive.per_second())
 
+    def _ceiling_now(self) -> int:
+        if self.interactive is None:
+            return self.ceiling
+        return max(math.ceil(self.current()), self.ceiling - self.interactive.per_second())
+
+    def _due(self, now: float) -> float:
+        """When the first in line may go."""
+        rate = self.current()
+        due = max(self._next, now - self.catch_up, self._last + 1.0 / (self.boost * rate))
+        limit = self._ceiling_now()
+        if len(self._sent) >= limit:
+            due = max(due, self._sent[-limit] + 1.0)
+        return due
+
     async def take(self) -> None:
-        while True:
-            now = time.monotonic()
-            epoch = self._epoch
-            slot = max(self._next, now - self.catch_up)
-            self._next = slot + 1.0 / self.current()
-            if slot > now:
-                await asyncio.sleep(slot - now)
-            if epoch == self._epoch:
-                return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._line.append(turn)
+        try:
+            if self._line[0] is not turn:
+                await turn  # the one before hands over
+            if self._idle:  # nobody was waiting: nothing to make up
+                self._next = max(self._next, time.monotonic())
+                self._idle = False
+            while (wait := (due := self._due(now := time.monotonic())) - now) > 0:
+                await asyncio.sleep(wait)  # _due again after: a pause may have come meanwhile
+            self._next = max(self._next, now - self.catch_up) + 1.0 / self.current()
+            # Counted as gone when due, unless later than the timers' slack: a timer waking a millisecond late
+            # does not hold up the sends a second later, and after a stall the late ones follow at the boosted pace.
+            self._last = max(due, now - TIMER_SLACK)
+            self._sent.append(self._last)
+        finally:
+            self._leave(turn)
+
+    def _leave(self, turn: asyncio.Future[None]) -> None:
+        if not self._line or self._line[0] is not turn:
+            with suppress(ValueError):  # cancelled before its turn
+                self._line.remove(turn)
+            return
+        self._line.popleft()
+        while self._line and self._line[0].done():  # cancelled
+            self._line.popleft()
+        if self._line:
+            self._line[0].set_result(None)
+        else:
+            self._idle = True
 
     def throttled(self, retry_after: float) -> None:
         """A 429: one alone is about that chat; many within a second mean the whole bot must wait."""
@@ -141,7 +199,6 @@ class SendRate:
     def pause(self, seconds: float) -> None:
         log.warning("broadcast sends paused for %.1f s", seconds)
         self._next = max(self._next, time.monotonic() + seconds)
-        self._epoch += 1
 
 
 @dataclass(eq=False)
@@ -159,6 +216,9 @@ class Lane:
     epoch: int = 0
     settled: dict[int, int] = field(default_factory=dict)
     blocked: set[str] = field(default_factory=set)  # chats that answered 403 in this run: not asked again
+    # Deliveries written back as pending with a time to try again (429, network errors), soonest first: sent again
+    # when due, without waiting for the next pass over the table to reach them. Each with the batch that wrote it.
+    retries: list[tuple[datetime, int, int, Job]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.window = asyncio.Semaphore(self.in_flight)
@@ -195,6 +255,23 @@ class Lane:
     def may_send(self, job: Job, seen_epoch: int) -> bool:
         """Not in flight, and not settled since the query that found it began."""
         return job.delivery_id not in self.flying and self.settled.get(job.delivery_id, 0) <= seen_epoch
+
+    def retry_later(self, job: Job, at: datetime) -> None:
+        """Its outcome (pending until ``at``) was written in the latest batch."""
+        if len(self.retries) < MAX_RETRIES_KEPT:  # beyond that, the passes over the table find them
+            heapq.heappush(self.retries, (at, job.delivery_id, self.epoch, job))
+
+    def retry_due(self, now: datetime) -> bool:
+        return bool(self.retries) and self.retries[0][0] <= now
+
+    def due_retries(self, now: datetime) -> list[Job]:
+        """The retries due by ``now`` that nothing has settled or sent since."""
+        due = []
+        while self.retry_due(now):
+            _at, delivery_id, epoch, job = heapq.heappop(self.retries)
+            if self.settled.get(delivery_id) == epoch and delivery_id not in self.flying:
+                due.append(job)
+        return due
 
 
 @dataclass(frozen=True)
@@ -291,34 +368,53 @@ class BroadcastSender:
             await asyncio.gather(*tasks, *self._sends, return_exceptions=True)
             for lane in self.lanes.values():  # unrecorded sends stay pending in the database: sent again later
                 lane.flying.clear()
+                lane.retries.clear()  # the next sender finds them in the table
                 lane.window = asyncio.Semaphore(lane.in_flight)
             self._outcomes = asyncio.Queue()
 
     # -- sending ------------------------------------------------------------------------------------------------
 
     async def _drain(self, lane: Lane) -> None:
+        """Pass over the pending deliveries in id order, a page at a time; retries (429, network errors) go when
+        due, in between."""
         cursor = 0
         page = max(50, int(lane.rate.rate * 2))
         while not self._closing:
+            for job in lane.due_retries(self.clock.now()):
+                await self._dispatch(lane, job)
             seen = lane.epoch
             async with self.db.session() as session:
                 jobs = await due_jobs(session, lane.channel, self.clock.now(), after_id=cursor, limit=page)
             if not jobs:
                 cursor = 0
-                await asyncio.sleep(self.poll_seconds * 2)  # a new broadcast starts within half a second
+                await asyncio.sleep(self._idle_wait(lane))  # a new broadcast starts within half a second
                 continue
             cursor = jobs[-1].delivery_id
             for job in jobs:
                 if self._closing:
                     break
-                if not lane.may_send(job, seen) or job.broadcast_id in self._stopped:
-                    continue
-                content = await self._content_of(job.broadcast_id)  # read once, here: sends never wait on the database
-                await lane.window.acquire()
-                lane.flying[job.delivery_id] = job.broadcast_id
-                task = asyncio.create_task(self._send(lane, job, content))
-                self._sends.add(task)
-                task.add_done_callback(self._sends.discard)
+                if lane.retries and lane.retry_due(self.clock.now()):
+                    for retry in lane.due_retries(self.clock.now()):
+                        await self._dispatch(lane, retry)
+                if lane.may_send(job, seen):
+                    await self._dispatch(lane, job)
+
+    def _idle_wait(self, lane: Lane) -> float:
+        """Until the next pass: half a second, or less when a retry comes due sooner."""
+        wait = self.poll_seconds * 2
+        if lane.retries:
+            wait = min(wait, max(0.0, (lane.retries[0][0] - self.clock.now()).total_seconds()))
+        return wait
+
+    async def _dispatch(self, lane: Lane, job: Job) -> None:
+        if job.broadcast_id in self._stopped or self._closing:
+            return
+        content = await self._content_of(job.broadcast_id)  # read once, here: sends never wait on the database
+        await lane.window.acquire()
+        lane.flying[job.delivery_id] = job.broadcast_id
+        task = asyncio.create_task(self._send(lane, job, content))
+        self._sends.add(task)
+        task.add_done_callback(self._sends.discard)
 
     async def _send(self, lane: Lane, job: Job, content: Content) -> None:
         outcome: Outcome | None = None
@@ -396,7 +492,14 @@ class BroadcastSender:
                     log.exception("could not record %d broadcast outcomes; trying again", len(batch))
                     await asyncio.sleep(1.0)
             for lane in {lane for lane, _ in batch}:
-                lane.settle([outcome.job.delivery_id for mine, outcome in batch if mine is lane])
+                mine = [outcome for owner, outcome in batch if owner is lane]
+                lane.settle([outcome.job.delivery_id for outcome in mine])
+                for outcome in mine:
+                    if outcome.status is DeliveryStatus.PENDING and outcome.retry_at is not None:
+                        job = outcome.job
+                        if outcome.counts_as_attempt:
+                            job = replace(job, attempts=job.attempts + 1)
+                        lane.retry_later(job, outcome.retry_at)
 
     # -- watching and reporting ---------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,7 +57,7 @@ class FakeTelegram:
         self.flood_limit_per_second: float | None = None  # answer 429 above this overall rate
         self.throttle_chat: dict[int, list[int]] = defaultdict(list)  # chat -> retry_after values for its next sends
         self.stall_chat: dict[int, list[float]] = defaultdict(list)  # chat -> seconds its next sends hang, then 504
-        self._recent: list[float] = []
+        self._recent: deque[float] = deque()  # when the sends and edits of the last second were accepted
         self.url = ""
         self._runner: web.AppRunner | None = None
         self.files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, content) users sent
@@ -103,7 +103,8 @@ class FakeTelegram:
             return _error(429, "Too Many Requests: retry after", retry_after=self.throttle_chat[call.chat_id or 0].pop(0))
         if self.flood_limit_per_second and method.startswith(("send", "edit")):
             now = time.monotonic()
-            self._recent = [t for t in self._recent if now - t < 1.0]
+            while self._recent and now - self._recent[0] >= 1.0:  # in the order they came: the oldest first
+                self._recent.popleft()
             if len(self._recent) >= self.flood_limit_per_second:
                 self.calls.append(Call(method + "!429", params))
                 return _error(429, "Too Many Requests: retry after 1", retry_after=1)
@@ -241,6 +242,19 @@ class FakeTelegram:
         self.files[file_id] = (f"documents/{file_id}{name[name.rfind('.'):] if '.' in name else ''}", content)
         document = {"file_id": file_id, "file_unique_id": file_id, "file_name": name, "file_size": len(content)}
         extra: dict[str, Any] = {"document": document}
+        if caption:
+            extra["caption"] = caption
+        return self.message_update(user_id, **extra)
+
+    def photo_update(self, user_id: int, content: bytes, *, caption: str = "") -> dict[str, Any]:
+        """A user sends a picture: Telegram offers it in several sizes (here a thumbnail and the full picture)."""
+        sizes = []
+        for width, data in ((90, content[:64]), (1280, content)):
+            file_id = f"photo{len(self.files) + 1}"
+            self.files[file_id] = (f"photos/{file_id}.jpg", data)
+            sizes.append({"file_id": file_id, "file_unique_id": file_id, "width": width, "height": width * 3 // 4,
+                          "file_size": len(data)})
+        extra: dict[str, Any] = {"photo": sizes}
         if caption:
             extra["caption"] = caption
         return self.message_update(user_id, **extra)
