@@ -113,3 +113,27 @@ async def test_an_admin_uploads_a_list_and_gets_files_back_on_telegram(polling: 
     buyer.mark = len(fake.sent_to(BUYER))
     await fake.push(fake.document_update(BUYER, "spam.csv", b"a,b\n1,2\n"))
     await buyer.expect("Kênh này chưa nhận tệp tin")
+
+
+async def test_a_picture_sent_on_telegram_becomes_the_broadcast_photo(polling: Running) -> None:
+    fake = polling.fake
+    office = polling.user(OFFICE)
+    office.mark = len(fake.sent_to(OFFICE))
+    await office.says("/broadcast")
+    await office.expect("Gõ nội dung tin nhắn")
+    await office.says("Mời tham quan gian hàng OCOP")
+    await office.expect("Kèm ảnh?")
+    picture = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 40
+    await fake.push(fake.photo_update(OFFICE, picture))
+    await office.expect("Gửi cho ai?")
+    downloads = [call.params["path"] for call in fake.calls if call.method == "download"]
+    assert downloads == ["photos/photo2.jpg"]  # the full-size picture, not the thumbnail
+    await office.presses("Tất cả người dùng")
+    preview = await office.expect("Mời tham quan gian hàng OCOP")
+    assert preview.method == "sendPhoto" and next(iter(preview.files.values())) == picture
+    await office.expect("Ảnh kèm theo: ảnh bạn đã gửi")
+
+    buyer = polling.user(BUYER)
+    buyer.mark = len(fake.sent_to(BUYER))
+    await fake.push(fake.photo_update(BUYER, picture, caption="mat ong"))  # elsewhere the caption is a search
+    await buyer.expect("Mật ong bạc hà Mèo Vạc")
