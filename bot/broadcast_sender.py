@@ -57,6 +57,7 @@ from models.clock import Clock, SystemClock
 from models.db import Database
 from models.notifications import enqueue
 from models.people import User
+from models.stored_files import StoredFile, load, ref_id
 
 log = logging.getLogger(__name__)
 
@@ -277,7 +278,7 @@ class Lane:
 @dataclass(frozen=True)
 class Content:
     text: str
-    photo: str
+    photo: str | StoredFile  # a link, or the picture the admin sent
 
 
 class BroadcastSender:
@@ -465,8 +466,10 @@ class BroadcastSender:
         if broadcast_id not in self._content:
             async with self.db.session() as session:
                 broadcast = await session.get(Broadcast, broadcast_id)
-            assert broadcast is not None
-            self._content[broadcast_id] = Content(broadcast.text, broadcast.photo)
+                assert broadcast is not None
+                kept = ref_id(broadcast.photo)  # a picture kept past its time is left out; the text still goes
+                picture = await load(session, kept, self.clock.now()) if kept is not None else None
+            self._content[broadcast_id] = Content(broadcast.text, picture or ("" if kept else broadcast.photo))
         return self._content[broadcast_id]
 
     async def _record(self) -> None:

@@ -8,20 +8,24 @@ broadcasts go up to 1000. The broadcast message itself skips PTB's per-call mach
 JSON encoding per field, the URL encoding of the whole text, a Message object for the answer: about a third of
 the sender's CPU at 1000 a second): the form is encoded once per broadcast, and each send adds its chat id.
 Zalo Bot Platform: the Zalo channel's own API client (bot/zalo_bot.py).
+
+A broadcast's photo is a link, or a picture the admin sent (a ``StoredFile``): Telegram uploads it once and then
+sends Telegram's file id; Zalo fetches it by a signed link to our web server.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import warnings
 from abc import ABC, abstractmethod
 from contextlib import suppress
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, LinkPreviewOptions
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -39,6 +43,7 @@ from bot.zalo_base import ZaloApiError
 from bot.zalo_bot import REFUSED, ZaloBotChannel
 from handlers.delivery import ChannelUnavailable, RecipientBlocked
 from handlers.messages import Reply
+from models.stored_files import StoredFile
 
 CAPTION_LIMIT = 1024  # Telegram photo captions; a longer text goes as a message with the photo as its preview
 
@@ -72,8 +77,8 @@ class Transport(ABC):
         """Disconnect."""
 
     @abstractmethod
-    async def send(self, chat_id: str, text: str, photo: str = "") -> str:
-        """Send one broadcast message; the platform's message id."""
+    async def send(self, chat_id: str, text: str, photo: str | StoredFile = "") -> str:
+        """Send one broadcast message (the photo: a link, or a picture kept for it); the platform's message id."""
 
     async def send_report(self, chat_id: str, reply: Reply) -> str:
         """Send a progress message (with its buttons); its message id. Only for transports that can edit."""
@@ -165,6 +170,8 @@ class TelegramTransport(Transport):
         self.http = AiohttpRequest(connections, timeout)
         self.bot = Bot(token, base_url=base_url, request=self.http)
         self._forms: dict[tuple[str, str], tuple[str, bytes]] = {}  # (text, photo) -> method URL, encoded form
+        self._uploaded: dict[int, str] = {}  # kept picture -> Telegram's file id, once uploaded
+        self._uploading: dict[int, asyncio.Lock] = {}
 
     async def start(self) -> None:
         try:
@@ -175,13 +182,36 @@ class TelegramTransport(Transport):
     async def stop(self) -> None:
         await self.bot.shutdown()
 
-    async def send(self, chat_id: str, text: str, photo: str = "") -> str:
+    async def send(self, chat_id: str, text: str, photo: str | StoredFile = "") -> str:
+        if isinstance(photo, StoredFile):
+            uploaded = await self._upload(chat_id, text, photo)
+            if uploaded is not None:  # this recipient got the first copy
+                return uploaded
+            photo = self._uploaded[photo.id or 0]
         url, form = self._forms.get((text, photo)) or self._form(text, photo)
         try:
             status, answer = await self.http.post_form(url, b"chat_id=%d&%s" % (int(chat_id), form))
         except TelegramError as error:  # the connection: timed out, refused, cut
             raise _translated(error) from error
         return _message_id(_result(status, answer))
+
+    async def _upload(self, chat_id: str, text: str, picture: StoredFile) -> str | None:
+        """The first send of a kept picture uploads it (one at a time); Telegram's file id serves every later send.
+        The message id when this send was the upload, None when the picture was already there."""
+        key = picture.id or 0
+        async with self._uploading.setdefault(key, asyncio.Lock()):
+            if key in self._uploaded:
+                return None
+            try:
+                message = await self.bot.send_photo(
+                    int(chat_id), InputFile(picture.data, filename=picture.filename), caption=text[:CAPTION_LIMIT],
+                    allow_paid_broadcast=self.paid or None,
+                )
+            except TelegramError as error:
+                raise _translated(error) from error
+            if message.photo:
+                self._uploaded[key] = message.photo[-1].file_id
+            return str(message.message_id)
 
     def _form(self, text: str, photo: str) -> tuple[str, bytes]:
         """The method and the form (but the chat) of a broadcast message, encoded once: every send is the same."""
@@ -277,7 +307,9 @@ class ZaloBotTransport(Transport):
     async def stop(self) -> None:
         await self.api.stop()
 
-    async def send(self, chat_id: str, text: str, photo: str = "") -> str:
+    async def send(self, chat_id: str, text: str, photo: str | StoredFile = "") -> str:
+        if isinstance(photo, StoredFile):  # fetched by Zalo from our web server, for as long as it is kept
+            photo = self.api.signer.file_url(photo, datetime.now(UTC))
         try:
             if photo:
                 with suppress(SendFailed):  # a photo Zalo cannot fetch: the text still goes

@@ -24,6 +24,7 @@ REGIONS = tuple(geography.NEW_REGIONS)
 SIMPLE = (AudienceKind.ALL, AudienceKind.BUYERS, AudienceKind.PRODUCERS)
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 PHOTO_KEPT = timedelta(days=30)  # a photo sent for a broadcast is kept this long (Zalo recipients fetch it by link)
+PICTURE_TEXT_LIMIT = 1024  # Telegram's caption: the text goes under a picture we upload (a link may take longer text)
 
 
 async def command(ctx: Context, arg: str) -> None:
@@ -76,6 +77,9 @@ async def on_image(ctx: Context) -> None:
         ctx.say("flow.use_buttons")
     elif mime is None or len(data) > MAX_IMAGE_BYTES:
         ctx.say("broadcast.photo_unusable", limit=MAX_IMAGE_BYTES // (1024 * 1024),
+                buttons=[[ctx.button("flow.skip", "bc:skip"), _cancel(ctx)]])
+    elif len(ctx.state.data.get("text", "")) > PICTURE_TEXT_LIMIT:
+        ctx.say("broadcast.photo_text_too_long", limit=PICTURE_TEXT_LIMIT, length=len(ctx.state.data["text"]),
                 buttons=[[ctx.button("flow.skip", "bc:skip"), _cancel(ctx)]])
     else:
         name = f"broadcast-photo.{mime.removeprefix('image/').replace('jpeg', 'jpg')}"

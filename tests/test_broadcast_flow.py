@@ -278,6 +278,16 @@ async def test_a_picture_sent_from_the_phone_is_the_photo(conversation: Conversa
     assert "chỉ đọc được tin nhắn chữ" in admin.last
 
 
+async def test_a_picture_goes_with_a_text_that_fits_a_caption(conversation: Conversation) -> None:
+    admin = office(conversation)
+    await admin.says("/broadcast")
+    await admin.says("Thông báo dài. " * 80)
+    await admin.sends_picture(PNG_SIGNATURE + b"...")
+    assert "tối đa 1024 ký tự" in admin.last and "dài 1199 ký tự" in admin.last
+    await admin.says("https://ocop.example.vn/anh.jpg")  # a link may go with a longer text
+    assert "Gửi cho ai?" in admin.last
+
+
 @pytest.mark.parametrize(
     ("step", "how"),
     [("text", "/cancel"), ("text", "button"), ("photo", "huỷ"), ("photo", "button"), ("audience", "button"),

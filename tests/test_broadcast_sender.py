@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
+import aiohttp
 import pytest
 from sqlmodel import col, select
 
@@ -16,13 +17,16 @@ from bot.broadcast_sender import BroadcastSender, CountingRateLimiter, Lane, Rec
 from bot.broadcast_transports import TelegramTransport, ZaloBotTransport
 from bot.config import BroadcastSettings, ZaloBotSettings
 from bot.links import LinkSigner
+from bot.web import make_app, start_site
 from bot.zalo_bot import ZaloBotChannel
 from handlers.app import Conversation
 from handlers.messages import Reply
 from models.broadcasts import Audience, AudienceKind, Broadcast, Delivery, cancel_broadcast, create_broadcast
+from models.charts import PNG_SIGNATURE
 from models.db import Database
 from models.notifications import Notification
 from models.people import Role, User, user_for_identity
+from models.stored_files import file_ref, store
 from tests.chat import make_services
 from tests.fake_telegram import TOKEN, FakeTelegram
 from tests.fake_zalo import BOT_TOKEN, FakeZaloBot
@@ -253,6 +257,54 @@ async def test_paid_broadcasts_say_so_and_long_texts_keep_their_photo(sqlite_db:
         preview = call.params["link_preview_options"]
         assert "https://ocop.example.vn/a.jpg" in str(preview)
     assert "allow_paid_broadcast" not in fake.sent_to(int(ADMIN))[0].params  # the admin's report is not paid for
+
+
+async def kept_picture(db: Database, data: bytes) -> str:
+    async with db.transaction() as session:
+        return file_ref(await store(session, "broadcast-photo.png", "image/png", data, _now(), timedelta(days=30)))
+
+
+async def test_a_picture_the_admin_sent_is_uploaded_once(sqlite_db: Database, fake: FakeTelegram) -> None:
+    await people(sqlite_db, 12)
+    picture = PNG_SIGNATURE + b"gian hang"
+    number = await broadcast(sqlite_db, photo=await kept_picture(sqlite_db, picture))
+    sender = BroadcastSender(sqlite_db, [telegram_lane(fake, in_flight=6)], settings(), poll_seconds=0.05)
+    async for _ in running(sender):
+        await finished(sqlite_db, number)
+    photos = sends(fake, "sendPhoto")
+    assert sorted(c.chat_id for c in photos) == list(range(FIRST, FIRST + 12))
+    [upload] = [c for c in photos if c.files]  # the first one; the others name Telegram's copy
+    assert list(upload.files.values()) == [picture] and upload.params["caption"] == "Hội chợ OCOP 2026"
+    assert {c.params["photo"] for c in photos if c is not upload} == {"p1"}
+    assert {d.status for d in (await deliveries(sqlite_db)).values()} == {"sent"}
+
+
+async def test_zalo_recipients_fetch_the_picture_by_a_signed_link(sqlite_db: Database) -> None:
+    fake = FakeZaloBot()
+    await fake.start()
+    services = make_services(sqlite_db)
+    signer = LinkSigner("secret", "https://ocop.example.vn", timedelta(hours=1))
+    channel = ZaloBotChannel(Conversation(services), ZaloBotSettings(token=BOT_TOKEN, base_url=fake.base_url),  # type: ignore[arg-type]
+                             signer)
+    runner, port = await start_site(make_app(services, signer), "127.0.0.1", 0)
+    try:
+        await people(sqlite_db, 3, channel="zalo_bot", admin_channel="console")
+        picture = PNG_SIGNATURE + b"gian hang"
+        number = await broadcast(sqlite_db, channel="console", photo=await kept_picture(sqlite_db, picture))
+        lane = Lane(ZaloBotTransport(channel, timeout=1.0), SendRate(100), 2)
+        async for _ in running(BroadcastSender(sqlite_db, [lane], settings(), poll_seconds=0.05)):
+            await finished(sqlite_db, number)
+        photos = [c for c in fake.calls if c.method == "sendPhoto"]
+        assert sorted(c.chat_id for c in photos) == [f"z{FIRST + n}" for n in range(3)]
+        [link] = {c.body["photo"] for c in photos}  # a link valid as long as the picture is kept (30 days)
+        assert link.startswith("https://ocop.example.vn/files/") and ".png?exp=" in link
+        local = link.replace("https://ocop.example.vn", f"http://127.0.0.1:{port}")
+        async with aiohttp.ClientSession() as session, session.get(local) as response:
+            assert response.status == 200 and await response.read() == picture
+    finally:
+        await runner.cleanup()
+        await channel.stop()
+        await fake.stop()
 
 
 async def test_interactive_replies_come_first() -> None:
