@@ -16,15 +16,14 @@ from bot.broadcast_transports import SendFailed, TelegramTransport, Throttled, T
 from handlers.delivery import ChannelUnavailable, RecipientBlocked
 from models.db import Database
 from tests.fake_telegram import TOKEN, FakeTelegram
+from tests.loopback import serving
 from tests.test_broadcast_sender import FIRST, broadcast, finished, people, running, sends, settings, telegram_lane
 
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.stop()
+    async for server in serving(FakeTelegram()):
+        yield server
 
 
 async def _send_times(rate: SendRate, count: int, *, stall_after: float | None = None) -> list[float]:

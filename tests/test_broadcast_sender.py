@@ -30,6 +30,7 @@ from models.stored_files import file_ref, store
 from tests.chat import make_services
 from tests.fake_telegram import TOKEN, FakeTelegram
 from tests.fake_zalo import BOT_TOKEN, FakeZaloBot
+from tests.loopback import serving
 
 ADMIN = "9000"
 FIRST = 1001
@@ -37,10 +38,8 @@ FIRST = 1001
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.stop()
+    async for server in serving(FakeTelegram()):
+        yield server
 
 
 async def people(db: Database, count: int, *, channel: str = "telegram", admin_channel: str = "telegram") -> None:

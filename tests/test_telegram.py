@@ -20,6 +20,7 @@ from models.people import Identity, User
 from models.tabular import read_bytes
 from tests.chat import load_catalogue, make_services
 from tests.fake_telegram import TOKEN, FakeTelegram, post_webhook
+from tests.loopback import serving
 from tests.telegram_users import TelegramUser
 
 BUYER, PRODUCER, OFFICE = 101, 202, 9000  # 9000 is an admin in tests.chat.make_services
@@ -28,10 +29,8 @@ SECRET = "s3cret-token_ABC"
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.stop()
+    async for server in serving(FakeTelegram()):
+        yield server
 
 
 class Running:

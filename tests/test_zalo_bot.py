@@ -20,15 +20,14 @@ from models.memos import Memo
 from models.tabular import read_bytes
 from tests.chat import ChatUser, claim_producer, load_catalogue, make_services
 from tests.fake_zalo import BOT_TOKEN, FakeZaloBot, wait_until
+from tests.loopback import serving
 from tests.zalo_users import BotUser, Running, zalo_bot
 
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeZaloBot]:
-    server = FakeZaloBot()
-    await server.start()
-    yield server
-    await server.stop()
+    async for server in serving(FakeZaloBot()):
+        yield server
 
 
 @pytest.fixture

@@ -28,15 +28,14 @@ from models.tabular import read_bytes
 from models.zalo import ZaloToken
 from tests.chat import ChatUser, claim_producer, load_catalogue, make_services, register_buyer, request_contact
 from tests.fake_zalo import APP_ID, FIRST_REFRESH, OA_ID, FakeZaloOA, wait_until
+from tests.loopback import serving
 from tests.zalo_users import OAUser, oa_settings, signer, zalo_oa
 
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeZaloOA]:
-    server = FakeZaloOA()
-    await server.start()
-    yield server
-    await server.stop()
+    async for server in serving(FakeZaloOA()):
+        yield server
 
 
 @pytest.fixture

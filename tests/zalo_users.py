@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 
@@ -70,6 +71,22 @@ async def running(channel: ZaloChannel, services: Services, port: int, hook: str
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await runner.cleanup()
+
+
+def forgeries(link: str) -> list[str]:
+    """What someone might try with a signed link (``…/kinds/N.ext?exp=…&sig=…``): no signature, a zeroed one, a
+    longer life, another item with this signature, an unreadable expiry. Every one must be refused."""
+    parts = urlsplit(link)
+    query = parse_qs(parts.query)
+    exp, sig = query["exp"][0], query["sig"][0]
+    folder, _, name = parts.path.rpartition("/")
+    item, _, extension = name.partition(".")
+    site = f"{parts.scheme}://{parts.netloc}"
+    here, other = f"{site}{parts.path}", f"{site}{folder}/{int(item) + 1}.{extension}"
+    return [
+        here, f"{here}?exp={exp}", f"{here}?exp={exp}&sig={'0' * len(sig)}", f"{here}?exp={int(exp) + 3600}&sig={sig}",
+        f"{other}?exp={exp}&sig={sig}", f"{here}?exp=soon&sig={sig}",
+    ]
 
 
 def signer() -> LinkSigner:
