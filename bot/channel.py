@@ -15,6 +15,7 @@ from handlers.inbox import run_due
 from handlers.messages import Capabilities, Incoming
 from handlers.render import Rendered
 from models.people import mark_blocked
+from models.stored_files import remove_expired
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ class ChannelRuntime(ABC):
 
     async def pump(self, interval: float = 1.0, due_every: int = 60) -> None:
         """Forever: deliver queued notifications; now and then remind and expire old requests, remind event
-        registrants the day before."""
+        registrants the day before, and delete the files kept for links that have expired."""
         ticks = 0
         while True:
             try:
@@ -65,6 +66,8 @@ class ChannelRuntime(ABC):
                 if ticks % due_every == 0:
                     await run_due(self.services)
                     await send_reminders(self.services)
+                    async with self.services.db.transaction() as session:
+                        await remove_expired(session, self.services.clock.now())
             except asyncio.CancelledError:
                 raise
             except Exception:

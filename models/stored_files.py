@@ -68,11 +68,17 @@ async def store(
     session: AsyncSession, filename: str, mime: str, data: bytes, now: datetime, ttl: timedelta
 ) -> StoredFile:
     """Keep a file until ``now + ttl`` (its id is in the link); files whose time is up are removed."""
-    await session.exec(delete(StoredFile).where(col(StoredFile.expires_at) < now))  # type: ignore[call-overload]
+    await remove_expired(session, now)
     stored = StoredFile(filename=filename[:MAX_NAME], mime=mime[:100], data=data, created_at=now, expires_at=now + ttl)
     session.add(stored)
     await session.flush()
     return stored
+
+
+async def remove_expired(session: AsyncSession, now: datetime) -> int:
+    """Delete the files whose links have expired; how many there were."""
+    result = await session.exec(delete(StoredFile).where(col(StoredFile.expires_at) < now))  # type: ignore[call-overload]
+    return int(result.rowcount or 0)
 
 
 async def load(session: AsyncSession, file_id: int, now: datetime) -> StoredFile | None:

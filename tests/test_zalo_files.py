@@ -9,6 +9,7 @@ import io
 import re
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import timedelta
 
 import aiohttp
 import pytest
@@ -19,7 +20,7 @@ from handlers.context import Services
 from models.charts import PNG_SIGNATURE
 from models.clock import FakeClock
 from models.db import Database
-from models.stored_files import StoredFile
+from models.stored_files import StoredFile, load, remove_expired, store
 from tests.chat import load_catalogue, make_services
 from tests.fake_zalo import FakeZaloBot, FakeZaloOA
 from tests.loopback import serving
@@ -138,3 +139,17 @@ async def test_oa_admins_get_links_and_send_lists_to_import(oa_fake: FakeZaloOA,
         assert "chưa nhận tệp tin" in refused
         [refused] = await buyer.says("/export products")
         assert "không có quyền" in refused and "files/" not in refused
+
+
+async def test_expired_files_are_swept(db: Database) -> None:
+    clock = FakeClock()
+    async with db.transaction() as session:
+        await store(session, "a.csv", "text/csv", b"a", clock.now(), timedelta(hours=1))
+        kept = await store(session, "b.csv", "text/csv", b"b", clock.now(), timedelta(hours=3))
+    clock.advance(hours=2)
+    async with db.transaction() as session:
+        assert await remove_expired(session, clock.now()) == 1
+        assert await load(session, kept.id or 0, clock.now()) is not None
+    clock.advance(hours=2)
+    async with db.session() as session:
+        assert await load(session, kept.id or 0, clock.now()) is None  # past its time, even before a sweep
