@@ -22,7 +22,7 @@ from tests.test_broadcast_sender import FIRST, broadcast, finished, people, runn
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeTelegram]:
-    async for server in serving(FakeTelegram()):
+    async with serving(FakeTelegram()) as server:
         yield server
 
 

@@ -38,7 +38,7 @@ FIRST = 1001
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeTelegram]:
-    async for server in serving(FakeTelegram()):
+    async with serving(FakeTelegram()) as server:
         yield server
 
 

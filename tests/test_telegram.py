@@ -29,7 +29,7 @@ SECRET = "s3cret-token_ABC"
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeTelegram]:
-    async for server in serving(FakeTelegram()):
+    async with serving(FakeTelegram()) as server:
         yield server
 
 

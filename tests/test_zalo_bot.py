@@ -26,7 +26,7 @@ from tests.zalo_users import BotUser, Running, zalo_bot
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeZaloBot]:
-    async for server in serving(FakeZaloBot()):
+    async with serving(FakeZaloBot()) as server:
         yield server
 
 

@@ -41,13 +41,13 @@ async def services(sqlite_db: Database) -> Services:
 
 @pytest.fixture
 async def bot_fake() -> AsyncIterator[FakeZaloBot]:
-    async for server in serving(FakeZaloBot()):
+    async with serving(FakeZaloBot()) as server:
         yield server
 
 
 @pytest.fixture
 async def oa_fake() -> AsyncIterator[FakeZaloOA]:
-    async for server in serving(FakeZaloOA()):
+    async with serving(FakeZaloOA()) as server:
         yield server
 
 

@@ -34,7 +34,7 @@ from tests.zalo_users import OAUser, oa_settings, signer, zalo_oa
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeZaloOA]:
-    async for server in serving(FakeZaloOA()):
+    async with serving(FakeZaloOA()) as server:
         yield server
 
 

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
-import signal
-import sys
 import tomllib
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from bot.config import ConfigError, ZaloBotSettings, ZaloOASettings, load_settings
@@ -24,8 +20,8 @@ from tests.fake_zalo import (
     FakeZaloOA,
     wait_until,
 )
+from tests.loopback import serve_process, serving
 
-BIN = Path(sys.executable).parent / "ocop-bot"
 EXAMPLE = Path(__file__).parents[1] / "config.example.toml"
 
 
@@ -84,50 +80,28 @@ def test_a_short_webhook_secret_is_refused_without_echoing_it(tmp_path: Path) ->
 
 
 async def test_serve_runs_both_zalo_channels(tmp_path: Path, unused_tcp_port: int) -> None:
-    bot, oa = FakeZaloBot(), FakeZaloOA()
-    await bot.start()
-    await oa.start()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OCOP_BOT")}
-    env.update({
-        "OCOP_BOT__DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path / 'serve.sqlite3'}",
-        "OCOP_BOT__WEB__PORT": str(unused_tcp_port),
-        "OCOP_BOT__WEB__SECRET": "link-secret-for-serve",
-        "OCOP_BOT__WEB__PUBLIC_URL": "https://ocop.example.vn",
-        "OCOP_BOT__ZALO__BOT__TOKEN": BOT_TOKEN,
-        "OCOP_BOT__ZALO__BOT__BASE_URL": bot.url,
-        "OCOP_BOT__ZALO__BOT__POLL_TIMEOUT": "1",
-        "OCOP_BOT__ZALO__OA__APP_ID": APP_ID,
-        "OCOP_BOT__ZALO__OA__APP_SECRET": APP_SECRET,
-        "OCOP_BOT__ZALO__OA__WEBHOOK_KEY": WEBHOOK_KEY,
-        "OCOP_BOT__ZALO__OA__REFRESH_TOKEN": FIRST_REFRESH,
-        "OCOP_BOT__ZALO__OA__BASE_URL": oa.url,
-        "OCOP_BOT__ZALO__OA__OAUTH_URL": oa.url,
-    })
-    process = await asyncio.create_subprocess_exec(
-        str(BIN), "serve", cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    try:
-        base = f"http://127.0.0.1:{unused_tcp_port}"
-        async with aiohttp.ClientSession() as session:
-            for _ in range(300):
-                try:
-                    async with session.get(f"{base}/healthz") as response:
-                        if response.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    await asyncio.sleep(0.1)
-        await bot.push(bot.update("b1", "che thai nguyen"))
-        await wait_until(lambda: bool(bot.texts("b1")), timeout=20, what="the Zalo Bot reply")
-        assert "Thái Nguyên" in bot.texts("b1")[0]  # the sample catalogue was loaded into the empty database
-        assert await oa.push(f"{base}/zalo/oa/webhook", oa.text("3001", "nuoc mam phu quoc")) == 200
-        await wait_until(lambda: bool(oa.texts("3001")), timeout=20, what="the OA reply")
-        assert "Phú Quốc" in oa.texts("3001")[0] and oa.refreshes == 1
-    finally:
-        process.send_signal(signal.SIGTERM)
-        out, err = await asyncio.wait_for(process.communicate(), 30)
-        await bot.stop()
-        await oa.stop()
-    assert process.returncode == 0, err.decode()
-    assert "serving zalo_bot, zalo_oa" in out.decode()
-    logs = out.decode() + err.decode()
+    async with serving(FakeZaloBot()) as bot, serving(FakeZaloOA()) as oa:
+        settings = {
+            "OCOP_BOT__WEB__SECRET": "link-secret-for-serve",
+            "OCOP_BOT__WEB__PUBLIC_URL": "https://ocop.example.vn",
+            "OCOP_BOT__ZALO__BOT__TOKEN": BOT_TOKEN,
+            "OCOP_BOT__ZALO__BOT__BASE_URL": bot.url,
+            "OCOP_BOT__ZALO__BOT__POLL_TIMEOUT": "1",
+            "OCOP_BOT__ZALO__OA__APP_ID": APP_ID,
+            "OCOP_BOT__ZALO__OA__APP_SECRET": APP_SECRET,
+            "OCOP_BOT__ZALO__OA__WEBHOOK_KEY": WEBHOOK_KEY,
+            "OCOP_BOT__ZALO__OA__REFRESH_TOKEN": FIRST_REFRESH,
+            "OCOP_BOT__ZALO__OA__BASE_URL": oa.url,
+            "OCOP_BOT__ZALO__OA__OAUTH_URL": oa.url,
+        }
+        async with serve_process(tmp_path, unused_tcp_port, settings) as served:
+            await bot.push(bot.update("b1", "che thai nguyen"))
+            await wait_until(lambda: bool(bot.texts("b1")), timeout=20, what="the Zalo Bot reply")
+            assert "Thái Nguyên" in bot.texts("b1")[0]  # the sample catalogue was loaded into the empty database
+            assert await oa.push(f"{served.base}/zalo/oa/webhook", oa.text("3001", "nuoc mam phu quoc")) == 200
+            await wait_until(lambda: bool(oa.texts("3001")), timeout=20, what="the OA reply")
+            assert "Phú Quốc" in oa.texts("3001")[0] and oa.refreshes == 1
+    assert served.returncode == 0, served.err
+    assert "serving zalo_bot, zalo_oa" in served.out
+    logs = served.out + served.err
     assert BOT_TOKEN not in logs and APP_SECRET not in logs and "access-1" not in logs
