@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
+from tests.loopback import BIN
 from tests.test_import import MIXED
-
-BIN = Path(sys.executable).parent / "ocop-bot"
 
 
 def run(tmp_path: Path, *args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
-BIN = Path(sys.executable).parent / "ocop-bot"
+from tests.loopback import BIN
 
 
 def chat(tmp_path: Path, user: str, lines: list[str], *extra: str) -> str:
