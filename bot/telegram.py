@@ -175,7 +175,7 @@ class TelegramChannel(ChannelRuntime):
         if message is not None and not incoming.is_group:
             if message.document is not None and incoming.document_name:
                 incoming = replace(incoming, document_data=await self._download(message.document, MAX_UPLOAD))
-            elif message.photo:  # the largest size Telegram made that is small enough for us
+            elif message.photo and await self.conversation.wants_image(incoming):  # the largest size small enough
                 fitting = [size for size in message.photo if (size.file_size or 0) <= MAX_IMAGE_BYTES]
                 if fitting:
                     largest = max(fitting, key=lambda size: size.width * size.height)

@@ -164,9 +164,9 @@ class ZaloChannel(ChannelRuntime):
         """Show that the bot is working, where the platform can."""
 
     def submit(self, incoming: Incoming, update_key: str, file_url: str = "") -> None:
-        """Handle an acknowledged update in the background, after the chat's earlier ones; a file or picture the
-        user sent (``file_url``) is fetched first."""
-        if file_url and not incoming.is_group and (incoming.document_name or incoming.media == "image"):
+        """Handle an acknowledged update in the background, after the chat's earlier ones; a file the user sent
+        (``file_url``) is fetched first, a picture only when the chat is at a step that takes one."""
+        if file_url and not incoming.is_group:
             self.queue.submit(incoming.chat_id, partial(self._fetch_then_process, incoming, update_key, file_url))
         else:
             self.queue.submit(incoming.chat_id, partial(self.process, incoming, update_key))
@@ -174,7 +174,7 @@ class ZaloChannel(ChannelRuntime):
     async def _fetch_then_process(self, incoming: Incoming, update_key: str, url: str) -> None:
         if incoming.document_name:
             incoming = replace(incoming, document_data=await self.fetch_file(url, MAX_FILE_BYTES))
-        else:
+        elif incoming.media == "image" and await self.conversation.wants_image(incoming):
             incoming = replace(incoming, image=await self.fetch_file(url, MAX_IMAGE_BYTES))
         await self.process(incoming, update_key)
 

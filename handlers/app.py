@@ -136,6 +136,15 @@ class Conversation:
     def __init__(self, services: Services) -> None:
         self.services = services
 
+    async def wants_image(self, incoming: Incoming) -> bool:
+        """Whether the chat is at a step that takes a picture: channels fetch one only then (outside the update's
+        transaction), and a picture sent anywhere else costs no download."""
+        if incoming.is_group:
+            return False
+        async with self.services.db.session() as session:
+            state = await session.get(ChatState, (incoming.channel, incoming.chat_id))
+        return state is not None and state.flow in IMAGE_FLOWS
+
     async def handle(
         self, incoming: Incoming, capabilities: Capabilities, *, update_key: str = ""
     ) -> list[Rendered] | None:
@@ -183,7 +192,7 @@ class Conversation:
             await self._action(ctx, incoming.action)
         elif incoming.document_name:
             await catalog_admin.on_document(ctx)
-        elif incoming.image and ctx.state.flow in IMAGE_FLOWS:
+        elif incoming.media == "image" and ctx.state.flow in IMAGE_FLOWS:  # an empty image: it could not be fetched
             await IMAGE_FLOWS[ctx.state.flow](ctx)
         elif incoming.media and not incoming.text:
             ctx.say("input.media")

@@ -258,6 +258,7 @@ class FakeZaloOA(LoopbackServer):
         app.router.add_get("/cdn/{key}/{name}", self._file)
 
     async def _file(self, request: web.Request) -> web.Response:
+        self.calls.append(Call("cdn", {"key": request.match_info["key"]}, request.headers.copy()))
         data = self.files.get(request.match_info["key"])
         return web.Response(status=404) if data is None else web.Response(body=data)
 
@@ -318,14 +319,18 @@ class FakeZaloOA(LoopbackServer):
     def text(self, user_id: str, text: str, msg_id: str = "") -> dict[str, Any]:
         return self.event("user_send_text", user_id, message={"text": text, "msg_id": msg_id or self.msg_id()})
 
-    def file(self, user_id: str, name: str, data: bytes | None) -> dict[str, Any]:
-        """A user_send_file event; the file is kept in the fake's storage (``None``: its link is dead)."""
+    def file(self, user_id: str, name: str, data: bytes | None, kind: str = "file") -> dict[str, Any]:
+        """A user_send_file (or _image) event; the file is kept in the fake's storage (``None``: its link is dead)."""
         key = self.msg_id()
         if data is not None:
             self.files[key] = data
         payload = {"url": f"{self.url}/cdn/{key}/{name}", "name": name, "size": str(len(data or b"")), "type": "xlsx"}
-        message = {"attachments": [{"type": "file", "payload": payload}], "msg_id": key}
-        return self.event("user_send_file", user_id, message=message)
+        message = {"attachments": [{"type": kind, "payload": payload}], "msg_id": key}
+        return self.event(f"user_send_{kind}", user_id, message=message)
+
+    def fetched(self) -> int:
+        """How many times the bot fetched an uploaded file from the fake's storage."""
+        return self.count("cdn")
 
     def msg_id(self) -> str:
         return f"{next(self._ids):032x}"

@@ -137,3 +137,4 @@ async def test_a_picture_sent_on_telegram_becomes_the_broadcast_photo(polling: R
     buyer.mark = len(fake.sent_to(BUYER))
     await fake.push(fake.photo_update(BUYER, picture, caption="mat ong"))  # elsewhere the caption is a search
     await buyer.expect("Mật ong bạc hà Mèo Vạc")
+    assert [call.params["path"] for call in fake.calls if call.method == "download"] == downloads  # not fetched
