@@ -70,12 +70,12 @@ async def on_image(ctx: Context) -> None:
     """A picture sent while composing: at the photo step it becomes the broadcast's photo."""
     require_admin(ctx)
     data = ctx.incoming.image
-    mime = image_type(data)
+    mime = image_type(data) if 0 < len(data) <= MAX_IMAGE_BYTES else None
     if ctx.state.step == "text":
         ctx.say("broadcast.photo_not_now", buttons=[[_cancel(ctx)]])
     elif ctx.state.step != "photo":
         ctx.say("flow.use_buttons")
-    elif mime is None or len(data) > MAX_IMAGE_BYTES:
+    elif mime is None:
         ctx.say("broadcast.photo_unusable", limit=MAX_IMAGE_BYTES // (1024 * 1024),
                 buttons=[[ctx.button("flow.skip", "bc:skip"), _cancel(ctx)]])
     elif len(ctx.state.data.get("text", "")) > PICTURE_TEXT_LIMIT:

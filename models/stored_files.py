@@ -1,14 +1,17 @@
-"""Files we made for one reply (an export, a chart) kept for a while, for channels that can only send a link.
+"""Files kept for a while for channels that can only send a link: the exports and charts made for one reply, and
+the pictures admins send for broadcasts.
 
-Stored in the database so that any replica can serve the link; each row lives as long as its link and is deleted
-by the next store after that.
+Stored in the database so that any replica can serve the link; each row lives as long as its link and is then
+deleted (by the next store, or by a channel's pump).
 """
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import datetime, timedelta
 
+from PIL import Image, UnidentifiedImageError
 from sqlalchemy import Column, LargeBinary, delete
 from sqlmodel import Field, SQLModel, col
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -32,20 +35,24 @@ class StoredFile(SQLModel, table=True):
 
     @property
     def extension(self) -> str:
-        return extension_of(self.filename)
+        """The file's extension for a link ("xlsx", "png"), "bin" when it has none we can show."""
+        found = _EXTENSION.search(self.filename)
+        return found.group(1).lower() if found else "bin"
 
 
 FILE_REF = "file:"  # how a kept file is named where a URL could also be (a broadcast's photo)
-IMAGE_TYPES = {  # what an image file starts with -> its type
-    b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png", b"GIF87a": "image/gif", b"GIF89a": "image/gif",
-}
+IMAGE_FORMATS = ("JPEG", "PNG", "GIF", "WEBP")  # what Telegram and Zalo both show as a photo
 
 
 def image_type(data: bytes) -> str | None:
-    """The MIME type of a JPEG, PNG, GIF or WebP image, None for anything else."""
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return next((mime for magic, mime in IMAGE_TYPES.items() if data.startswith(magic)), None)
+    """The MIME type of a sound JPEG, PNG, GIF or WebP image (checked by Pillow, not decoded), None otherwise."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.verify()
+            found = image.format
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return None
+    return Image.MIME.get(found) if found in IMAGE_FORMATS else None
 
 
 def file_ref(stored: StoredFile) -> str:
@@ -56,12 +63,6 @@ def ref_id(text: str) -> int | None:
     """The kept file a ``file:N`` reference names; None for a URL or anything else."""
     number = text.removeprefix(FILE_REF)
     return int(number) if text.startswith(FILE_REF) and number.isdigit() else None
-
-
-def extension_of(filename: str) -> str:
-    """The file's extension for a link ("xlsx", "png"), "bin" when it has none we can show."""
-    found = _EXTENSION.search(filename)
-    return found.group(1).lower() if found else "bin"
 
 
 async def store(

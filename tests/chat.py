@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from typing import Any
+
+from PIL import Image
 
 from handlers.app import Conversation
 from handlers.context import Services
@@ -16,6 +19,14 @@ from models.db import Database
 from models.requests import ContactPolicy
 from models.search_service import SearchService
 from models.tabular import read_bytes
+
+
+def picture(fmt: str = "PNG", size: tuple[int, int] = (64, 48)) -> bytes:
+    """A real little image, as a phone would send one."""
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (200, 120, 40)).save(buffer, fmt)
+    return buffer.getvalue()
+
 
 BUTTONS = Capabilities(max_text=4096)
 NO_BUTTONS = Capabilities(buttons=False, edits=False, documents=False, request_contact=False, max_text=2000)

@@ -15,7 +15,7 @@ from handlers.messages import CONSOLE, Attachment, Capabilities, DocumentRef, Re
 from handlers.render import render
 from models.charts import PNG_SIGNATURE
 from models.db import Database
-from tests.chat import NO_BUTTONS, load_catalogue, make_services
+from tests.chat import NO_BUTTONS, load_catalogue, make_services, picture
 from tests.fake_telegram import FakeTelegram
 from tests.test_telegram import BUYER, OFFICE, Running, run_channel
 
@@ -123,18 +123,18 @@ async def test_a_picture_sent_on_telegram_becomes_the_broadcast_photo(polling: R
     await office.expect("Gõ nội dung tin nhắn")
     await office.says("Mời tham quan gian hàng OCOP")
     await office.expect("Kèm ảnh?")
-    picture = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 40
-    await fake.push(fake.photo_update(OFFICE, picture))
+    photo = picture("JPEG", (1280, 960))
+    await fake.push(fake.photo_update(OFFICE, photo))
     await office.expect("Gửi cho ai?")
     downloads = [call.params["path"] for call in fake.calls if call.method == "download"]
     assert downloads == ["photos/photo2.jpg"]  # the full-size picture, not the thumbnail
     await office.presses("Tất cả người dùng")
     preview = await office.expect("Mời tham quan gian hàng OCOP")
-    assert preview.method == "sendPhoto" and next(iter(preview.files.values())) == picture
+    assert preview.method == "sendPhoto" and next(iter(preview.files.values())) == photo
     await office.expect("Ảnh kèm theo: ảnh bạn đã gửi")
 
     buyer = polling.user(BUYER)
     buyer.mark = len(fake.sent_to(BUYER))
-    await fake.push(fake.photo_update(BUYER, picture, caption="mat ong"))  # elsewhere the caption is a search
+    await fake.push(fake.photo_update(BUYER, photo, caption="mat ong"))  # elsewhere the caption is a search
     await buyer.expect("Mật ong bạc hà Mèo Vạc")
     assert [call.params["path"] for call in fake.calls if call.method == "download"] == downloads  # not fetched

@@ -24,7 +24,7 @@ from models.db import Database
 from models.events import EventRole, EventValues, add_event, register
 from models.people import BuyerProfile, Role, user_for_identity
 from models.stored_files import StoredFile, ref_id
-from tests.chat import NO_BUTTONS, ChatUser, load_catalogue, make_services
+from tests.chat import NO_BUTTONS, ChatUser, load_catalogue, make_services, picture
 
 
 @dataclass(frozen=True)
@@ -253,28 +253,31 @@ async def test_text_and_photo_are_checked(conversation: Conversation) -> None:
 async def test_a_picture_sent_from_the_phone_is_the_photo(conversation: Conversation) -> None:
     admin = office(conversation)
     await admin.says("/broadcast")
-    await admin.sends_picture(PNG_SIGNATURE + b"...")  # before the text: not yet
+    photo = picture()
+    await admin.sends_picture(photo)  # before the text: not yet
     assert "Trước hết, hãy gõ nội dung tin nhắn" in admin.last
     await admin.says("Ảnh gian hàng hội chợ")
     await admin.sends_picture(b"%PDF-1.4 not a picture")
     assert "Không dùng được ảnh này: cần ảnh JPEG, PNG, GIF hoặc WebP nhỏ hơn 5 MB" in admin.last
     await admin.sends_picture(b"\xff\xd8\xff" + b"\x00" * (5 * 1024 * 1024))
     assert "Không dùng được ảnh này" in admin.last
-    await admin.sends_picture(PNG_SIGNATURE + b"...")
+    await admin.sends_picture(PNG_SIGNATURE + b"...")  # looks like a PNG, is not one
+    assert "Không dùng được ảnh này" in admin.last
+    await admin.sends_picture(photo)
     assert "Gửi cho ai?" in admin.last
     await admin.presses("Người mua")
     preview = admin.seen[-2]  # the message as recipients will see it, with the picture itself
     assert preview.text == "Ảnh gian hàng hội chợ" and isinstance(preview.photo, Attachment)
-    assert preview.photo.data == PNG_SIGNATURE + b"..." and preview.photo.mime == "image/png"
+    assert preview.photo.data == photo and preview.photo.mime == "image/png"
     assert "Ảnh kèm theo: ảnh bạn đã gửi" in admin.last
     await admin.presses("Gửi cho")
     [(broadcast, _)] = await broadcasts(conversation.services.db)
     kept_id = ref_id(broadcast.photo)
     async with conversation.services.db.session() as session:
         kept = await session.get(StoredFile, kept_id)
-    assert kept is not None and kept.data == PNG_SIGNATURE + b"..." and kept.filename == "broadcast-photo.png"
+    assert kept is not None and kept.data == photo and kept.filename == "broadcast-photo.png"
     assert kept.expires_at - kept.created_at == timedelta(days=30)
-    await admin.sends_picture(PNG_SIGNATURE)  # no longer composing: a picture is just a picture
+    await admin.sends_picture(photo)  # no longer composing: a picture is just a picture
     assert "chỉ đọc được tin nhắn chữ" in admin.last
 
 
@@ -282,7 +285,7 @@ async def test_a_picture_goes_with_a_text_that_fits_a_caption(conversation: Conv
     admin = office(conversation)
     await admin.says("/broadcast")
     await admin.says("Thông báo dài. " * 80)
-    await admin.sends_picture(PNG_SIGNATURE + b"...")
+    await admin.sends_picture(picture("JPEG"))
     assert "tối đa 1024 ký tự" in admin.last and "dài 1199 ký tự" in admin.last
     await admin.says("https://ocop.example.vn/anh.jpg")  # a link may go with a longer text
     assert "Gửi cho ai?" in admin.last

@@ -21,7 +21,7 @@ from models.charts import PNG_SIGNATURE
 from models.clock import FakeClock
 from models.db import Database
 from models.stored_files import StoredFile, load, remove_expired, store
-from tests.chat import load_catalogue, make_services
+from tests.chat import load_catalogue, make_services, picture
 from tests.fake_zalo import FakeZaloBot, FakeZaloOA
 from tests.loopback import serving
 from tests.test_admin_files import xlsx_list
@@ -142,18 +142,18 @@ async def test_oa_admins_get_links_and_send_lists_to_import(oa_fake: FakeZaloOA,
 
 
 async def test_a_picture_is_fetched_only_when_a_broadcast_asks_for_one(oa_fake: FakeZaloOA, services: Services) -> None:
-    picture = PNG_SIGNATURE + b"gian hang"
+    photo = picture()
     async with zalo_oa(services, oa_fake) as run:
         office = OAUser(run, oa_fake, OA_ADMIN)
-        [reply] = await office.sends(oa_fake.file(OA_ADMIN, "anh.png", picture, kind="image"))
+        [reply] = await office.sends(oa_fake.file(OA_ADMIN, "anh.png", photo, kind="image"))
         assert "chỉ đọc được tin nhắn chữ" in reply and oa_fake.fetched() == 0  # no flow wants it: not downloaded
         await office.says("/broadcast")
         await office.says("Mời tham quan gian hàng OCOP")
-        [reply] = await office.sends(oa_fake.file(OA_ADMIN, "anh.png", picture, kind="image"))
+        [reply] = await office.sends(oa_fake.file(OA_ADMIN, "anh.png", photo, kind="image"))
         assert "Gửi cho ai?" in reply and oa_fake.fetched() == 1
     async with services.db.session() as session:
         [kept] = (await session.exec(select(StoredFile))).all()
-    assert kept.data == picture and kept.filename == "broadcast-photo.png"
+    assert kept.data == photo and kept.filename == "broadcast-photo.png"
 
 
 async def test_expired_files_are_swept(db: Database) -> None:
