@@ -86,3 +86,24 @@ def normalize(text: str) -> str:
 def words(text: str) -> list[str]:
     """The words of ``normalize(text)``."""
     return normalize(text).split()
+
+
+# Tone marks (after NFD) and the digit that stands for each in an accent key, as in VNI.
+_TONE_MARKS = {"\u0301": "1", "\u0300": "2", "\u0309": "3", "\u0303": "4", "\u0323": "5"}
+
+
+@lru_cache(maxsize=100_000)
+def accent_key(word: str) -> str:
+    """How a word is spelt with its diacritics, tone placement aside: "hoà" and "hòa" give "hoa2", "dứa" "dưa1",
+    "dừa" "dưa2", "na" "na0". (Typed without any diacritic, a word could be any of them: callers decide.)"""
+    word = clean(word).lower()
+    if word.isascii():
+        return word + "0"
+    tone = "0"
+    kept = []
+    for ch in unicodedata.normalize("NFD", word):
+        if ch in _TONE_MARKS:
+            tone = _TONE_MARKS[ch]
+        else:
+            kept.append(ch)
+    return unicodedata.normalize("NFC", "".join(kept)) + tone
