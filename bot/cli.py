@@ -29,6 +29,7 @@ from models.catalog import catalog_summary
 from models.catalog_export import COLUMNS, product_rows
 from models.catalog_import import ImportFileError, ImportReport, import_file
 from models.db import Database
+from models.lexicon import gloss
 from models.ocop import Group
 from models.sample import load_sample_if_empty
 from models.search import MAX_QUERY_CHARS, Hit, Notice, SearchIndex, SearchResult
@@ -238,13 +239,15 @@ async def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     for query in queries:
         result = index.search(query, limit=limit)
         if args.json:
-            print(json.dumps([hit_json(hit) for hit in result.hits], ensure_ascii=False), flush=True)
+            hits = [hit_json(hit, closest=result.partial) for hit in result.hits]
+            print(json.dumps(hits, ensure_ascii=False), flush=True)
         else:
             print(format_result(result), flush=True)
     return 0
 
 
-def hit_json(hit: Hit) -> dict[str, object]:
+def hit_json(hit: Hit, closest: bool = False) -> dict[str, object]:
+    """One hit for --json; ``closest`` when the result holds the closest matches, not full ones."""
     doc = hit.document
     return {
         "id": doc.id,
@@ -255,9 +258,11 @@ def hit_json(hit: Hit) -> dict[str, object]:
         "region": doc.region,
         "group": doc.group,
         "group_name": Group(doc.group).label,
+        "kind_en": gloss(doc.name),
         "stars": doc.stars,
         "potential_5": doc.potential_5,
         "score": hit.score,
+        "closest": closest,
     }
 
 
@@ -270,13 +275,15 @@ def format_result(result: SearchResult) -> str:
     for ambiguous in result.query.ambiguous:
         names = ", ".join(place.name for place in ambiguous.candidates)
         lines.append(f"'{ambiguous.text}' could be {names}: showing all of them.")
+    if result.ignored:
+        lines.append("Left out (not in the catalogue): " + ", ".join(result.ignored))
     if not result.hits:
         lines.append("No products found.")
-        if result.emptied_by:
-            lines.append("Results exist without the filter(s): " + ", ".join(result.emptied_by) + ".")
-        if result.suggestions:
-            lines.append("Did you mean: " + "; ".join(result.suggestions) + "?")
         return "\n".join(lines)
+    if result.relaxed:
+        lines.append(f"Nothing matches with the {result.relaxed} filter; the closest without it:")
+    elif result.partial:
+        lines.append("No product matches every word; the closest:")
     noun = "product" if result.total == 1 else "products"
     lines.append(f"{result.total} {noun}; showing {result.offset + 1}-{result.offset + len(result.hits)}:")
     for rank, hit in enumerate(result.hits, start=result.offset + 1):

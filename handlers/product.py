@@ -8,6 +8,7 @@ from handlers.catalog_admin import card_buttons
 from handlers.context import Context, parse_id
 from handlers.i18n import Translator
 from handlers.messages import Button, Reply
+from handlers.search import display_name
 from models.catalog import Producer, Product, visible_product
 from models.errors import StaleAction
 
@@ -26,7 +27,8 @@ async def show(ctx: Context, arg: str) -> None:
 
 
 def card_text(t: Translator, product: Product, producer: Producer, today: date) -> str:
-    lines = [product.name, t(f"group.{product.group}") + (f" — {product.subgroup}" if product.subgroup else "")]
+    group = t(f"group.{product.group}") + (f" — {product.subgroup}" if product.subgroup else "")
+    lines = [display_name(t, product.name), group]
     stars = t("card.stars", stars="★" * product.stars, n=product.stars)
     if product.potential_5:
         stars += " — " + t("card.potential")

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from handlers.context import Context, parse_index
+from handlers.i18n import Translator
 from handlers.messages import Button
 from models import geography
 from models.errors import StaleAction
+from models.lexicon import gloss
 from models.ocop import Group
-from models.search import Filters, Notice, SearchResult
+from models.search import MAX_QUERY_CHARS, Filters, Notice, SearchResult
 
 PAGE = 5
 REGIONS = tuple(geography.NEW_REGIONS)
@@ -33,39 +35,48 @@ async def _show(ctx: Context, *, offset: int, edit: bool) -> None:
     result = await ctx.services.search.search(saved.get("q", ""), filters=_filters(saved), offset=offset, limit=PAGE)
     ctx.state.data["search"] = {**saved, "offset": offset}
     if result.notice is Notice.EMPTY:
-        ctx.say("search.empty_query")
+        ctx.say("search.greeting" if result.query.chatter else "search.empty_query")
         return
-    lines = [ctx.t("search.too_long", limit=200)] if result.notice is Notice.TOO_LONG else []
+    lines = [ctx.t("search.too_long", limit=MAX_QUERY_CHARS)] if result.notice is Notice.TOO_LONG else []
     for ambiguous in result.query.ambiguous:
         names = ", ".join(place.name for place in ambiguous.candidates)
         lines.append(ctx.t("search.ambiguous", text=ambiguous.text, places=names))
+    if result.ignored:
+        lines.append(ctx.t("search.ignored", words=", ".join(result.ignored)))
     if not result.hits:
         _nothing(ctx, result, lines)
         return
-    shown_to = result.offset + len(result.hits)
-    lines.append(ctx.t.plural("search.found", result.total, first=result.offset + 1, last=shown_to))
+    shown = {"n": result.total, "first": result.offset + 1, "last": result.offset + len(result.hits)}
+    if result.relaxed:
+        lines.append(ctx.t(f"search.relaxed.{result.relaxed.value}", **shown))
+    elif result.partial:
+        lines.append(ctx.t("search.partial", query=result.query.text, **shown))
+    else:
+        lines.append(ctx.t.plural("search.found", result.total, first=shown["first"], last=shown["last"]))
     rows: list[list[Button]] = []
     for number, hit in enumerate(result.hits, start=result.offset + 1):
         doc = hit.document
         stars = "★" * doc.stars + (" " + ctx.t("card.potential_short") if doc.potential_5 else "")
-        lines.append(f"{number}. {doc.name} — {stars} — {doc.place_label}")
+        lines.append(f"{number}. {display_name(ctx.t, doc.name)} — {stars} — {doc.place_label}")
         rows.append([Button(f"{number}. {_short(doc.name)}", f"p:{doc.id}")])
     navigation = []
     if result.offset > 0:
         navigation.append(ctx.button("search.previous", f"s:{max(0, result.offset - PAGE)}"))
     if result.has_more:
-        navigation.append(ctx.button("search.more", f"s:{shown_to}"))
+        navigation.append(ctx.button("search.more", f"s:{shown['last']}"))
     if navigation:
         rows.append(navigation)
     ctx.say("search.page", buttons=rows, edit=edit, body="\n".join(lines))
 
 
+def display_name(t: Translator, name: str) -> str:
+    """A product's name, with the English kind of product for English readers ("Nước mắm Phú Quốc — fish sauce")."""
+    kind = gloss(name) if t.language == "en" else None
+    return t("card.name_gloss", name=name, gloss=kind) if kind else name
+
+
 def _nothing(ctx: Context, result: SearchResult, lines: list[str]) -> None:
     lines.append(ctx.t("search.none", query=result.query.text or "…"))
-    for kind in result.emptied_by:
-        lines.append(ctx.t(f"search.emptied.{kind.value}"))
-    if result.suggestions:
-        lines.append(ctx.t("search.did_you_mean", names="; ".join(result.suggestions)))
     lines.append(ctx.t("search.tip"))
     ctx.say("search.page", buttons=[[ctx.button("browse.start", "b:start")]], body="\n".join(lines))
 

@@ -123,6 +123,11 @@ _ALIASES: dict[str, str] = {
     "Trung Bộ": "Miền Trung", "Central Vietnam": "Miền Trung", "Duyên hải miền Trung": "Miền Trung",
     "Miền Trung - Tây Nguyên": "Miền Trung và Tây Nguyên", "Central Highlands": "Tây Nguyên",
     "Miền Nam": "Nam Bộ", "Khu vực Nam Bộ": "Nam Bộ", "Southern Vietnam": "Nam Bộ", "South": "Nam Bộ",
+    # Everyday names of provinces ("mắm tôm xứ Thanh", "tôm khô đất Mũi").
+    "Hà thành": "Hà Nội", "Xứ Đoài": "Hà Nội", "Đất Cảng": "Hải Phòng",
+    "Thành phố Cảng": "Hải Phòng", "Xứ Thanh": "Thanh Hóa", "Xứ Nghệ": "Nghệ An", "Xứ Lạng": "Lạng Sơn",
+    "Kinh Bắc": "Bắc Ninh", "Đất Tổ": "Phú Thọ", "Xứ Huế": "Huế", "Xứ Quảng": "Quảng Nam", "Tây Đô": "Cần Thơ",
+    "Xứ Dừa": "Bến Tre", "Đất Mũi": "Cà Mau", "Mũi Cà Mau": "Cà Mau",
 }
 
 # Initials of two- and three-word names that are also everyday words, never read as places.

@@ -1,9 +1,11 @@
-"""Fuzzy catalogue search for the way buyers type on phones.
+"""Fuzzy catalogue search for the way buyers write in a chat.
 
-A query such as "mat ong HG 4 sao" is split into filters (stars, potential 5★, product group, places old or new,
-regions) and words. Words are matched against an in-memory inverted index of normalised tokens, forgiving typos
-(optimal string alignment distance), unfinished words (prefixes) and missing spaces ("nuocmam"); rapidfuzz then
-re-scores the best candidates against the product name. Ranking: relevance, then stars, then id.
+A message is first understood (models.query): filters (stars, potential 5★, product group, places old or new,
+regions), quantities and chat words set aside, typing leftovers decoded, English translated, synonyms attached.
+Its terms are matched against an in-memory inverted index of normalised tokens, forgiving typos (optimal string
+alignment distance), unfinished words (prefixes) and missing spaces ("nuocmam"); rapidfuzz then re-scores the best
+candidates against the product name. Ranking: relevance, then stars, then id. When nothing matches every term, the
+closest partial matches are returned and marked so; when a filter empties the result, the matches without it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from functools import lru_cache
 from itertools import pairwise
 from math import log
 
@@ -22,49 +25,37 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from models import geography
-from models.geography import Place, PlaceKind, Resolution
-from models.ocop import Group, group_phrases
-from models.text import clean, fold, normalize
+from models.geography import PlaceKind
+from models.ocop import Group
+from models.query import MAX_QUERY_CHARS, FilterKind, Filters, ParsedQuery, QueryParser, Term, parse_query
+from models.text import accent_key, fold, normalize
 
-MAX_QUERY_CHARS = 200
-MIN_RELEVANCE = 0.5  # share of the query's (idf-weighted) words a product must match
+__all__ = [
+    "MAX_QUERY_CHARS", "Document", "FilterKind", "Filters", "Hit", "Notice", "ParsedQuery", "SearchIndex",
+    "SearchResult", "parse_query",
+]
+
+MIN_RELEVANCE = 0.5  # share of the query's (idf-weighted) terms a product must match
+# When nothing matches every term, the closest matches are those that have, well enough (SOLID: a word of the name
+# with a slip, or a word of the producer or category), the largest share of the query's terms: at least PARTIAL_MIN,
+# and at least CLOSEST of the best share any product has.
+PARTIAL_MIN = 0.2
+CLOSEST = 0.6
+SOLID = 0.5
+OPTIONAL_WEIGHT = 0.5  # how much a chat or group word that matches adds, relative to a required one
+MISSPELT = 0.45  # a word typed with other diacritics than the product spells it ("đậu" for "dầu") counts this much
 RERANK = 100  # candidates re-scored with rapidfuzz
 RARE = 2  # a known word held by at most this many products may still be a typo
-SUGGEST_POOL = 50  # partial matches considered for "did you mean"
+# Filters dropped, in this order, to show the closest matches when the filters empty the result.
+RELAX_ORDER = (
+    FilterKind.STARS, FilterKind.POTENTIAL_5, FilterKind.PRODUCER_KIND, FilterKind.GROUP, FilterKind.PLACE,
+)
 
 # Field weights: a word in the product name counts most.
 NAME, PRODUCER, CATEGORY, PLACE, DESCRIPTION = 1.0, 0.6, 0.5, 0.5, 0.35
 
-# Words that carry no search meaning in buyers' queries (after normalisation).
-_STOPWORDS = frozenset(
-    "tim kiem can mua cho toi minh o tai cua va cac nhung loai ocop please find buy from in the of and with".split()
-)
-_STOP_PHRASES = (("san", "pham"), ("dac", "san"), ("sp",))
 # Address words that would otherwise match every product.
 _PLACE_NOISE = frozenset("xa phuong thi tran huyen quan tinh thanh pho tp so duong thon ap ban to khu dac".split())
-# Everyday spellings and English words, rewritten to the catalogue's words.
-_REWRITES: dict[str, str] = {
-    "cafe": "ca phe", "caphe": "ca phe", "cf": "ca phe", "coffee": "ca phe",
-    "honey": "mat ong", "matong": "mat ong", "tea": "che", "fish sauce": "nuoc mam", "nuocmam": "nuoc mam",
-    "rice": "gao", "wine": "ruou", "pepper": "ho tieu", "tieu": "ho tieu", "cashew": "hat dieu",
-    "ginseng": "sam", "bird nest": "yen sao", "birds nest": "yen sao", "garlic": "toi", "ceramics": "gom",
-    "pottery": "gom", "silk": "lua", "homestay": "homestay", "ruou vang": "ruou vang",
-}
-
-_POTENTIAL = re.compile(r"(?:tiem\s*nang|potential)\s*(?:5|nam)?\s*(?:sao|\*|★|stars?)?")
-_STARS = re.compile(
-    r"(?:(?P<from>tu|>=|≥|from|at\s+least)\s*)?(?P<n>[1-5])\s*(?:\*|★|sao|stars?)"
-    r"(?P<up>\s*(?:tro\s*len|\+|or\s+more|and\s+up|up|tro\s*di))?"
-)
-_STAR_GLYPHS = re.compile(r"★{1,5}")
-
-
-class FilterKind(StrEnum):
-    PLACE = "place"
-    GROUP = "group"
-    STARS = "stars"
-    POTENTIAL_5 = "potential_5"
-    PRODUCER_KIND = "producer_kind"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,62 +89,6 @@ class Document:
 
 
 @dataclass(frozen=True)
-class Filters:
-    """Structured filters; from buttons, or parsed out of the query text. Empty means "any"."""
-
-    places: tuple[Place, ...] = ()
-    groups: frozenset[int] = frozenset()
-    stars: int | None = None  # exactly this many
-    min_stars: int | None = None
-    potential_5: bool = False
-    producer_kind: str | None = None
-
-    def active(self) -> tuple[FilterKind, ...]:
-        kinds = []
-        if self.places:
-            kinds.append(FilterKind.PLACE)
-        if self.groups:
-            kinds.append(FilterKind.GROUP)
-        if self.stars is not None or self.min_stars is not None:
-            kinds.append(FilterKind.STARS)
-        if self.potential_5:
-            kinds.append(FilterKind.POTENTIAL_5)
-        if self.producer_kind:
-            kinds.append(FilterKind.PRODUCER_KIND)
-        return tuple(kinds)
-
-    def without(self, kind: FilterKind) -> Filters:
-        return {
-            FilterKind.PLACE: lambda: replace(self, places=()),
-            FilterKind.GROUP: lambda: replace(self, groups=frozenset()),
-            FilterKind.STARS: lambda: replace(self, stars=None, min_stars=None),
-            FilterKind.POTENTIAL_5: lambda: replace(self, potential_5=False),
-            FilterKind.PRODUCER_KIND: lambda: replace(self, producer_kind=None),
-        }[kind]()
-
-    def combined(self, other: Filters) -> Filters:
-        """These filters narrowed by ``other`` (explicit choices win over parsed ones)."""
-        return Filters(
-            places=other.places or self.places,
-            groups=other.groups or self.groups,
-            stars=other.stars if other.stars is not None else self.stars,
-            min_stars=other.min_stars if other.min_stars is not None else self.min_stars,
-            potential_5=self.potential_5 or other.potential_5,
-            producer_kind=other.producer_kind or self.producer_kind,
-        )
-
-
-@dataclass(frozen=True)
-class ParsedQuery:
-    text: str  # the query as searched (cleaned, maybe truncated)
-    words: tuple[str, ...]  # what is matched fuzzily
-    filters: Filters
-    ambiguous: tuple[Resolution, ...] = ()  # place words that could mean several places
-    truncated: bool = False
-    extra: tuple[str, ...] = ()  # words that help when they match but are not required (stopwords, group words)
-
-
-@dataclass(frozen=True)
 class Hit:
     document: Document
     score: float
@@ -171,116 +106,35 @@ class SearchResult:
     total: int
     offset: int
     notice: Notice | None = None
-    suggestions: tuple[str, ...] = ()  # "did you mean" product names when nothing matched
-    emptied_by: tuple[FilterKind, ...] = ()  # filters that each, when dropped, would give results
+    partial: bool = False  # no product matches every term: these are the closest
+    relaxed: FilterKind | None = None  # the filters emptied the result: these are the matches without this one
+    emptied_by: tuple[FilterKind, ...] = ()  # filters that each, when dropped, would give full matches
+    ignored: tuple[str, ...] = ()  # words no product has, left out of the match
 
     @property
     def has_more(self) -> bool:
         return self.offset + len(self.hits) < self.total
 
 
-def parse_query(text: str) -> ParsedQuery:
-    """Split free text into filters and words. Never raises."""
-    cleaned = clean(text)
-    truncated = len(cleaned) > MAX_QUERY_CHARS
-    cleaned = cleaned[:MAX_QUERY_CHARS]
-    folded = fold(cleaned)
+@dataclass(frozen=True)
+class _Scores:
+    """A query's match against every product: required share (0–1), bonus of optional words, words unmatched."""
 
-    potential = bool(_POTENTIAL.search(folded))
-    folded = _POTENTIAL.sub(" ", folded)
-    stars = min_stars = None
-    for match in _STAR_GLYPHS.finditer(folded):
-        stars = len(match.group())
-    for match in _STARS.finditer(folded):
-        n = int(match.group("n"))
-        if match.group("from") or match.group("up"):
-            min_stars, stars = n, None
-        else:
-            stars = n
-    folded = _STAR_GLYPHS.sub(" ", _STARS.sub(" ", folded))
-
-    tokens = _rewrite(normalize(folded).split())
-    tokens, groups, group_words = _take_phrases(tokens, group_phrases())
-    tokens, places, ambiguous = _take_places(tokens)
-    words, dropped = _drop_stopwords(tokens)
-    filters = Filters(
-        places=places, groups=frozenset(int(g) for g in groups), stars=stars, min_stars=min_stars, potential_5=potential
-    )
-    # Producers are named after groups ("Công ty Thực phẩm Sao Mai") and stopwords are sometimes real words
-    # ("cần" in "rượu cần", "tím" in "ba kích tím"): kept as optional words.
-    return ParsedQuery(cleaned, tuple(words), filters, ambiguous, truncated, extra=tuple(group_words + dropped))
+    share: np.ndarray
+    solid: np.ndarray  # share of the required terms each product has well enough (SOLID)
+    bonus: np.ndarray
+    matched: bool  # at least one required term can match some product
+    ignored: tuple[str, ...]
+    phrase: str  # the required terms as the catalogue spells them, for rapidfuzz
 
 
-def _rewrite(tokens: list[str]) -> list[str]:
-    out: list[str] = []
-    i = 0
-    while i < len(tokens):
-        pair = " ".join(tokens[i : i + 2])
-        if i + 1 < len(tokens) and pair in _REWRITES:
-            out.extend(_REWRITES[pair].split())
-            i += 2
-        else:
-            out.extend(_REWRITES.get(tokens[i], tokens[i]).split())
-            i += 1
-    return out
+@lru_cache(maxsize=50_000)
+def _spelt(text: str) -> tuple[tuple[str, str], ...]:
+    """(accent-free word, how it is spelt) for each word of a catalogue text."""
+    return tuple((fold(word), accent_key(word)) for word in _LETTERS.findall(text.lower()))
 
 
-def _take_phrases(tokens: list[str], phrases: dict[str, Group]) -> tuple[list[str], set[Group], list[str]]:
-    """(remaining tokens, groups named, the words that named them)."""
-    found: set[Group] = set()
-    rest: list[str] = []
-    taken: list[str] = []
-    i = 0
-    while i < len(tokens):
-        for n in range(min(12, len(tokens) - i), 1, -1):
-            phrase = " ".join(tokens[i : i + n])
-            if phrase in phrases:
-                found.add(phrases[phrase])
-                taken.extend(tokens[i : i + n])
-                i += n
-                break
-        else:
-            rest.append(tokens[i])
-            i += 1
-    return rest, found, taken
-
-
-def _take_places(tokens: list[str]) -> tuple[list[str], tuple[Place, ...], tuple[Resolution, ...]]:
-    places: list[Place] = []
-    ambiguous: list[Resolution] = []
-    rest: list[str] = []
-    i = 0
-    while i < len(tokens):
-        for n in range(min(7, len(tokens) - i), 0, -1):
-            key = " ".join(tokens[i : i + n])
-            candidates = geography.lookup_key(key)
-            if not candidates or (n == 1 and any(ch.isdigit() for ch in key)):
-                continue
-            if len(candidates) > 1:
-                ambiguous.append(Resolution(key, candidates))
-            places.extend(p for p in candidates if p not in places)
-            i += n
-            break
-        else:
-            rest.append(tokens[i])
-            i += 1
-    return rest, tuple(places), tuple(ambiguous)
-
-
-def _drop_stopwords(tokens: list[str]) -> tuple[list[str], list[str]]:
-    """(words to match, single stopwords dropped)."""
-    out: list[str] = []
-    dropped: list[str] = []
-    i = 0
-    while i < len(tokens):
-        for phrase in _STOP_PHRASES:
-            if tuple(tokens[i : i + len(phrase)]) == phrase:
-                i += len(phrase)
-                break
-        else:
-            (dropped if tokens[i] in _STOPWORDS else out).append(tokens[i])
-            i += 1
-    return out, dropped
+_LETTERS = re.compile(r"[^\W\d_]+")
 
 
 def _max_typos(word: str) -> int:
@@ -296,8 +150,12 @@ class SearchIndex:
         self.documents: tuple[Document, ...] = tuple(documents)
         n = len(self.documents)
         postings: dict[str, dict[int, float]] = defaultdict(dict)
+        spellings: dict[str, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
         for i, doc in enumerate(self.documents):
             for weight, text, joined in self._fields(doc):
+                if weight != DESCRIPTION:
+                    for folded, key in _spelt(text):
+                        spellings[folded][key].add(i)
                 tokens = normalize(text).split()
                 if weight == PLACE:
                     tokens = [t for t in tokens if t not in _PLACE_NOISE]
@@ -311,6 +169,12 @@ class SearchIndex:
             for token, slot in postings.items()
         }
         self._idf = {token: log(1.0 + n / len(slot)) for token, slot in postings.items()}
+        # Words the catalogue spells in several ways once accents are dropped ("dừa", "dứa"): who spells them how.
+        self._spellings = {
+            folded: {key: np.array(sorted(ids), np.int32) for key, ids in keys.items()}
+            for folded, keys in spellings.items()
+            if len(keys) > 1
+        }
         self._sorted_vocab = sorted(self._postings)
         by_length: dict[int, list[str]] = defaultdict(list)
         for token in self._sorted_vocab:
@@ -325,6 +189,9 @@ class SearchIndex:
         self._province = self._codes(d.province for d in self.documents)
         self._old_province = self._codes(d.old_province or "" for d in self.documents)
         self._kind = self._codes(d.producer_kind for d in self.documents)
+        self.parser = QueryParser(frozenset(self._postings))
+        names = np.array(self._name_keys, dtype=str)
+        self._listing_order = np.lexsort((np.arange(n), names, -self._potential, -self._stars.astype(np.int16)))
 
     def __len__(self) -> int:
         return len(self.documents)
@@ -392,32 +259,109 @@ class SearchIndex:
                     found.append((token, 1.0 - distance / (len(word) + 1)))
         return found
 
-    def _relevance(self, words: Sequence[str], extra: Sequence[str] = ()) -> np.ndarray:
-        """Per product, the idf-weighted share of ``words`` it matches (0–1); ``extra`` words can only add."""
-        n = len(self.documents)
-        total = np.zeros(n, np.float32)
-        norm = 0.0
-        for position, word in enumerate((*words, *extra)):
-            optional = position >= len(words)
-            expansions = self.expansions(word, last=position == len(words) - 1)
-            if not expansions:
-                norm += 0.0 if optional else log(1.0 + n)  # an unknown word still counts against every product
-                continue
-            best = np.zeros(n, np.float32)
+    def _word(
+        self, word: str, fuzzy: bool, last: bool, seen: dict, accent: str | None = None, strict: bool = False
+    ) -> tuple[np.ndarray, float] | None:
+        """Per product, how well ``word`` matches (field weight × similarity), and its idf; None if no product has
+        it. ``fuzzy`` also counts typos and unfinished words. ``accent`` is how the word is spelt: a product that
+        spells it otherwise counts MISSPELT, or not at all when ``strict``. ``seen`` caches within one query."""
+        key = (word, fuzzy, last, accent, strict)
+        if key in seen:
+            return seen[key]
+        exact = ((word, 1.0),) if word in self._postings else ()
+        expansions = self.expansions(word, last) if fuzzy else exact
+        found = None
+        if expansions:
+            best = np.zeros(len(self.documents), np.float32)
             for token, similarity in expansions:
                 ids, weights = self._postings[token]
-                np.maximum.at(best, ids, weights * similarity)
-            idf = max(self._idf[token] for token, _ in expansions)
-            total += best * idf * (0.5 if optional else 1.0)
-            norm += 0.0 if optional else idf
-        return np.minimum(total / norm, 1.0) if norm else total
+                weights = weights * similarity
+                if token == word and accent is not None and word in self._spellings:
+                    weights = weights * self._spelling_factor(word, accent, ids, 0.0 if strict else MISSPELT)
+                np.maximum.at(best, ids, weights)
+            found = best, max(self._idf[token] for token, _ in expansions)
+        seen[key] = found
+        return found
+
+    def _spelling_factor(self, word: str, accent: str, ids: np.ndarray, factor: float) -> np.ndarray:
+        """For the products in ``ids``: 1, or ``factor`` where the product spells ``word`` only otherwise (when
+        the catalogue spells it as typed somewhere)."""
+        spellings = self._spellings[word]
+        spelt_so = spellings.get(accent)
+        if spelt_so is None:  # a spelling the catalogue does not have is a slip, not another word
+            return np.ones(len(ids), np.float32)
+        elsewise = np.concatenate([found for key, found in spellings.items() if key != accent])
+        other = np.isin(ids, elsewise) & ~np.isin(ids, spelt_so)
+        return np.where(other, np.float32(factor), np.float32(1.0))
+
+    def _term(self, term: Term, last: bool, seen: dict) -> tuple[np.ndarray, np.ndarray, float] | None:
+        """Per product: the best of the term's alternatives (an alternative of several words counts as its weakest
+        word), and the idf-weighted words it has well enough (SOLID) even when it lacks others; with the idf of the
+        first alternative some product has."""
+        best: np.ndarray | None = None
+        solid: np.ndarray | None = None
+        idf = 0.0
+        for k, alternative in enumerate(term.alternatives):
+            fuzzy = term.literal and k == 0
+            accents = alternative.accents or (None,) * len(alternative.words)
+            words = [
+                self._word(word, fuzzy, fuzzy and last and j == len(alternative.words) - 1, seen, accents[j], not fuzzy)
+                for j, word in enumerate(alternative.words)
+            ]
+            has = np.zeros(len(self.documents), np.float32)
+            for found in words:
+                if found is not None:
+                    has += (found[0] >= SOLID) * np.float32(found[1])
+            solid = has if solid is None else np.maximum(solid, has)
+            if any(found is None for found in words):
+                continue
+            matched = words[0][0]
+            for found in words[1:]:
+                matched = np.minimum(matched, found[0])
+            if best is None:
+                idf = sum(found[1] for found in words)
+            scaled = matched * alternative.weight if alternative.weight != 1.0 else matched
+            best = scaled if best is None else np.maximum(best, scaled)
+        if best is None or solid is None:
+            return None
+        return best, solid, idf
+
+    def _scores(self, query: ParsedQuery) -> _Scores:
+        n = len(self.documents)
+        seen: dict = {}
+        total = np.zeros(n, np.float32)
+        solid = np.zeros(n, np.float32)
+        bonus = np.zeros(n, np.float32)
+        norm = 0.0
+        ignored: list[str] = []
+        phrase: list[str] = []
+        required = query.required
+        for position, term in enumerate(required):
+            found = self._term(term, position == len(required) - 1, seen)
+            if found is None:
+                ignored.append(" ".join(term.words))  # unknown words lower confidence, they do not veto
+                continue
+            total += found[0] * found[2]
+            solid += found[1]
+            norm += found[2]
+            phrase.extend(term.alternatives[0].words)
+        for term in query.terms:
+            if term.optional:
+                found = self._term(term, False, seen)
+                if found is not None:
+                    bonus += found[0] * found[2] * OPTIONAL_WEIGHT
+        if norm:
+            total = np.minimum(total / norm, 1.0)
+            solid /= norm
+            bonus /= norm
+        elif bonus.any():
+            bonus /= float(bonus.max())
+        return _Scores(total, solid, bonus, bool(norm), tuple(ignored), " ".join(phrase))
 
     def _mask(self, filters: Filters) -> np.ndarray:
         mask = np.ones(len(self.documents), np.bool_)
         if filters.places:
-            units = {u for p in filters.places for u in p.provinces}
-            olds = {o for p in filters.places for o in p.old_provinces}
-            mask &= np.isin(self._province, self._code_set(units)) | np.isin(self._old_province, self._code_set(olds))
+            mask &= self._in_places(filters)
         if filters.groups:
             mask &= np.isin(self._groups, list(filters.groups))
         if filters.stars is not None:
@@ -430,32 +374,57 @@ class SearchIndex:
             mask &= self._kind == self._code_table.get(filters.producer_kind, -1)
         return mask
 
+    def _in_places(self, filters: Filters) -> np.ndarray:
+        """A current unit covers all of its territory. An old province, region or grouping is decided by the
+        product's old province where it is known, by its current unit otherwise: "Tây Nguyên" does not take in
+        the products of coastal Bình Định although today's Gia Lai covers both."""
+        known_old = self._old_province != self._code_table.get("", -1)
+        inside = np.zeros(len(self.documents), np.bool_)
+        for place in filters.places:
+            in_unit = np.isin(self._province, self._code_set(place.provinces))
+            if place.kind is PlaceKind.PROVINCE:
+                inside |= in_unit
+            else:
+                in_old = np.isin(self._old_province, self._code_set(place.old_provinces))
+                inside |= np.where(known_old, in_old, in_unit)
+        return inside
+
     def _old_place_bonus(self, filters: Filters) -> np.ndarray | None:
         olds = {o for p in filters.places if p.kind is PlaceKind.OLD_PROVINCE for o in p.old_provinces}
         return np.isin(self._old_province, self._code_set(olds)) if olds else None
 
-    def _ranked(self, query: ParsedQuery, filters: Filters, need: int) -> tuple[list[tuple[float, int]], int]:
+    def _listed(self, mask: np.ndarray, need: int) -> tuple[list[tuple[float, int]], int]:
+        """The first ``need`` products by stars, then name (a listing by filters alone), and how many there are."""
+        order = self._listing_order[mask[self._listing_order]]
+        return [(1.0, int(i)) for i in order[:need]], len(order)
+
+    def _ranked(
+        self, scores: _Scores, filters: Filters, need: int, partial: bool = False
+    ) -> tuple[list[tuple[float, int]], int]:
         mask = self._mask(filters)
-        if not query.words:
-            ids = np.flatnonzero(mask)
-            order = sorted(ids.tolist(), key=lambda i: (-self._stars[i], -self._potential[i], self._name_keys[i], i))
-            return [(1.0, i) for i in order], len(order)
-        relevance = self._relevance(query.words, query.extra)
+        if not scores.matched:
+            return self._listed(mask, need)
+        relevance = scores.share
         bonus = self._old_place_bonus(filters)
         if bonus is not None:
-            relevance = np.minimum(relevance + 0.05 * bonus, 1.0)
-        candidates = np.flatnonzero(mask & (relevance >= MIN_RELEVANCE))
+            relevance = relevance + 0.05 * bonus
+        if partial:
+            solid = np.where(mask, scores.solid, 0.0)
+            enough = solid >= max(PARTIAL_MIN, CLOSEST * float(solid.max(initial=0.0)))
+        else:
+            enough = relevance >= MIN_RELEVANCE
+        candidates = np.flatnonzero(mask & enough)
         total = len(candidates)
         if not total:
             return [], 0
+        ranking = np.minimum(np.maximum(relevance, scores.solid) if partial else relevance + scores.bonus, 1.0)
         top = max(need, RERANK)
         if total > top:
-            candidates = candidates[np.argpartition(-relevance[candidates], top - 1)[:top]]
-        phrase = " ".join(query.words)
+            candidates = candidates[np.argpartition(-ranking[candidates], top - 1)[:top]]
         scored = []
         for i in candidates.tolist():
-            similarity = fuzz.token_set_ratio(phrase, self._name_keys[i]) / 100.0
-            scored.append((round(0.8 * float(relevance[i]) + 0.2 * similarity, 2), i))
+            similarity = fuzz.token_set_ratio(scores.phrase, self._name_keys[i]) / 100.0
+            scored.append((round(0.8 * float(ranking[i]) + 0.2 * similarity, 2), i))
         scored.sort(key=lambda item: (-item[0], -self._stars[item[1]], -self._potential[item[1]], item[1]))
         return scored, total
 
@@ -463,39 +432,26 @@ class SearchIndex:
         self, text: str, *, filters: Filters | None = None, offset: int = 0, limit: int = 10
     ) -> SearchResult:
         """Search ``text``, narrowed by explicit ``filters``; ``offset``/``limit`` page the ranked hits."""
-        query = parse_query(text)
+        query = self.parser.parse(text)
         notice = Notice.TOO_LONG if query.truncated else None
         effective = query.filters.combined(filters) if filters else query.filters
-        if not query.words and not effective.active():
+        if not query.required and not effective.active():
             return SearchResult(query, (), 0, offset, notice=Notice.EMPTY)
         offset, limit = max(0, offset), max(1, min(limit, 100))
-        ranked, total = self._ranked(query, effective, offset + limit)
-        hits = tuple(Hit(self.documents[i], score) for score, i in ranked[offset : offset + limit])
-        result = SearchResult(query, hits, total, offset, notice=notice)
-        if total:
-            return result
-        emptied_by = self._emptying_filters(query, effective)
-        return replace(result, emptied_by=emptied_by, suggestions=() if emptied_by else self.suggest(query))
-
-    def _emptying_filters(self, query: ParsedQuery, filters: Filters) -> tuple[FilterKind, ...]:
-        return tuple(kind for kind in filters.active() if self._ranked(query, filters.without(kind), 1)[1])
-
-    def suggest(self, query: ParsedQuery, limit: int = 3) -> tuple[str, ...]:
-        """Closest product names, for "did you mean …": the best partial matches, re-scored by rapidfuzz."""
-        if not query.words or not self.documents:
-            return ()
-        relevance = self._relevance(query.words)
-        top = min(SUGGEST_POOL, len(relevance))
-        candidates = np.argpartition(-relevance, top - 1)[:top]
-        candidates = [int(i) for i in candidates if relevance[i] > 0]
-        phrase = " ".join(query.words)
-        scored = sorted(
-            ((fuzz.WRatio(phrase, self._name_keys[i]), i) for i in candidates),
-            key=lambda item: (-item[0], -self.documents[item[1]].stars, item[1]),
-        )
-        names: list[str] = []
-        for score, i in scored:
-            name = self.documents[i].name
-            if score >= 60 and name not in names:
-                names.append(name)
-        return tuple(names[:limit])
+        scores = self._scores(query)
+        result = SearchResult(query, (), 0, offset, notice=notice, ignored=scores.ignored)
+        if not scores.matched and not effective.active():
+            return result  # nothing typed is in the catalogue, and no filter to list by
+        need = offset + limit
+        ranked, total = self._ranked(scores, effective, need)
+        if not total and scores.matched:
+            emptied_by = tuple(kind for kind in RELAX_ORDER if kind in effective.active()
+                               and self._ranked(scores, effective.without(kind), 1)[1])
+            result = replace(result, emptied_by=emptied_by, partial=True)
+            if emptied_by:
+                ranked, total = self._ranked(scores, effective.without(emptied_by[0]), need)
+                result = replace(result, relaxed=emptied_by[0])
+            else:
+                ranked, total = self._ranked(scores, effective, need, partial=True)
+        hits = tuple(Hit(self.documents[i], score) for score, i in ranked[offset:need])
+        return replace(result, hits=hits, total=total)

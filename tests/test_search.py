@@ -148,14 +148,17 @@ def test_explicit_filters_from_buttons(index: SearchIndex) -> None:
     assert ids(index, "", filters=Filters(places=(ha_noi,), groups=frozenset({4}))) == [10, 11]
     assert ids(index, "", filters=Filters(min_stars=5)) == [8, 2, 6, 10]  # by stars, then name
     assert ids(index, "", filters=Filters(producer_kind="household")) == [12, 4]
-    assert ids(index, "gao", filters=Filters(potential_5=True)) == []
+    relaxed = index.search("gao", filters=Filters(potential_5=True))
+    assert relaxed.relaxed is FilterKind.POTENTIAL_5 and [h.document.id for h in relaxed.hits][:2] == [6, 7]
 
 
-def test_nothing_found_says_which_filter_emptied_it(index: SearchIndex) -> None:
+def test_a_filter_that_empties_the_result_is_dropped_and_said(index: SearchIndex) -> None:
     result = index.search("gom bat trang 3 sao")
-    assert result.hits == () and result.emptied_by == (FilterKind.STARS,)
+    assert result.emptied_by == (FilterKind.STARS,) and result.relaxed is FilterKind.STARS and result.partial
+    assert [h.document.id for h in result.hits] == [10]  # the 5-star one: the closest there is
     result = index.search("che ha noi")
-    assert result.emptied_by == (FilterKind.PLACE,)
+    assert result.emptied_by == (FilterKind.PLACE,) and result.relaxed is FilterKind.PLACE
+    assert {h.document.id for h in result.hits[:2]} == {1, 2}
 
 
 def test_nothing_found_suggests_close_names(index: SearchIndex) -> None:
