@@ -1,4 +1,4 @@
-"""The engines the search benchmark compares: our SearchIndex, PostgreSQL pg_trgm and SQLite FTS5.
+"""The engines the search benchmark compares: our SearchIndex, Tantivy, PostgreSQL pg_trgm and SQLite FTS5.
 
 Each ``run_*`` builds its index over the documents, then runs the given queries and returns a ``Run``: the top ids
 per query, per-query latency in ms (measured from Python, database round trip included), build time and memory.
@@ -12,13 +12,17 @@ import os
 import re
 import resource
 import sqlite3
+import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
 
 import asyncpg
 
+from models.ocop import Group
 from models.search import Document, SearchIndex
 from models.text import normalize
 
@@ -133,6 +137,138 @@ def run_ours(
     return Run("ours", build, grown, notes, list(range(len(texts))), ranked, latencies, rebuild)
 
 
+# -- Tantivy -----------------------------------------------------------------------------------------------------
+
+TANTIVY_FIELDS = ("name", "producer", "place", "category", "description")
+
+
+@dataclass(frozen=True)
+class TantivyConfig:
+    """How the Tantivy baseline queries its index (see docs/BENCHMARKS.md for the settings tried on the control set).
+
+    Every query word gives a boolean SHOULD over the fields: a BM25 term query boosted by the field's weight, and a
+    fuzzy term query (Levenshtein distance 1 for words of ``fuzzy_1`` letters or more, 2 from ``fuzzy_2``;
+    transposition costs 1; with ``fuzzy_unknown`` only for words that no field holds) boosted by the field's weight
+    times ``fuzzy_weight`` (Tantivy gives a fuzzy match a constant score, its boost); with ``prefix_last`` the last
+    word is also a prefix. The words are combined with SHOULD (any word may match; the scores add up) or, with
+    ``conjunction``, MUST.
+    """
+
+    # The defaults are the best of the settings tried on the control set (docs/BENCHMARKS.md); the starting point,
+    # our own field weights, was name 1, producer 0.6, place 0.5, category 0.5, description 0.35, fuzzy weight 0.5
+    # for every word, prefix on the last word.
+    name: float = 2.0
+    producer: float = 0.6
+    place: float = 0.8
+    category: float = 0.3
+    description: float = 0.5  # 0: the description is not queried
+    fuzzy_1: int = 4
+    fuzzy_2: int = 8
+    fuzzy_weight: float = 2.0  # 0: no fuzzy queries
+    fuzzy_unknown: bool = True  # fuzzy queries only for words that no field holds (likely typos)
+    prefix_last: bool = False
+    conjunction: bool = False
+
+    def boosts(self) -> dict[str, float]:
+        return {f: getattr(self, f) for f in TANTIVY_FIELDS if getattr(self, f) > 0}
+
+    def describe(self) -> str:
+        boosts = ", ".join(f"{f} {b:g}" for f, b in self.boosts().items())
+        fuzzy = (
+            f"fuzzy d1 from {self.fuzzy_1} letters, d2 from {self.fuzzy_2}, weight {self.fuzzy_weight:g}"
+            + (" (unknown words only)" if self.fuzzy_unknown else "")
+            if self.fuzzy_weight > 0
+            else "no fuzzy"
+        )
+        return (
+            f"BM25, boosts {boosts}; {fuzzy}; {'prefix on the last word; ' if self.prefix_last else ''}"
+            f"words {'MUST' if self.conjunction else 'SHOULD'}"
+        )
+
+
+def tantivy_fields(doc: Document) -> dict[str, str]:
+    """The accent-stripped text of each field (``models.text.normalize``), for the default tokenizer."""
+    group = Group(doc.group).label
+    return {
+        "name": normalize(doc.name),
+        "producer": normalize(doc.producer),
+        "place": normalize(f"{doc.ward} {doc.address} {doc.province} {doc.old_province or ''}"),
+        "category": normalize(f"{doc.subgroup} {group}"),
+        "description": normalize(doc.description),
+    }
+
+
+def tantivy_query(tantivy, schema, text: str, config: TantivyConfig, known: Callable[[str], bool]):
+    """The query for ``text`` (None when it has no word), built as TantivyConfig describes; ``known(word)`` tells
+    whether any field holds the word.
+    """
+    Query, Occur = tantivy.Query, tantivy.Occur
+    words = list(dict.fromkeys(normalize(text).split()))
+    boosts = config.boosts()
+    clauses = []
+    for position, word in enumerate(words):
+        last = config.prefix_last and position == len(words) - 1
+        distance = 2 if len(word) >= config.fuzzy_2 else 1 if len(word) >= config.fuzzy_1 else 0
+        if distance and config.fuzzy_unknown and known(word):
+            distance = 0
+        per_field = []
+        for name, boost in boosts.items():
+            per_field.append((Occur.Should, Query.boost_query(Query.term_query(schema, name, word), boost)))
+            if config.fuzzy_weight > 0 and (distance or last):
+                fuzzy = Query.fuzzy_term_query(schema, name, word, distance=distance, prefix=last)
+                per_field.append((Occur.Should, Query.boost_query(fuzzy, boost * config.fuzzy_weight)))
+        clauses.append((Occur.Must if config.conjunction else Occur.Should, Query.boolean_query(per_field)))
+    return Query.boolean_query(clauses) if clauses else None
+
+
+def run_tantivy(docs: Sequence[Document], texts: Sequence[str], config: TantivyConfig | None = None) -> Run:
+    """Tantivy (``pip install '.[bench]'``) over accent-stripped fields, default tokenizer, BM25 plus fuzzy terms.
+
+    The index is written to a temporary directory (so that its size can be reported) and read back through the
+    page cache; build time covers normalising the text, adding the documents, the commit and the merges.
+    """
+    try:
+        import tantivy
+    except ImportError as exc:
+        raise CannotRun("tantivy is not installed: pip install -e '.[bench]' (or leave it out with --engines)") from exc
+    config = config or TantivyConfig()
+    with tempfile.TemporaryDirectory(prefix="bench_tantivy_") as directory:
+        start = time.perf_counter()
+        builder = tantivy.SchemaBuilder()
+        builder.add_integer_field("id", stored=False, indexed=False, fast=True)
+        for name in TANTIVY_FIELDS:
+            builder.add_text_field(name, stored=False)
+        schema = builder.build()
+        index = tantivy.Index(schema, path=directory)
+        writer = index.writer()
+        for d in docs:
+            writer.add_document(tantivy.Document(id=d.id, **tantivy_fields(d)))
+        writer.commit()
+        writer.wait_merging_threads()
+        index.reload()
+        searcher = index.searcher()
+        build = time.perf_counter() - start
+        size = sum(f.stat().st_size for f in Path(directory).iterdir() if f.is_file())
+
+        def known(word: str) -> bool:
+            return any(searcher.doc_freq(name, word) for name in TANTIVY_FIELDS)
+
+        def search(text: str) -> list[int]:
+            query = tantivy_query(tantivy, schema, text, config, known)
+            if query is None:
+                return []
+            hits = searcher.search(query, TOP, count=False).hits
+            return searcher.fast_field_values("id", [address for _score, address in hits]) if hits else []
+
+        timed(search, texts[:WARM_UP])
+        ranked, latencies = timed(search, texts)
+    notes = [
+        f"tantivy {version('tantivy')}; memory: index size on disk "
+        f"({searcher.num_segments} segments); {config.describe()}"
+    ]
+    return Run("tantivy", build, size / MB, notes, list(range(len(texts))), ranked, latencies)
+
+
 # -- SQLite FTS5 -------------------------------------------------------------------------------------------------
 
 
@@ -197,6 +333,7 @@ class PgConfig:
     threshold: float  # pg_trgm.similarity_threshold, the cut of the % operator
     description_words: int  # description words in the trigram column
     every: int  # run every n-th query only (pg_trgm is slow on large catalogues)
+    indices: tuple[int, ...] | None = None  # the positions of the queries to run, instead of every n-th
 
 
 async def _pg_connect(dsn: str) -> asyncpg.Connection:
@@ -222,7 +359,7 @@ async def _pg_run(
     statement = await conn.prepare(
         f"SELECT id FROM {schema}.product WHERE doc % $1 ORDER BY similarity(doc, $1) DESC, id LIMIT {TOP}"
     )
-    indices = list(range(0, len(texts), config.every))
+    indices = list(config.indices) if config.indices is not None else list(range(0, len(texts), config.every))
     ranked: list[list[int]] = []
     latencies: list[float] = []
     for position, i in enumerate([*indices[:WARM_UP], *indices]):

@@ -1,9 +1,11 @@
-"""The labelled query set and the intents behind it: which products genuinely satisfy a query.
+"""The labelled query sets and the intents behind them: which products genuinely satisfy a query.
 
-Each line of ``queries.jsonl`` holds the noisy text a buyer types, the bundled products it should find, its kind of
-noise, and its intent: the words of the product's name it uses (accented, lower case; of the producer's name for
-queries naming the producer), a place and allowed star counts. The
-intent is what the expected ids were computed from, and it extends them to generated products in larger catalogues.
+Each line of ``queries.jsonl`` (the control set) and ``chat_queries.jsonl`` (the chat set) holds the text a buyer
+types, the bundled products it should find, its kind, and its intent: the words of the product's name it asks for
+(accented, lower case; of the producer's name for queries naming the producer), a place, allowed star counts, and
+for the chat set also allowed OCOP groups and "potential 5 stars". A word of the intent may be a list of
+alternatives ("chè" or "trà"), each a word or a phrase whose words must all be in the name. The intent is what the
+expected ids were computed from, and it extends them to generated products in larger catalogues.
 """
 
 from __future__ import annotations
@@ -23,27 +25,48 @@ from models.search import Document
 from models.text import normalize
 
 QUERIES = Path(__file__).with_name("queries.jsonl")
-KINDS = ("accent-free", "typo", "abbreviation", "word-order", "place", "stars", "mixed")
+CHAT_QUERIES = Path(__file__).with_name("chat_queries.jsonl")
+KINDS = ("accent-free", "typo", "abbreviation", "word-order", "place", "stars", "mixed")  # the control set
+CHAT_KINDS = ("chat", "english", "typing", "synonym", "filter")  # the chat set (bench/make_chat_queries.py)
+ALL_KINDS = KINDS + CHAT_KINDS
 _WORD = re.compile(r"\w+")
 _OLD_STYLE = re.compile(r"\b(huyen|quan|thi xa)\b")
 
 
+# A word of an intent: one word (or phrase: all its words), or alternatives of which any one will do.
+Word = str | tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class Intent:
-    words: tuple[str, ...]  # every one must be a word of the product's name (or of its producer's, by_producer)
+    words: tuple[Word, ...]  # every one must be in the product's name (or its producer's, by_producer)
     place: str | None = None  # a place name geography resolves unambiguously
     stars: tuple[int, ...] | None = None  # allowed star counts
     by_producer: bool = False  # the query names the producer ("htx che long coc"): its words may be there
+    potential_5: bool = False  # only 4-star products rated as potential 5 stars
+    groups: tuple[int, ...] | None = None  # allowed OCOP product groups (1-6)
 
     def to_json(self) -> dict[str, object]:
+        """The JSON form; the chat set's fields only when set, so that the control set's lines stay as they are."""
         stars = list(self.stars) if self.stars else None
-        return {"words": list(self.words), "place": self.place, "stars": stars, "by_producer": self.by_producer}
+        words = [w if isinstance(w, str) else list(w) for w in self.words]
+        out: dict[str, object] = {"words": words, "place": self.place, "stars": stars, "by_producer": self.by_producer}
+        if self.potential_5:
+            out["potential_5"] = True
+        if self.groups:
+            out["groups"] = list(self.groups)
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Intent:
-        stars = data.get("stars")
+        stars, groups = data.get("stars"), data.get("groups")
         return cls(
-            tuple(data["words"]), data.get("place"), tuple(stars) if stars else None, data.get("by_producer", False)
+            tuple(w if isinstance(w, str) else tuple(w) for w in data["words"]),
+            data.get("place"),
+            tuple(stars) if stars else None,
+            data.get("by_producer", False),
+            data.get("potential_5", False),
+            tuple(groups) if groups else None,
         )
 
 
@@ -104,27 +127,39 @@ class Matcher:
                 producers[word].add(doc.id)
         self.names, self.producers = dict(names), dict(producers)
 
+    def _phrase(self, postings: dict[str, set[int]], phrase: str) -> set[int]:
+        """The documents with every word of ``phrase`` (one word or several)."""
+        sets = [postings.get(word, set()) for word in phrase.split()]
+        return set.intersection(*sets) if sets else set()
+
+    def _word(self, postings: dict[str, set[int]], word: Word) -> set[int]:
+        if isinstance(word, str):
+            return self._phrase(postings, word)
+        return set().union(*(self._phrase(postings, alternative) for alternative in word))
+
     def matches(self, intent: Intent) -> frozenset[int]:
         postings = self.producers if intent.by_producer else self.names
-        sets = sorted((postings.get(word, set()) for word in intent.words), key=len)
+        sets = sorted((self._word(postings, word) for word in intent.words), key=len)
         ids = set.intersection(*sets) if sets else set(self.documents)
         place = resolve_place(intent.place) if intent.place else None
         return frozenset(
             i
             for i in ids
             if (intent.stars is None or self.documents[i].stars in intent.stars)
+            and (not intent.potential_5 or self.documents[i].potential_5)
+            and (intent.groups is None or int(self.documents[i].group) in intent.groups)
             and (place is None or in_place(self.documents[i], place))
         )
 
 
-def load_queries(path: Path = QUERIES) -> list[Query]:
+def load_queries(path: Path = QUERIES, kinds: Sequence[str] = ALL_KINDS) -> list[Query]:
     queries = []
     with path.open(encoding="utf-8") as lines:
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             data = json.loads(line)
-            if data["kind"] not in KINDS or not data["expected"]:
+            if data["kind"] not in kinds or not data["expected"]:
                 raise ValueError(f"{path}:{number}: bad kind or no expected ids")
             queries.append(
                 Query(data["query"], frozenset(data["expected"]), data["kind"], Intent.from_json(data["intent"]))
