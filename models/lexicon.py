@@ -16,10 +16,10 @@ import re
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
 from pathlib import Path
 
-from models.text import accent_key, normalize
+from models.text import accent_key, fold, normalize
 
 DATA = Path(__file__).with_name("data")
 SYNONYM_WEIGHT = 0.9  # a synonym matches a little below the word typed, so the exact word ranks first
@@ -56,6 +56,15 @@ class Lexicon:
     chat: dict[Phrase, frozenset[str]]  # chat words and phrases without product meaning → how a word is spelt
     glosses: dict[str, str]  # Vietnamese term (lower case, accented) → English gloss
     vietnamese_words: frozenset[str]  # every normalised word of the Vietnamese side
+    spellings: frozenset[str]  # how those words are spelt (accent keys): words we know, not slips
+
+    @cached_property
+    def spellings_by_fold(self) -> dict[str, frozenset[str]]:
+        """The spellings we know of each accent-free word ("dua" → "dừa", "dứa")."""
+        found: dict[str, set[str]] = defaultdict(set)
+        for key in self.spellings:
+            found[fold(key[:-1])].add(key)
+        return {word: frozenset(keys) for word, keys in found.items()}
 
     def synonyms_of(self, words: Phrase, accents: Accents | None = None) -> tuple[Alternative, ...]:
         """Other phrases for ``words`` spelt as ``accents`` (or any spelling of them)."""
@@ -157,6 +166,8 @@ def lexicon() -> Lexicon:
     english, glosses, vietnamese = _read_english(DATA / "lexicon_en.csv")
     synonyms, synonym_phrases = _read_synonyms(DATA / "synonyms.csv")
     vietnamese |= synonym_phrases
+    spelt = {accent_key(word) for gloss_key in glosses for word in gloss_key.split()}
+    spelt.update(key for spellings in synonyms.values() for accents, _ in spellings for key in accents or () if key)
     return Lexicon(
         english=english,
         synonyms=synonyms,
@@ -164,6 +175,7 @@ def lexicon() -> Lexicon:
         chat=_read_chat(DATA / "chat_words.txt"),
         glosses=glosses,
         vietnamese_words=frozenset(word for phrase in vietnamese for word in phrase),
+        spellings=frozenset(spelt),
     )
 
 

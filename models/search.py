@@ -26,6 +26,7 @@ from rapidfuzz.distance import OSA
 
 from models import geography
 from models.geography import PlaceKind
+from models.lexicon import lexicon
 from models.ocop import Group
 from models.query import MAX_QUERY_CHARS, FilterKind, Filters, ParsedQuery, QueryParser, Term, parse_query
 from models.text import accent_key, fold, normalize
@@ -41,7 +42,7 @@ MIN_RELEVANCE = 0.5  # share of the query's (idf-weighted) terms a product must 
 # and at least CLOSEST of the best share any product has.
 PARTIAL_MIN = 0.2
 CLOSEST = 0.6
-SOLID = 0.5
+SOLID = 0.8
 OPTIONAL_WEIGHT = 0.5  # how much a chat or group word that matches adds, relative to a required one
 MISSPELT = 0.45  # a word typed with other diacritics than the product spells it ("đậu" for "dầu") counts this much
 RERANK = 100  # candidates re-scored with rapidfuzz
@@ -121,10 +122,11 @@ class _Scores:
     """A query's match against every product: required share (0–1), bonus of optional words, words unmatched."""
 
     share: np.ndarray
-    solid: np.ndarray  # share of the required terms each product has well enough (SOLID)
+    solid: np.ndarray  # share of the required terms each product has well enough (SOLID), by idf and by count
     bonus: np.ndarray
     matched: bool  # at least one required term can match some product
     ignored: tuple[str, ...]
+    confidence: float  # below 1 when words were ignored: the scores say so
     phrase: str  # the required terms as the catalogue spells them, for rapidfuzz
 
 
@@ -170,10 +172,11 @@ class SearchIndex:
         }
         self._idf = {token: log(1.0 + n / len(slot)) for token, slot in postings.items()}
         # Words the catalogue spells in several ways once accents are dropped ("dừa", "dứa"): who spells them how.
+        known = lexicon().spellings_by_fold
         self._spellings = {
             folded: {key: np.array(sorted(ids), np.int32) for key, ids in keys.items()}
             for folded, keys in spellings.items()
-            if len(keys) > 1
+            if len(keys.keys() | known.get(folded, frozenset())) > 1
         }
         self._sorted_vocab = sorted(self._postings)
         by_length: dict[int, list[str]] = defaultdict(list)
@@ -284,14 +287,18 @@ class SearchIndex:
         return found
 
     def _spelling_factor(self, word: str, accent: str, ids: np.ndarray, factor: float) -> np.ndarray:
-        """For the products in ``ids``: 1, or ``factor`` where the product spells ``word`` only otherwise (when
-        the catalogue spells it as typed somewhere)."""
+        """For the products in ``ids``: 1, or ``factor`` where the product spells ``word`` only otherwise. A
+        spelling that neither the catalogue nor the lexicon has ("diều" for "điều") is taken for a slip."""
         spellings = self._spellings[word]
         spelt_so = spellings.get(accent)
-        if spelt_so is None:  # a spelling the catalogue does not have is a slip, not another word
+        if spelt_so is None and accent not in lexicon().spellings:
+            return np.ones(len(ids), np.float32)  # a spelling neither the catalogue nor we know is a slip
+        elsewise = [found for key, found in spellings.items() if key != accent]
+        if not elsewise:
             return np.ones(len(ids), np.float32)
-        elsewise = np.concatenate([found for key, found in spellings.items() if key != accent])
-        other = np.isin(ids, elsewise) & ~np.isin(ids, spelt_so)
+        other = np.isin(ids, np.concatenate(elsewise))
+        if spelt_so is not None:
+            other &= ~np.isin(ids, spelt_so)
         return np.where(other, np.float32(factor), np.float32(1.0))
 
     def _term(self, term: Term, last: bool, seen: dict) -> tuple[np.ndarray, np.ndarray, float] | None:
@@ -331,8 +338,10 @@ class SearchIndex:
         seen: dict = {}
         total = np.zeros(n, np.float32)
         solid = np.zeros(n, np.float32)
+        covered = np.zeros(n, np.float32)  # terms had well, each counting the same
         bonus = np.zeros(n, np.float32)
         norm = 0.0
+        known = 0
         ignored: list[str] = []
         phrase: list[str] = []
         required = query.required
@@ -343,7 +352,9 @@ class SearchIndex:
                 continue
             total += found[0] * found[2]
             solid += found[1]
+            covered += np.minimum(found[1] / found[2], 1.0)
             norm += found[2]
+            known += 1
             phrase.extend(term.alternatives[0].words)
         for term in query.terms:
             if term.optional:
@@ -352,11 +363,12 @@ class SearchIndex:
                     bonus += found[0] * found[2] * OPTIONAL_WEIGHT
         if norm:
             total = np.minimum(total / norm, 1.0)
-            solid /= norm
+            solid = 0.5 * np.minimum(solid / norm, 1.0) + 0.5 * covered / known  # by weight and by count
             bonus /= norm
         elif bonus.any():
             bonus /= float(bonus.max())
-        return _Scores(total, solid, bonus, bool(norm), tuple(ignored), " ".join(phrase))
+        confidence = norm / (norm + len(ignored) * log(1.0 + n)) if norm else 0.0
+        return _Scores(total, solid, bonus, bool(norm), tuple(ignored), confidence, " ".join(phrase))
 
     def _mask(self, filters: Filters) -> np.ndarray:
         mask = np.ones(len(self.documents), np.bool_)
@@ -424,7 +436,7 @@ class SearchIndex:
         scored = []
         for i in candidates.tolist():
             similarity = fuzz.token_set_ratio(scores.phrase, self._name_keys[i]) / 100.0
-            scored.append((round(0.8 * float(ranking[i]) + 0.2 * similarity, 2), i))
+            scored.append((round((0.8 * float(ranking[i]) + 0.2 * similarity) * scores.confidence, 2), i))
         scored.sort(key=lambda item: (-item[0], -self._stars[item[1]], -self._potential[item[1]], item[1]))
         return scored, total
 
