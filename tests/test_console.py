@@ -47,3 +47,19 @@ def test_three_terminals_one_journey(tmp_path: Path) -> None:
     buyer = chat(tmp_path, "lan", [])
     assert "Nhà sản xuất đã chấp nhận" in buyer and "0900 000" in buyer
     assert (tmp_path / "data/documents/bien-ban-ghi-nho-1.docx").stat().st_size > 5000
+
+
+def test_a_buyer_types_as_on_a_phone(tmp_path: Path) -> None:
+    """Chat sentences, English and Telex leftovers in the real console; a number opens a result, an English reader
+    sees what kind of product each one is."""
+    out = chat(
+        tmp_path, "trial",
+        ["chào shop, cho mình hỏi mua nước mắm phú quốc được không", "black pepper", "maatj ong hafg giang", "1",
+         "/lang", "2", "fish sauce"],
+    )
+    sentence, pepper, telex = out.split("Tìm thấy")[1:4]
+    assert "1. Nước mắm Phú Quốc 40 độ đạm Hàm Ninh Xanh" in sentence
+    assert "1. Tiêu đen" in pepper
+    assert "1. Mật ong bạc hà Mèo Vạc Cao Nguyên Đá" in telex
+    assert "Liên hệ nhà sản xuất" in out  # "1" opened the honey's card
+    assert "Nước mắm Phú Quốc 40 độ đạm Hàm Ninh Xanh — fish sauce" in out

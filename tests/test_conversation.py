@@ -272,6 +272,29 @@ async def test_english_platform_hint_gives_english(conversation: Conversation) -
     assert user.last.startswith("Hello!")
 
 
+async def test_english_readers_see_the_kind_of_each_product(conversation: Conversation) -> None:
+    user = person(conversation, "john", language="en-GB")
+    await user.says("honey")
+    assert "1. Mật ong bạc hà Mèo Vạc — mint honey" in user.last
+    await user.presses("Mật ong bạc hà")
+    assert user.last.startswith("Mật ong bạc hà Mèo Vạc — mint honey\n")  # the card too
+    vietnamese = person(conversation, "lan")
+    await vietnamese.says("mật ong")
+    assert "— honey" not in vietnamese.last
+
+
+async def test_a_greeting_is_answered_as_one_and_closest_matches_are_picked_by_number(
+    conversation: Conversation,
+) -> None:
+    user = person(conversation, "lan", capabilities=NO_BUTTONS)
+    await user.says("chào shop ạ")
+    assert user.last.startswith("Xin chào! Bạn cần tìm sản phẩm OCOP nào?")
+    await user.says("cần gốm, chè và gạo")
+    assert "Không có sản phẩm nào khớp hết «cần gốm, chè và gạo»" in user.last
+    await user.presses("Gốm men lam")  # its number, typed
+    assert user.last.startswith("Gốm men lam Bát Tràng")
+
+
 async def test_restart_in_the_middle_of_a_flow(sqlite_db: Database) -> None:
     await load_catalogue(sqlite_db)
     first = Conversation(make_services(sqlite_db))

@@ -293,3 +293,22 @@ async def test_one_chat_in_order_while_others_run(polling: Running) -> None:
     await user.expect("Chè búp")
     texts = [c.text for c in polling.fake.sent_to(BUYER)]
     assert ["Mật ong" in texts[0], "Gốm" in texts[1], "Chè" in texts[2]] == [True, True, True]
+
+
+async def test_buyers_are_understood_as_they_write(polling: Running) -> None:
+    """A chat sentence, Telex leftovers and English find the product; the closest matches are buttons too."""
+    user = polling.user(BUYER)
+    await user.says("chào shop, cho mình hỏi mua nước mắm phú quốc được không ạ")
+    await user.expect("1. Nước mắm Phú Quốc 40 độ đạm")
+    await user.says("maatj ong hafg giang")
+    await user.expect("1. Mật ong bạc hà Mèo Vạc")
+    await user.says("cần gốm, chè và gạo")
+    await user.expect("Không có sản phẩm nào khớp hết")
+    await user.presses("Chè búp Tân Cương")
+    card = await user.expect("Chè búp Tân Cương")
+    assert any("Liên hệ nhà sản xuất" in b["text"] for b in card.buttons)  # the card itself
+
+    english = {"id": 303, "is_bot": False, "first_name": "Anna", "language_code": "en"}
+    await polling.deliver(polling.fake.message_update(303, "fish sauce", **{"from": english}))
+    found = await polling.fake.wait_for(303, "Nước mắm Phú Quốc")
+    assert "Nước mắm Phú Quốc 40 độ đạm — fish sauce" in found.text  # an English gloss for English readers

@@ -210,3 +210,20 @@ async def test_a_refused_token_stops_the_channel_with_a_clear_log_line(
         await asyncio.sleep(0.3)
         assert fake.count("getUpdates") == polls  # no more polling
     assert BOT_TOKEN not in caplog.text
+
+
+async def test_buyers_are_understood_as_they_write_and_pick_the_closest_by_number(
+    fake: FakeZaloBot, services: Services
+) -> None:
+    async with zalo_bot(services, fake, "polling") as run:
+        buyer = BotUser(run, fake, "c7d8e9", "Minh")
+        await buyer.says("alo shop, bên em cần nhập gạo ST25 khoảng 2 tấn/tháng, giá sỉ bao nhiêu ạ")
+        assert "1. Gạo ST25 Mỹ Xuyên" in buyer.last
+        await buyer.says("do you have fish sauce from phu quoc?")
+        assert "1. Nước mắm Phú Quốc 40 độ đạm" in buyer.last
+        await buyer.says("nuwowcs mawms")
+        assert "1. Nước mắm Phú Quốc 40 độ đạm" in buyer.last
+        await buyer.says("cần gốm, chè và gạo")
+        assert "Không có sản phẩm nào khớp hết" in buyer.last
+        await buyer.chooses("Chè búp Tân Cương")  # typed as its number: Zalo Bot has no buttons
+        assert "OCOP ★★★★★" in buyer.last and "Liên hệ nhà sản xuất" in buyer.last
