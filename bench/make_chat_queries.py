@@ -140,6 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=CHAT_QUERIES)
     parser.add_argument("--check", action="store_true", help="only check that --out is up to date")
     parser.add_argument("--show", action="store_true", help="print each query with the names it expects")
+    parser.add_argument("--min-per-kind", type=int, default=MIN_PER_KIND, help="queries required of each kind")
     args = parser.parse_args(argv)
     try:
         docs = bundled_documents(args.catalogue)
@@ -148,9 +149,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{args.source}: {exc}", file=sys.stderr)
         return 1
     counts = Counter(q.kind for q in queries)
-    short = [kind for kind in CHAT_KINDS if counts[kind] < MIN_PER_KIND]
+    short = [kind for kind in CHAT_KINDS if counts[kind] < args.min_per_kind]
     if short:
-        print(f"fewer than {MIN_PER_KIND} queries of kind {', '.join(short)}", file=sys.stderr)
+        print(f"fewer than {args.min_per_kind} queries of kind {', '.join(short)}", file=sys.stderr)
         return 1
     if args.show:
         names = {d.id: d.name for d in docs}
