@@ -172,20 +172,7 @@ class QueryParser:
         truncated = len(cleaned) > MAX_QUERY_CHARS
         cleaned = cleaned[:MAX_QUERY_CHARS]
         typed, decoded = self._decode_keys(cleaned)
-        folded = fold(typed)
-
-        potential = bool(_POTENTIAL.search(folded))
-        folded = _POTENTIAL.sub(" ", folded)
-        stars = min_stars = None
-        for match in _STAR_GLYPHS.finditer(folded):
-            stars = len(match.group())
-        for match in _STARS.finditer(folded):
-            n = _STAR_NUMBER.get(match.group("n")) or int(match.group("n"))
-            if match.group("from") or match.group("up"):
-                min_stars, stars = n, None
-            else:
-                stars = n
-        folded = _STAR_GLYPHS.sub(" ", _STARS.sub(" ", folded))
+        folded, stars, min_stars, potential = _take_stars(fold(typed))
         quantities = tuple(" ".join(m.group().split()) for m in _QUANTITY.finditer(folded))
         folded = _QUANTITY.sub(" ", folded)
 
@@ -308,6 +295,22 @@ class QueryParser:
 
 
 _MAX_PHRASE = 7
+
+
+def _take_stars(folded: str) -> tuple[str, int | None, int | None, bool]:
+    """(the text without its star phrases, exactly n stars, at least n stars, potential 5★)."""
+    potential = bool(_POTENTIAL.search(folded))
+    folded = _POTENTIAL.sub(" ", folded)
+    stars = min_stars = None
+    for match in _STAR_GLYPHS.finditer(folded):
+        stars = len(match.group())
+    for match in _STARS.finditer(folded):
+        n = _STAR_NUMBER.get(match.group("n")) or int(match.group("n"))
+        if match.group("from") or match.group("up"):
+            min_stars, stars = n, None
+        else:
+            stars = n
+    return _STAR_GLYPHS.sub(" ", _STARS.sub(" ", folded)), stars, min_stars, potential
 
 
 @cache

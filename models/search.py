@@ -427,8 +427,8 @@ class SearchIndex:
             enough = relevance >= MIN_RELEVANCE
         candidates = np.flatnonzero(mask & enough)
         total = len(candidates)
-        if not total:
-            return [], 0
+        if not total or not need:
+            return [], total
         ranking = np.minimum(np.maximum(relevance, scores.solid) if partial else relevance + scores.bonus, 1.0)
         top = max(need, RERANK)
         if total > top:
@@ -443,7 +443,9 @@ class SearchIndex:
     def search(
         self, text: str, *, filters: Filters | None = None, offset: int = 0, limit: int = 10
     ) -> SearchResult:
-        """Search ``text``, narrowed by explicit ``filters``; ``offset``/``limit`` page the ranked hits."""
+        """Search ``text``, narrowed by explicit ``filters``; ``offset``/``limit`` page the ranked hits. When no
+        product matches, the hits are the matches without the first filter that emptied the result (``relaxed``)
+        or, failing that, the closest partial matches (``partial``)."""
         query = self.parser.parse(text)
         notice = Notice.TOO_LONG if query.truncated else None
         effective = query.filters.combined(filters) if filters else query.filters
@@ -458,7 +460,7 @@ class SearchIndex:
         ranked, total = self._ranked(scores, effective, need)
         if not total and scores.matched:
             emptied_by = tuple(kind for kind in RELAX_ORDER if kind in effective.active()
-                               and self._ranked(scores, effective.without(kind), 1)[1])
+                               and self._ranked(scores, effective.without(kind), 0)[1])
             result = replace(result, emptied_by=emptied_by, partial=True)
             if emptied_by:
                 ranked, total = self._ranked(scores, effective.without(emptied_by[0]), need)
