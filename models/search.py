@@ -429,7 +429,8 @@ class SearchIndex:
         total = len(candidates)
         if not total or not need:
             return [], total
-        ranking = np.minimum(np.maximum(relevance, scores.solid) if partial else relevance + scores.bonus, 1.0)
+        # Optional words (chat words that are also catalogue words, group words) order equally relevant products.
+        ranking = np.minimum(np.maximum(relevance, scores.solid) if partial else relevance, 1.0) + 0.2 * scores.bonus
         top = max(need, RERANK)
         if total > top:
             candidates = candidates[np.argpartition(-ranking[candidates], top - 1)[:top]]

@@ -284,7 +284,13 @@ def decode_vni(word: str) -> str | None:
             floating.append(_VNI_MODIFIERS[digit])
         else:
             return None
-    return _result(_assemble(initial, units, final, floating, _tone(keys, _VNI_TONES)), word)
+    tone = _tone(keys, _VNI_TONES)
+    decoded = _assemble(initial, units, final, floating, tone)
+    if decoded is None and any(mod for _, mod in units):
+        # A modifier that makes nothing on the vowel it followed may belong to another: "ruou75" → rượu.
+        floating += [mod for _, mod in units if mod]
+        decoded = _assemble(initial, [(base, "") for base, _ in units], final, floating, tone)
+    return _result(decoded, word)
 
 
 def decode_viqr(word: str) -> str | None:

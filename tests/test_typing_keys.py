@@ -105,6 +105,7 @@ def test_telex(typed: str, expected: str) -> None:
         ("nu7o7c1", "nước"),
         ("nuo7c1", "nước"),
         ("nuoc71", "nước"),
+        ("ruou75", "rượu"),  # the horn typed after uou belongs to uo
         ("d9a60t5", "đật"),  # 0 removes the tone, the 5 after it sets nặng
         ("d9i", "đi"),
         ("Vie65t", "Việt"),
