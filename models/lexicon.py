@@ -53,7 +53,7 @@ class Lexicon:
     english: dict[Phrase, tuple[Alternative, ...]]  # English phrase → the Vietnamese phrases it may mean
     synonyms: dict[Phrase, tuple[tuple[Accents | None, tuple[Alternative, ...]], ...]]  # by spelling, the others
     compounds: frozenset[Phrase]  # Vietnamese product terms of several words, matched as a unit ("mat ong")
-    chat: dict[Phrase, frozenset[str]]  # chat words and phrases without product meaning → how a word is spelt
+    chat: dict[Phrase, frozenset[str]]  # chat words and phrases without product meaning (→ how a word is spelt)
     glosses: dict[str, str]  # Vietnamese term (lower case, accented) → English gloss
     vietnamese_words: frozenset[str]  # every normalised word of the Vietnamese side
     spellings: frozenset[str]  # how those words are spelt (accent keys): words we know, not slips
@@ -156,8 +156,10 @@ def _read_chat(path: Path) -> dict[Phrase, frozenset[str]]:
     for line in path.read_text(encoding="utf-8").splitlines():
         text = line.split("#", 1)[0].strip()
         phrase = _phrase(text)
-        if phrase:
-            forms[phrase].add(accent_key(text) if len(phrase) == 1 else text)
+        if len(phrase) == 1:
+            forms[phrase].add(accent_key(text))
+        elif phrase:
+            forms[phrase] = set()
     return {phrase: frozenset(accented) for phrase, accented in forms.items()}
 
 

@@ -371,7 +371,7 @@ def _static_words() -> frozenset[str]:
             words.update(phrase)
     for key in (*geography.all_keys(), *_groups()):
         words.update(key.split())
-    words.update(("sao", "tiem", "nang", "tro", "len", "tu"))
+    words.update(("sao", "tiem", "nang", "tro", "len", "tu", *_STAR_NUMBER))
     return frozenset(words)
 
 

@@ -120,6 +120,13 @@ def test_typing_leftovers_are_decoded(index: SearchIndex, text: str, first: int)
     assert ids(index, text)[:1] == [first], text
 
 
+def test_typed_keys_are_decoded_in_place_names_and_star_phrases_too() -> None:
+    query = parse_query("nuwowcs mawms haf noij boons sao")
+    assert [p.name for p in query.filters.places] == ["Hà Nội"] and query.filters.stars == 4
+    assert query.words == ("nuoc", "mam")
+    assert parse_query("ma65t ong tu72 4 sao tro73 le6n").filters.min_stars == 4
+
+
 def test_a_catalogue_word_is_not_decoded() -> None:
     query = parse_query("gao st25")
     assert query.decoded == ()
