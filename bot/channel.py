@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Sequence
+from typing import TypeVar
 
 from aiohttp import web
 
@@ -18,6 +21,21 @@ from models.people import mark_blocked
 from models.stored_files import remove_expired
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+STOP_GRACE = 5.0  # seconds a loop told to stop gets to finish what it is doing (a transaction is not cut short)
+
+
+async def finish(tasks: Sequence[asyncio.Task[object]], grace: float = STOP_GRACE) -> None:
+    """Wait for tasks that were told to stop, then cancel what is still running after ``grace`` seconds.
+
+    Cancelling a task in the middle of a database call can leave the driver's connection half-closed (seen with
+    aiosqlite: a close that never completes); loops that are asked to stop finish their round instead."""
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=grace)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 class ChannelRuntime(ABC):
@@ -29,6 +47,26 @@ class ChannelRuntime(ABC):
     def __init__(self, conversation: Conversation) -> None:
         self.conversation = conversation
         self.services = conversation.services
+        self.stopping = asyncio.Event()  # set when the channel shuts down: its loops end their round and return
+
+    async def pause(self, seconds: float) -> None:
+        """Sleep, waking at once when the channel starts stopping."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), seconds)
+
+    async def unless_stopping(self, work: Awaitable[T]) -> T | None:
+        """The result of ``work``, or None when the channel starts stopping first (``work`` is then cancelled: only
+        for waits that hold no transaction, such as a long poll)."""
+        job = asyncio.ensure_future(work)
+        stop = asyncio.create_task(self.stopping.wait())
+        try:
+            await asyncio.wait([job, stop], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            if not job.done():
+                job.cancel()
+            await asyncio.gather(job, stop, return_exceptions=True)
+        return job.result() if not job.cancelled() else None
 
     @abstractmethod
     async def start(self, web_app: web.Application) -> None:
@@ -57,10 +95,10 @@ class ChannelRuntime(ABC):
         return await deliver_pending(self.services, self.name, self.capabilities, self.send)
 
     async def pump(self, interval: float = 1.0, due_every: int = 60) -> None:
-        """Forever: deliver queued notifications; now and then remind and expire old requests, remind event
-        registrants the day before, and delete the files kept for links that have expired."""
+        """Until the channel stops: deliver queued notifications; now and then remind and expire old requests,
+        remind event registrants the day before, and delete the files kept for links that have expired."""
         ticks = 0
-        while True:
+        while not self.stopping.is_set():
             try:
                 await self.deliver_notifications()
                 if ticks % due_every == 0:
@@ -73,4 +111,4 @@ class ChannelRuntime(ABC):
             except Exception:
                 log.exception("%s: notification pump failed; retrying", self.name)
             ticks += 1
-            await asyncio.sleep(interval)
+            await self.pause(interval)

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bot.broadcast_sender import CountingRateLimiter, RecentSends, build_sender
-from bot.channel import ChannelRuntime
+from bot.channel import ChannelRuntime, finish
 from bot.config import ConfigError, Settings, load_settings
 from bot.console import ConsoleChat, console_services
 from bot.links import link_signer
@@ -163,7 +163,7 @@ async def serve(settings: Settings, db: Database) -> int:
     pumps = [asyncio.create_task(channel.pump()) for channel in channels]
     sender = build_sender(settings, db, clock=services.clock, interactive=replies, conversation=conversation)
     if sender is not None:
-        pumps.append(asyncio.create_task(sender.run(), name="broadcasts"))
+        pumps.append(asyncio.create_task(sender.run(), name="broadcasts"))  # sender.close() ends it
     names = [c.name for c in channels] + [task.get_name() for task in zalo]
     print(f"ocop-bot serving {', '.join(names)}; web server on {web.host}:{port}", flush=True)
     stop = asyncio.Event()
@@ -175,8 +175,11 @@ async def serve(settings: Settings, db: Database) -> int:
     finally:
         if sender is not None:
             await sender.close()  # sends in flight finish and are written: nobody gets them twice after a restart
-        for task in [*pumps, *zalo]:
-            task.cancel()
+        for channel in channels:
+            channel.stopping.set()  # pumps end their round
+        for task in zalo:
+            task.cancel()  # a Zalo channel's run() stops its own loops the same way
+        await finish(pumps)
         await asyncio.gather(*zalo, return_exceptions=True)
         for channel in channels:
             await channel.stop()

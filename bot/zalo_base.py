@@ -13,7 +13,7 @@ from functools import partial
 
 import aiohttp
 
-from bot.channel import ChannelRuntime
+from bot.channel import ChannelRuntime, finish
 from bot.links import LinkSigner
 from handlers.app import Conversation
 from handlers.delivery import ChannelUnavailable, RecipientBlocked, RecipientUnreachable
@@ -139,9 +139,9 @@ class ZaloChannel(ChannelRuntime):
         try:
             await asyncio.wait([refused, *jobs], return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in [refused, *jobs]:
-                task.cancel()
-            await asyncio.gather(refused, *jobs, return_exceptions=True)
+            self.stopping.set()
+            refused.cancel()
+            await finish([refused, *jobs])
             await self.stop()
 
     async def stop(self) -> None:

@@ -81,9 +81,11 @@ class ZaloBotChannel(ZaloChannel):
             log.warning("zalo_bot: deleteWebhook failed (%s)", error)
         timeout = self.settings.poll_timeout
         failures = 0
-        while not self.refused.is_set():
+        while not self.refused.is_set() and not self.stopping.is_set():
             try:
-                result = await self.call("getUpdates", {"timeout": str(timeout)}, timeout=timeout + 15)
+                result = await self.unless_stopping(
+                    self.call("getUpdates", {"timeout": str(timeout)}, timeout=timeout + 15)
+                )
             except ZaloApiError as error:
                 if error.code == NO_UPDATE:
                     failures = 0
@@ -94,8 +96,10 @@ class ZaloBotChannel(ZaloChannel):
                 delay = error.retry_after or self.backoff.delay(failures)
                 failures += 1
                 log.warning("zalo_bot: getUpdates failed (%s); again in %.1fs", error, delay)
-                await asyncio.sleep(delay)
+                await self.pause(delay)
                 continue
+            if self.stopping.is_set():
+                return
             failures = 0
             for update in result if isinstance(result, list) else [result]:
                 self.accept(update)

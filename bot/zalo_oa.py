@@ -74,7 +74,7 @@ class ZaloOAChannel(ZaloChannel):
 
     async def keep_tokens_fresh(self) -> None:
         """Refresh ahead of expiry even when nobody writes, so that the refresh token never lapses either."""
-        while not self.refused.is_set():
+        while not self.refused.is_set() and not self.stopping.is_set():
             try:
                 await self._token()
                 delay = TOKEN_CHECK_SECONDS
@@ -83,7 +83,7 @@ class ZaloOAChannel(ZaloChannel):
             except ZaloApiError as error:
                 log.warning("zalo_oa: could not refresh the tokens (%s); trying again soon", error)
                 delay = TOKEN_RETRY_SECONDS
-            await asyncio.sleep(delay)
+            await self.pause(delay)
 
     # -- inbound ------------------------------------------------------------------------------------------------
 

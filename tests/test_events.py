@@ -4,7 +4,6 @@ after a restart), the office edits or cancels it, and memos made there are count
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 from datetime import UTC, datetime
 
@@ -12,7 +11,7 @@ import pytest
 from docx import Document
 from sqlmodel import select
 
-from bot.channel import ChannelRuntime
+from bot.channel import ChannelRuntime, finish
 from handlers.app import Conversation
 from handlers.events import send_reminders
 from handlers.memos import load_document
@@ -285,7 +284,6 @@ async def test_the_channel_pump_sends_the_reminders(people: tuple[ChatUser, Chat
                 break
             await asyncio.sleep(0.01)
     finally:
-        pump.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await pump
+        channel.stopping.set()
+        await finish([pump])
     assert [chat for chat, part in channel.sent if "Nhắc lịch" in part.text] == ["lan"]

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlmodel import select
 
+from bot.channel import finish
 from bot.config import TelegramSettings
 from bot.telegram import ChatRateLimiter, TelegramChannel
 from bot.web import make_app, start_site
@@ -68,7 +69,8 @@ async def run_channel(db: Database, fake: FakeTelegram, mode: str) -> AsyncItera
     try:
         yield Running(channel, fake, url)
     finally:
-        pump.cancel()
+        channel.stopping.set()
+        await finish([pump])
         await channel.stop()
         if runner is not None:
             await runner.cleanup()
