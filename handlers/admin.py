@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from handlers.context import Context, parse_id
+from handlers.actions import GrantAdmin, IssueClaimCode, RevokeAdmin, positive
+from handlers.context import Context
 from handlers.messages import Button, Reply
 from models import admin as admins
 from models.audit import recent
 from models.catalog import Producer, find_producers
 from models.claims import CODE_VALID, issue_code
 from models.clock import TIMEZONE
-from models.errors import AdminChangeRefused, NotAuthorised, StaleAction
+from models.errors import AdminChangeRefused, NotAuthorised, Stale, StaleAction
 from models.people import User
 from models.text import normalize
 
@@ -38,15 +39,15 @@ async def claim_code(ctx: Context, arg: str) -> None:
     elif len(producers) == 1:
         await _issue(ctx, producers[0])
     else:
-        rows = [[Button(f"{p.name} — {p.province}", f"cc:{p.id}")] for p in producers]
+        rows = [[Button(f"{p.name} — {p.province}", IssueClaimCode(p.id or 0).encode())] for p in producers]
         ctx.say("claimcode.pick", buttons=rows)
 
 
-async def pick(ctx: Context, arg: str) -> None:
+async def pick(ctx: Context, action: IssueClaimCode) -> None:
     require_admin(ctx)
-    producer = await ctx.session.get(Producer, parse_id(arg))
+    producer = await ctx.session.get(Producer, positive(action.producer))
     if producer is None:
-        raise StaleAction("no such producer")
+        raise StaleAction("no such producer", Stale.GONE)
     await _issue(ctx, producer)
 
 
@@ -73,20 +74,20 @@ async def manage(ctx: Context, arg: str) -> None:
         ctx.say("admin.usage")
 
 
-async def grant_pick(ctx: Context, arg: str) -> None:
+async def grant_pick(ctx: Context, action: GrantAdmin) -> None:
     require_admin(ctx)
-    await _change(ctx, await _user(ctx, arg), grant=True)
+    await _change(ctx, await _user(ctx, action.user), grant=True)
 
 
-async def revoke_pick(ctx: Context, arg: str) -> None:
+async def revoke_pick(ctx: Context, action: RevokeAdmin) -> None:
     require_admin(ctx)
-    await _change(ctx, await _user(ctx, arg), grant=False)
+    await _change(ctx, await _user(ctx, action.user), grant=False)
 
 
-async def _user(ctx: Context, arg: str) -> User:
-    user = await ctx.session.get(User, parse_id(arg))
+async def _user(ctx: Context, user_id: int) -> User:
+    user = await ctx.session.get(User, positive(user_id))
     if user is None:
-        raise StaleAction("no such user")
+        raise StaleAction("no such user", Stale.GONE)
     return user
 
 
@@ -101,8 +102,8 @@ async def _choose(ctx: Context, text: str, *, grant: bool) -> None:
     elif len(people) == 1:
         await _change(ctx, people[0], grant=grant)
     else:
-        prefix = "ag" if grant else "ar"
-        rows = [[Button(_who(user), f"{prefix}:{user.id}")] for user in people]
+        record = GrantAdmin if grant else RevokeAdmin
+        rows = [[Button(_who(user), record(user.id or 0).encode())] for user in people]
         ctx.say("admin.pick_user", buttons=rows)
 
 

@@ -10,8 +10,10 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any
 
 from handlers import (
+    actions,
     admin,
     broadcast,
     catalog_admin,
@@ -19,6 +21,7 @@ from handlers import (
     contact,
     events,
     exports,
+    flow,
     inbox,
     link,
     memos,
@@ -28,9 +31,10 @@ from handlers import (
     stats,
 )
 from handlers.context import MAX_TEXT, Context, Services
-from handlers.i18n import language_of, translator
+from handlers.flow import Kind
+from handlers.i18n import Translator, language_of, translator
 from handlers.messages import Capabilities, Incoming, Reply
-from handlers.render import Rendered, choose_option, render
+from handlers.render import Rendered, Wording, choose_option, render
 from models.admin import sync_admin_role
 from models.conversation import ChatState, first_delivery, load_state
 from models.errors import (
@@ -52,8 +56,8 @@ COMMANDS: dict[str, Handler] = {
     "help": common.show_help,
     "lang": common.ask_language,
     "cancel": common.cancel,
-    "search": lambda ctx, arg: search.search_text(ctx, arg) if arg else search.browse(ctx, ""),
-    "browse": search.browse,
+    "search": lambda ctx, arg: search.search_text(ctx, arg) if arg else search.browse_command(ctx),
+    "browse": search.browse_command,
     "requests": inbox.list_requests,
     "memos": memos.list_memos,
     "claimcode": admin.claim_code,
@@ -69,63 +73,43 @@ COMMANDS: dict[str, Handler] = {
     "broadcast": broadcast.command,
 }
 
-ACTIONS: dict[str, Handler] = {
-    "start": start.start,
-    "cancel": common.cancel,
-    "lang": common.set_language,
-    "role": start.choose_role,
-    "bk": start.choose_kind,
-    "rg": start.toggle_region,
-    "ph": start.skip_phone,
-    "pc": start.pick_producer,
-    "s": search.page,
-    "b": search.browse,
-    "p": product.show,
-    "c": contact.begin,
-    "cf": contact.on_button,
-    "rv": inbox.show_request,
-    "ra": inbox.accept,
-    "rd": inbox.decline,
-    "mv": memos.show_memo,
-    "mc": memos.confirm,
-    "md": memos.download,
-    "ms": memos.sign,
-    "cc": admin.pick,
-    "lk": link.confirm,
-    "ag": admin.grant_pick,
-    "ar": admin.revoke_pick,
-    "ev": events.view,
-    "er": events.register,
-    "eu": events.withdraw,
-    "ef": events.choose_field,
-    "et": events.theme_pick,
-    "es": events.step_button,
-    "ex": events.cancel_button,
-    "xp": exports.pick,
-    "ke": catalog_admin.choose_stars,
-    "ks": catalog_admin.stars_button,
-    "kh": catalog_admin.hide,
-    "ku": catalog_admin.unhide,
-    "bc": broadcast.on_button,
-    "bx": broadcast.stop,
+# What each button does (handlers.actions): the handler gets the decoded record and checks who may do it.
+ACTIONS: dict[type[actions.Action], Callable[[Context, Any], Awaitable[None]]] = {
+    actions.Start: start.start,
+    actions.Cancel: common.cancel,
+    actions.SetLanguage: common.set_language,
+    actions.Answer: flow.on_answer,
+    actions.SearchPage: search.page,
+    actions.Browse: search.browse,
+    actions.ShowProduct: product.show,
+    actions.ContactProducer: contact.begin_request,
+    actions.ShowRequest: inbox.show_request,
+    actions.AcceptRequest: inbox.accept,
+    actions.DeclineRequest: inbox.decline,
+    actions.ShowMemo: memos.show_memo,
+    actions.ConfirmMemo: memos.confirm,
+    actions.DownloadMemo: memos.download,
+    actions.SignMemo: memos.sign,
+    actions.IssueClaimCode: admin.pick,
+    actions.GrantAdmin: admin.grant_pick,
+    actions.RevokeAdmin: admin.revoke_pick,
+    actions.ShowEvent: events.view,
+    actions.RegisterForEvent: events.register,
+    actions.WithdrawFromEvent: events.withdraw,
+    actions.EditEvent: events.choose_field,
+    actions.CancelEvent: events.cancel_button,
+    actions.Export: exports.pick,
+    actions.EditStars: catalog_admin.choose_stars,
+    actions.HideProduct: catalog_admin.hide,
+    actions.UnhideProduct: catalog_admin.unhide,
+    actions.StopBroadcast: broadcast.stop,
 }
-
-FLOWS: dict[str, Callable[[Context, str], Awaitable[None]]] = {
-    start.FLOW: start.on_text,
-    contact.FLOW: contact.on_text,
-    events.FLOW: events.on_text,
-    broadcast.FLOW: broadcast.on_text,
-}
-
-# Flows that take a picture the user sends (elsewhere a picture is answered with its caption, if any, as text).
-IMAGE_FLOWS: dict[str, Callable[[Context], Awaitable[None]]] = {broadcast.FLOW: broadcast.on_image}
 
 # Commands that show nothing private, so they may be answered in a group chat.
 GROUP_COMMANDS = frozenset({"help", "search", "browse"})
 
 ERROR_KEYS: dict[type[DomainError], str] = {
     NotAuthorised: "error.not_authorised",
-    StaleAction: "error.stale",
     DuplicateRequest: "error.duplicate_request",
     InvalidCode: "claim.invalid_code",
     EventClosed: "event.closed",
@@ -143,7 +127,7 @@ class Conversation:
             return False
         async with self.services.db.session() as session:
             state = await session.get(ChatState, (incoming.channel, incoming.chat_id))
-        return state is not None and state.flow in IMAGE_FLOWS
+        return state is not None and flow.takes(state, Kind.IMAGE)
 
     async def handle(
         self, incoming: Incoming, capabilities: Capabilities, *, update_key: str = ""
@@ -171,12 +155,15 @@ class Conversation:
                     state = await load_state(session, incoming.channel, incoming.chat_id)
                     ctx = Context(self.services, session, incoming, user, state, capabilities=capabilities)
                     language = user.language
+                    shown_before = bool(state.options)
+                    _expire(ctx)
                     try:
                         await self._dispatch(ctx)  # domain errors are raised before anything is changed
                     except DomainError as error:
-                        ctx.replies.clear()
+                        ctx.replies[:] = ctx.replies[:1] if ctx.expired else []
                         _explain(ctx, error)
-                    return render_for_chat(ctx.replies, ctx.state, capabilities, ctx.t("choose.hint"), ctx.now)
+                    hint = ctx.wrong_answer or not shown_before
+                    return render_for_chat(ctx.replies, state, capabilities, ctx.t, ctx.now, hint=hint)
             except Exception:
                 error_id = uuid.uuid4().hex[:8]
                 log.exception("error %s handling an update from %s", error_id, incoming.channel)
@@ -192,19 +179,18 @@ class Conversation:
             await self._action(ctx, incoming.action)
         elif incoming.document_name:
             await catalog_admin.on_document(ctx)
-        elif incoming.media == "image" and ctx.state.flow in IMAGE_FLOWS:  # an empty image: it could not be fetched
-            await IMAGE_FLOWS[ctx.state.flow](ctx)
+        elif incoming.media == "image" and flow.expects(ctx, Kind.IMAGE):  # b"": it could not be fetched
+            await flow.on_value(ctx, incoming.image)
+        elif incoming.media and not incoming.text and flow.current(ctx) is not None:
+            await flow.on_media(ctx)
         elif incoming.media and not incoming.text:
             ctx.say("input.media")
         else:
             await self._text(ctx, incoming.text)
 
-    async def _action(self, ctx: Context, action: str) -> None:
-        prefix, _, arg = action.partition(":")
-        handler = ACTIONS.get(prefix)
-        if handler is None:
-            raise StaleAction(f"unknown action {action[:20]!r}")
-        await handler(ctx, arg)
+    async def _action(self, ctx: Context, payload: str) -> None:
+        record = actions.decode(payload)
+        await ACTIONS[type(record)](ctx, record)
 
     async def _text(self, ctx: Context, text: str) -> None:
         text = text.strip()
@@ -212,7 +198,7 @@ class Conversation:
             ctx.say("input.empty")
             return
         if len(text) > MAX_TEXT:
-            ctx.say("input.too_long", limit=MAX_TEXT)
+            await flow.reask(ctx, ctx.t("input.too_long", limit=MAX_TEXT))
             return
         if common.is_cancel(text):
             await common.cancel(ctx)
@@ -220,11 +206,11 @@ class Conversation:
         if text.startswith("/"):
             await self._command(ctx, text)
             return
+        if flow.current(ctx) is not None and await flow.on_text(ctx, text):
+            return  # the question on screen decided what the text means
         chosen = choose_option(text, ctx.state.options) if ctx.state.options else None
         if chosen:
             await self._action(ctx, chosen)
-        elif ctx.state.flow in FLOWS:
-            await FLOWS[ctx.state.flow](ctx, text)
         else:
             await search.search_text(ctx, text)
 
@@ -247,14 +233,30 @@ class Conversation:
             ctx.say("group.private_only")
 
 
+def _expire(ctx: Context) -> None:
+    """A flow left alone longer than ``Services.flow_ttl`` ends; the next message is handled as if outside it."""
+    state = ctx.state
+    if state.flow is not None and ctx.now - state.updated_at > ctx.services.flow_ttl:
+        state.leave()
+        ctx.expired = True
+        ctx.say("flow.expired", hours=round(ctx.services.flow_ttl.total_seconds() / 3600))
+
+
 def render_for_chat(
-    replies: list[Reply], state: ChatState, capabilities: Capabilities, hint: str, now: datetime
+    replies: list[Reply], state: ChatState, capabilities: Capabilities, t: Translator, now: datetime, *, hint: bool
 ) -> list[Rendered]:
-    """Render replies for one chat and remember the numbered options it was shown (channels without buttons)."""
-    rendered = [part for reply in replies for part in render(reply, capabilities, hint)]
-    options = [[button.label, button.action] for part in rendered for button in part.options]
-    if replies:
+    """Render the replies for one chat and remember the options they show (to answer by number or word). Options
+    stay until a reply shows others; ``hint`` (how to answer by number) goes with the first menu shown and after a
+    wrong answer."""
+    wording = Wording(hint=t("choose.hint") if hint else "", typed=t("choose.typed"))
+    rendered = [part for reply in replies for part in render(reply, capabilities, wording)]
+    options = [[button.label, button.action, button.key] for part in rendered for button in part.options]
+    if options:
         state.options = options
+    elif state.flow is None and any(reply.buttons for reply in replies):
+        state.options = []  # a new menu with buttons only (a channel that shows buttons): nothing to type
+    elif state.flow is None:  # a flow's questions are gone with it
+        state.options = [o for o in state.options if not o[1].startswith(actions.Answer.tag + ":")]
     state.updated_at = now
     return rendered
 
@@ -262,6 +264,8 @@ def render_for_chat(
 def _explain(ctx: Context, error: DomainError) -> None:
     if isinstance(error, QuotaExceeded):
         text = ctx.t("error.quota", limit=error.limit)
+    elif isinstance(error, StaleAction):
+        text = ctx.t(f"error.stale.{error.reason.value}")
     else:
         key = next((key for kind, key in ERROR_KEYS.items() if isinstance(error, kind)), "error.stale")
         text = ctx.t(key)

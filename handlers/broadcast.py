@@ -7,19 +7,21 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
+from handlers import flow
+from handlers.actions import StopBroadcast, positive
 from handlers.admin import require_admin
-from handlers.context import Context, parse_id, parse_index
+from handlers.context import Context
+from handlers.flow import Flow, Invalid, Kind, Option, Question, Step, begin
 from handlers.i18n import LANGUAGES, Translator
 from handlers.messages import Attachment, Button, Reply
 from models import broadcasts as bc
 from models import geography
 from models.broadcasts import Audience, AudienceKind, BroadcastStatus, Progress
-from models.errors import StaleAction
+from models.errors import Stale, StaleAction
 from models.events import all_events, get_event
 from models.stored_files import MAX_IMAGE_BYTES, file_ref, image_type, load, ref_id, store
 from models.text import normalize
 
-FLOW = "broadcast"
 REGIONS = tuple(geography.NEW_REGIONS)
 SIMPLE = (AudienceKind.ALL, AudienceKind.BUYERS, AudienceKind.PRODUCERS)
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
@@ -32,8 +34,7 @@ async def command(ctx: Context, arg: str) -> None:
     require_admin(ctx)
     word = normalize(arg)
     if not word:
-        ctx.state.enter(FLOW, "text")
-        ctx.say("broadcast.ask_text", limit=bc.MAX_TEXT, buttons=[[_cancel(ctx)]])
+        await begin(ctx, COMPOSE)
     elif word in {"status", "trang thai"}:
         await status(ctx)
     elif word in {"cancel", "stop", "huy", "dung"}:
@@ -42,153 +43,136 @@ async def command(ctx: Context, arg: str) -> None:
         ctx.say("broadcast.usage")
 
 
-# -- composing --------------------------------------------------------------------------------------------------
+# -- composing: text → photo → audience (→ place, language or event) → preview → send ---------------------------
 
 
-async def on_text(ctx: Context, text: str) -> None:
-    require_admin(ctx)
-    step, value = ctx.state.step, text.strip()
-    if step == "text":
-        if len(value) > bc.MAX_TEXT:
-            ctx.say("input.too_long", limit=bc.MAX_TEXT)
-            return
-        ctx.state.goto("photo", text=value)
-        ctx.say("broadcast.ask_photo", buttons=[[ctx.button("flow.skip", "bc:skip"), _cancel(ctx)]])
-    elif step == "photo":
-        if len(value) > bc.MAX_PHOTO_URL or not _URL.match(value):
-            ctx.say("broadcast.photo_invalid", buttons=[[ctx.button("flow.skip", "bc:skip"), _cancel(ctx)]])
-            return
-        ctx.state.goto("audience", photo=value)
-        _ask_audience(ctx)
-    elif step == "place":
-        await _place_typed(ctx, value)
-    else:
-        ctx.say("flow.use_buttons")
+async def _ask_text(ctx: Context) -> Question:
+    return Question(ctx.t("broadcast.ask_text", limit=bc.MAX_TEXT), cancel=True)
 
 
-async def on_image(ctx: Context) -> None:
-    """A picture sent while composing: at the photo step it becomes the broadcast's photo."""
-    require_admin(ctx)
-    data = ctx.incoming.image
-    mime = image_type(data) if 0 < len(data) <= MAX_IMAGE_BYTES else None
-    if ctx.state.step == "text":
-        ctx.say("broadcast.photo_not_now", buttons=[[_cancel(ctx)]])
-    elif ctx.state.step != "photo":
-        ctx.say("flow.use_buttons")
-    elif mime is None:
-        ctx.say("broadcast.photo_unusable", limit=MAX_IMAGE_BYTES // (1024 * 1024),
-                buttons=[[ctx.button("flow.skip", "bc:skip"), _cancel(ctx)]])
-    elif len(ctx.state.data.get("text", "")) > PICTURE_TEXT_LIMIT:
-        ctx.say("broadcast.photo_text_too_long", limit=PICTURE_TEXT_LIMIT, length=len(ctx.state.data["text"]),
-                buttons=[[ctx.button("flow.skip", "bc:skip"), _cancel(ctx)]])
-    else:
-        name = f"broadcast-photo.{mime.removeprefix('image/').replace('jpeg', 'jpg')}"
-        kept = await store(ctx.session, name, mime, data, ctx.now, PHOTO_KEPT)
-        ctx.state.goto("audience", photo=file_ref(kept))
-        _ask_audience(ctx)
+async def _ask_photo(ctx: Context) -> Question:
+    return Question(ctx.t("broadcast.ask_photo"), cancel=True)
 
 
-async def on_button(ctx: Context, arg: str) -> None:
-    """bc:skip, bc:a:<kind>, bc:r:<region>, bc:pc:<candidate>, bc:l:<language>, bc:e:<event>, bc:back, bc:send."""
-    require_admin(ctx)
-    if ctx.state.flow != FLOW:
-        raise StaleAction("no broadcast being composed")
-    what, _, value = arg.partition(":")
-    step = ctx.state.step
-    if what == "skip" and step == "photo":
-        ctx.state.goto("audience", photo="")
-        _ask_audience(ctx)
-    elif what == "back" and step in {"audience", "place", "preview"}:
-        ctx.state.goto("audience")
-        _ask_audience(ctx)
-    elif what == "a" and step in {"audience", "place"}:
-        await _audience_kind(ctx, value)
-    elif what in {"r", "pc", "l", "e"} and step in {"audience", "place"}:
-        ctx.state.goto("preview", audience=(await _chosen(ctx, what, value)).key)
-        await _preview(ctx)
-    elif what == "send" and step == "preview":
-        await _send(ctx)
-    else:
-        raise StaleAction(f"{arg!r} at step {step!r}")
+async def _read_photo(ctx: Context, given: str | bytes) -> str:
+    """A link typed, or a picture sent from the phone (kept as a stored file for the recipients)."""
+    if isinstance(given, str):
+        if len(given) > bc.MAX_PHOTO_URL or not _URL.match(given):
+            raise Invalid("broadcast.photo_invalid")
+        return given
+    mime = image_type(given) if 0 < len(given) <= MAX_IMAGE_BYTES else None
+    if mime is None:
+        raise Invalid("broadcast.photo_unusable", limit=MAX_IMAGE_BYTES // (1024 * 1024))
+    text = ctx.state.data.get("text") or ""
+    if len(text) > PICTURE_TEXT_LIMIT:
+        raise Invalid("broadcast.photo_text_too_long", limit=PICTURE_TEXT_LIMIT, length=len(text))
+    name = f"broadcast-photo.{mime.removeprefix('image/').replace('jpeg', 'jpg')}"
+    kept = await store(ctx.session, name, mime, given, ctx.now, PHOTO_KEPT)
+    return file_ref(kept)
 
 
-def _ask_audience(ctx: Context) -> None:
-    rows = [[ctx.button(f"broadcast.kind.{kind.value}", f"bc:a:{kind.value}")] for kind in AudienceKind]
-    ctx.say("broadcast.ask_audience", buttons=[*rows, [_cancel(ctx)]])
+async def _ask_audience(ctx: Context) -> Question:
+    options = tuple(Option(kind.value, ctx.t(f"broadcast.kind.{kind.value}")) for kind in AudienceKind)
+    return Question(ctx.t("broadcast.ask_audience"), options, cancel=True)
 
 
-async def _audience_kind(ctx: Context, value: str) -> None:
-    try:
-        kind = AudienceKind(value)
-    except ValueError:
-        raise StaleAction(f"unknown audience {value!r}") from None
+async def _after_audience(ctx: Context) -> str:
+    kind = AudienceKind(ctx.state.data["audience"])
     if kind in SIMPLE:
-        ctx.state.goto("preview", audience=Audience(kind).key)
-        await _preview(ctx)
-    elif kind is AudienceKind.PLACE:
-        ctx.state.goto("place")
-        rows = [[Button(name, f"bc:r:{index}")] for index, name in enumerate(REGIONS)]
-        ctx.say("broadcast.ask_place", buttons=[*rows, [_cancel(ctx)]])
-    elif kind is AudienceKind.LANGUAGE:
-        rows = [[ctx.button(f"lang.{code}", f"bc:l:{code}") for code in LANGUAGES]]
-        ctx.say("broadcast.ask_language", buttons=[*rows, [_cancel(ctx)]])
-    else:
-        events = [(event, n) for event, n in await all_events(ctx.session, limit=20) if n][:10]
-        if not events:
-            ctx.say("broadcast.no_events", buttons=[[ctx.button("broadcast.change_audience", "bc:back")]])
-            return
-        rows = [[Button(f"{event.name[:50]} ({n})", f"bc:e:{event.id}")] for event, n in events]
-        ctx.say("broadcast.ask_event", buttons=[*rows, [_cancel(ctx)]])
+        ctx.state.goto("audience", chosen=Audience(kind).key)
+        return "preview"
+    return {AudienceKind.PLACE: "place", AudienceKind.LANGUAGE: "language"}.get(kind, "event")
 
 
-async def _chosen(ctx: Context, what: str, value: str) -> Audience:
-    if what == "r":
-        return Audience.of_place(geography.resolve(REGIONS[parse_index(value, len(REGIONS))]).candidates[0])
-    if what == "pc":
-        names: list[list[str]] = ctx.state.data.get("places", [])
-        kind, name = names[parse_index(value, len(names))]
-        return Audience(AudienceKind.PLACE, f"{kind}:{name}")
-    if what == "l":
-        if value not in LANGUAGES:
-            raise StaleAction(f"unknown language {value!r}")
-        return Audience(AudienceKind.LANGUAGE, value)
-    event = await get_event(ctx.session, parse_id(value))
-    return Audience(AudienceKind.EVENT, str(event.id))
+async def _ask_place(ctx: Context) -> Question:
+    options = tuple(Option(str(index), name) for index, name in enumerate(REGIONS))
+    return Question(ctx.t("broadcast.ask_place"), options, cancel=True)
 
 
-async def _place_typed(ctx: Context, text: str) -> None:
+async def _read_place(ctx: Context, text: str) -> str:
+    """A place typed by name (old or new, any spelling) instead of a region from the menu."""
     found = geography.resolve(text).candidates
     if not found:
-        ctx.say("broadcast.place_unknown", place=text[:100])
-    elif len(found) == 1:
-        ctx.state.goto("preview", audience=Audience.of_place(found[0]).key)
-        await _preview(ctx)
-    else:
-        ctx.state.goto("place", places=[[place.kind.value, place.name] for place in found])
-        rows = [[Button(place.name, f"bc:pc:{index}")] for index, place in enumerate(found)]
-        ctx.say("broadcast.place_which", place=text[:100], buttons=[*rows, [_cancel(ctx)]])
+        raise Invalid("broadcast.place_unknown", place=text[:100])
+    if len(found) > 1:
+        ctx.state.goto("place", candidates=[[place.kind.value, place.name] for place in found], typed=text[:100])
+        return "which"
+    ctx.state.goto("place", chosen=Audience.of_place(found[0]).key)
+    return "typed"
 
 
-async def _preview(ctx: Context) -> None:
+async def _after_place(ctx: Context) -> str:
+    answer = ctx.state.data["place"]
+    if answer.isdigit():  # a region from the menu
+        region = geography.resolve(REGIONS[int(answer)]).candidates[0]
+        ctx.state.goto("place", chosen=Audience.of_place(region).key)
+    return "which" if answer == "which" else "preview"
+
+
+async def _ask_which(ctx: Context) -> Question:
+    candidates = ctx.state.data.get("candidates", [])
+    options = tuple(Option(str(index), name) for index, (_kind, name) in enumerate(candidates))
+    return Question(ctx.t("broadcast.place_which", place=ctx.state.data.get("typed", "")), options, cancel=True)
+
+
+async def _after_which(ctx: Context) -> str:
+    kind, name = ctx.state.data["candidates"][int(ctx.state.data["which"])]
+    ctx.state.goto("which", chosen=Audience(AudienceKind.PLACE, f"{kind}:{name}").key)
+    return "preview"
+
+
+async def _ask_language(ctx: Context) -> Question:
+    options = tuple(Option(code, ctx.t(f"lang.{code}")) for code in LANGUAGES)
+    return Question(ctx.t("broadcast.ask_language"), options, cancel=True)
+
+
+async def _after_language(ctx: Context) -> str:
+    ctx.state.goto("language", chosen=Audience(AudienceKind.LANGUAGE, ctx.state.data["language"]).key)
+    return "preview"
+
+
+async def _events(ctx: Context) -> list[tuple[int, str]]:
+    return [(event.id or 0, f"{event.name} ({n})") for event, n in await all_events(ctx.session, limit=20) if n][:10]
+
+
+async def _ask_event(ctx: Context) -> Question:
+    events = await _events(ctx)
+    if not events:  # nothing to choose: back to the audience
+        return Question(ctx.t("broadcast.no_events"), (Option("back", ctx.t("broadcast.change_audience")),))
+    return Question(ctx.t("broadcast.ask_event"), tuple(Option(str(i), name) for i, name in events), cancel=True)
+
+
+async def _after_event(ctx: Context) -> str:
+    if ctx.state.data["event"] == "back":
+        return "audience"
+    event = await get_event(ctx.session, int(ctx.state.data["event"]))
+    ctx.state.goto("event", chosen=Audience(AudienceKind.EVENT, str(event.id)).key)
+    return "preview"
+
+
+async def _ask_preview(ctx: Context) -> Question:
     """The message as recipients will see it, then who gets it, how many, and the Send button."""
     data = ctx.state.data
-    audience = Audience.parse(data["audience"])
+    audience = Audience.parse(data["chosen"])
     count = bc.count_of(await bc.recipients(ctx.session, audience))
-    ctx.send(Reply(data["text"], photo=await _photo(ctx, data.get("photo", ""))))
-    change = ctx.button("broadcast.change_audience", "bc:back")
+    shown = Reply(data["text"], photo=await _photo(ctx, data.get("photo") or ""))
+    change = Option("back", ctx.t("broadcast.change_audience"))
     described = await describe(ctx, audience)
     if not count.total:
-        ctx.say("broadcast.no_recipients", audience=described, buttons=[[change], [_cancel(ctx)]])
-        return
+        return Question(ctx.t("broadcast.no_recipients", audience=described), (change,), cancel=True, before=(shown,))
     channels = ", ".join(f"{ctx.t(f'channel.{name}')} {n}" for name, n in sorted(count.by_channel.items()))
     roles = ", ".join(f"{ctx.t(f'broadcast.role.{name}')} {n}" for name, n in sorted(count.by_role.items()))
     text = ctx.t("broadcast.preview", audience=described, count=count.total, channels=channels, roles=roles)
-    if ref_id(data.get("photo", "")) is not None:
+    if ref_id(data.get("photo") or "") is not None:
         text += "\n" + ctx.t("broadcast.preview_photo_sent")
     elif data.get("photo"):
         text += "\n" + ctx.t("broadcast.preview_photo", url=data["photo"])
-    send = ctx.button("broadcast.send", "bc:send", count=count.total)
-    ctx.send(Reply(text, buttons=((send,), (change,), (_cancel(ctx),))))
+    send = Option("send", ctx.t("broadcast.send", count=count.total))
+    return Question(text, (send, change), cancel=True, before=(shown,))
+
+
+async def _after_preview(ctx: Context) -> str | None:
+    return "audience" if ctx.state.data["preview"] == "back" else None
 
 
 async def _photo(ctx: Context, photo: str) -> str | Attachment:
@@ -198,19 +182,38 @@ async def _photo(ctx: Context, photo: str) -> str | Attachment:
         return photo
     kept = await load(ctx.session, file_id, ctx.now)
     if kept is None:
-        raise StaleAction("the broadcast's photo is no longer kept")
+        raise StaleAction("the broadcast's photo is no longer kept", Stale.EXPIRED)
     return Attachment(kept.filename, kept.data, kept.mime)
 
 
 async def _send(ctx: Context) -> None:
     data = ctx.state.data
-    audience = Audience.parse(data["audience"])
+    audience = Audience.parse(data["chosen"])
     broadcast = await bc.create_broadcast(  # StaleAction when the audience emptied since the preview
         ctx.session, ctx.user, channel=ctx.incoming.channel, chat_id=ctx.incoming.chat_id, text=data["text"],
-        photo=data.get("photo", ""), audience=audience, now=ctx.now,
+        photo=data.get("photo") or "", audience=audience, now=ctx.now,
     )
     ctx.state.leave()
     ctx.say("broadcast.queued", number=broadcast.id, count=broadcast.total)
+
+
+COMPOSE = flow.register(
+    Flow(
+        "broadcast",
+        (
+            Step("text", Kind.TEXT, _ask_text, then="photo", limit=bc.MAX_TEXT),
+            Step("photo", Kind.IMAGE, _ask_photo, read=_read_photo, skip=True, then="audience"),
+            Step("audience", Kind.CHOICE, _ask_audience, then=_after_audience),
+            Step("place", Kind.CHOICE, _ask_place, read=_read_place, then=_after_place),
+            Step("which", Kind.CHOICE, _ask_which, then=_after_which),
+            Step("language", Kind.CHOICE, _ask_language, then=_after_language),
+            Step("event", Kind.CHOICE, _ask_event, then=_after_event),
+            Step("preview", Kind.CHOICE, _ask_preview, then=_after_preview),
+        ),
+        done=_send,
+        guard=require_admin,
+    )
+)
 
 
 async def describe(ctx: Context, audience: Audience) -> str:
@@ -225,10 +228,6 @@ async def describe(ctx: Context, audience: Audience) -> str:
     if audience.kind is AudienceKind.LANGUAGE:
         return t("broadcast.audience.lang", language=t(f"lang.{audience.value}"))
     return t(f"broadcast.audience.{audience.kind.value}")
-
-
-def _cancel(ctx: Context) -> Button:
-    return ctx.button("flow.cancel", "cancel")
 
 
 # -- following and stopping -------------------------------------------------------------------------------------
@@ -254,21 +253,21 @@ async def choose_stop(ctx: Context) -> None:
     for broadcast in active:
         done = await bc.progress(ctx.session, broadcast)
         label = ctx.t("broadcast.stop_number", number=broadcast.id, handled=done.handled, total=done.total)
-        rows.append([Button(label, f"bx:{broadcast.id}:y")])
+        rows.append([Button(label, StopBroadcast(broadcast.id or 0, "y").encode())])
     ctx.say("broadcast.choose_stop", buttons=rows)
 
 
-async def stop(ctx: Context, arg: str) -> None:
-    """bx:<id> asks to confirm (the button under a progress message); bx:<id>:y stops the broadcast."""
+async def stop(ctx: Context, action: StopBroadcast) -> None:
+    """The Stop button under a progress message asks to confirm; the confirmation ("y") stops the broadcast."""
     require_admin(ctx)
-    number, _, confirmed = arg.partition(":")
-    broadcast = await bc.get_broadcast(ctx.session, parse_id(number))
-    if confirmed != "y":
+    broadcast = await bc.get_broadcast(ctx.session, positive(action.broadcast))
+    if action.confirmed != "y":
         done = await bc.progress(ctx.session, broadcast)
         if done.status != BroadcastStatus.SENDING.value:
-            raise StaleAction("already finished")
+            raise StaleAction("already finished", Stale.ANSWERED)
+        confirm = ctx.button("broadcast.stop", StopBroadcast(broadcast.id or 0, "y"))
         ctx.say("broadcast.stop_confirm", number=broadcast.id, sent=done.sent, total=done.total,
-                remaining=done.remaining, buttons=[[ctx.button("broadcast.stop", f"bx:{broadcast.id}:y")]])
+                remaining=done.remaining, buttons=[[confirm]])
         return
     await bc.cancel_broadcast(ctx.session, ctx.user, broadcast.id or 0, ctx.now)
     ctx.send(progress_reply(ctx.t, await bc.progress(ctx.session, broadcast), ctx.now))
@@ -292,7 +291,7 @@ def progress_reply(t: Translator, progress: Progress, now: datetime) -> Reply:
         text += "\n" + t("broadcast.not_sent", count=progress.cancelled)
     if progress.status != BroadcastStatus.SENDING.value:
         return Reply(text)
-    return Reply(text, buttons=((Button(t("broadcast.stop"), f"bx:{progress.broadcast_id}"),),))
+    return Reply(text, buttons=((Button(t("broadcast.stop"), StopBroadcast(progress.broadcast_id).encode()),),))
 
 
 def duration(t: Translator, span: timedelta) -> str:

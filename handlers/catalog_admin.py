@@ -3,14 +3,16 @@ hide a product or show it again. Admins see the buttons for this on product card
 
 from __future__ import annotations
 
+from handlers.actions import EditStars, HideProduct, ShowProduct, UnhideProduct, positive
 from handlers.admin import require_admin
-from handlers.context import Context, parse_id
+from handlers.context import Context
+from handlers.flow import Flow, Kind, Option, Question, Step, begin, register
 from handlers.i18n import Translator
 from handlers.messages import Button
 from models.catalog import Product
 from models.catalog_admin import RATINGS, import_catalogue, set_hidden, set_stars
 from models.catalog_import import ImportFileError
-from models.errors import ImportProblem, StaleAction
+from models.errors import ImportProblem, Stale, StaleAction
 from models.tabular import MAX_FILE_BYTES, UnreadableFile, read_bytes
 
 MAX_ERRORS_SHOWN = 30
@@ -28,7 +30,8 @@ def explain(t: Translator, problem: ImportProblem) -> str:
 
 def card_buttons(ctx: Context, product: Product) -> list[Button]:
     """The admin's row on a product card."""
-    return [ctx.button("catalog.edit_stars", f"ke:{product.id}"), ctx.button("catalog.hide", f"kh:{product.id}")]
+    number = product.id or 0
+    return [ctx.button("catalog.edit_stars", EditStars(number)), ctx.button("catalog.hide", HideProduct(number))]
 
 
 async def on_document(ctx: Context) -> None:
@@ -72,21 +75,28 @@ async def stars_command(ctx: Context, arg: str) -> None:
     await _set_stars(ctx, int(parts[0]), int(parts[1]))
 
 
-async def choose_stars(ctx: Context, arg: str) -> None:
-    """ke:ID shows the ratings to choose from."""
+async def choose_stars(ctx: Context, action: EditStars) -> None:
+    """The admin's "change stars" button on a card: the ratings to choose from."""
     require_admin(ctx)
-    product = await _product(ctx, parse_id(arg))
-    row = [Button(f"{stars}★", f"ks:{product.id}:{stars}") for stars in RATINGS]
-    ctx.say("catalog.choose_stars", name=product.name, stars=product.stars, buttons=[row])
+    product = await _product(ctx, positive(action.product))
+    await begin(ctx, STARS, product_id=product.id)
 
 
-async def stars_button(ctx: Context, arg: str) -> None:
-    """ks:ID:N"""
-    require_admin(ctx)
-    product_id, _, stars = arg.partition(":")
-    if not stars.isdigit() or int(stars) not in RATINGS:
-        raise StaleAction(f"bad rating {stars[:10]!r}")
-    await _set_stars(ctx, parse_id(product_id), int(stars))
+async def _ask_stars(ctx: Context) -> Question:
+    product = await _product(ctx, int(ctx.state.data["product_id"]))
+    text = ctx.t("catalog.choose_stars", name=product.name, stars=product.stars)
+    return Question(text, tuple(Option(str(stars), f"{stars}★") for stars in RATINGS), cancel=True)
+
+
+async def _stars_chosen(ctx: Context) -> None:
+    data = ctx.state.data
+    ctx.state.leave()
+    await _set_stars(ctx, int(data["product_id"]), int(data["stars"]))
+
+
+STARS = register(
+    Flow("stars", (Step("stars", Kind.CHOICE, _ask_stars),), done=_stars_chosen, guard=require_admin)
+)
 
 
 async def _set_stars(ctx: Context, product_id: int, stars: int) -> None:
@@ -100,7 +110,7 @@ async def hide_command(ctx: Context, arg: str) -> None:
     if not arg.strip().isdigit():
         ctx.say("catalog.hide_usage")
         return
-    await hide(ctx, arg.strip())
+    await hide(ctx, HideProduct(int(arg.strip())))
 
 
 async def unhide_command(ctx: Context, arg: str) -> None:
@@ -109,26 +119,24 @@ async def unhide_command(ctx: Context, arg: str) -> None:
     if not arg.strip().isdigit():
         ctx.say("catalog.hide_usage")
         return
-    await unhide(ctx, arg.strip())
+    await unhide(ctx, UnhideProduct(int(arg.strip())))
 
 
-async def hide(ctx: Context, arg: str) -> None:
-    """kh:ID"""
+async def hide(ctx: Context, action: HideProduct) -> None:
     require_admin(ctx)
-    product = await set_hidden(ctx.session, ctx.user, parse_id(arg), True, ctx.now)
+    product = await set_hidden(ctx.session, ctx.user, positive(action.product), True, ctx.now)
     ctx.say("catalog.hidden", name=product.name, id=product.id,
-            buttons=[[ctx.button("catalog.unhide", f"ku:{product.id}")]])
+            buttons=[[ctx.button("catalog.unhide", UnhideProduct(product.id or 0))]])
 
 
-async def unhide(ctx: Context, arg: str) -> None:
-    """ku:ID"""
+async def unhide(ctx: Context, action: UnhideProduct) -> None:
     require_admin(ctx)
-    product = await set_hidden(ctx.session, ctx.user, parse_id(arg), False, ctx.now)
-    ctx.say("catalog.shown", name=product.name, buttons=[[ctx.button("catalog.open", f"p:{product.id}")]])
+    product = await set_hidden(ctx.session, ctx.user, positive(action.product), False, ctx.now)
+    ctx.say("catalog.shown", name=product.name, buttons=[[ctx.button("catalog.open", ShowProduct(product.id or 0))]])
 
 
 async def _product(ctx: Context, product_id: int) -> Product:
     product = await ctx.session.get(Product, product_id)
     if product is None:
-        raise StaleAction("no such product")
+        raise StaleAction("no such product", Stale.GONE)
     return product

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from handlers import flow
+from handlers.actions import SetLanguage
 from handlers.context import Context
 from handlers.i18n import LANGUAGES
-from handlers.messages import Button
 from models.errors import StaleAction
 from models.text import normalize
 
@@ -16,11 +17,7 @@ def is_cancel(text: str) -> bool:
     return word == "/cancel" or normalize(text) in CANCEL_WORDS
 
 
-def language_buttons(ctx: Context) -> list[list[Button]]:
-    return [[ctx.button("lang.vi", "lang:vi"), ctx.button("lang.en", "lang:en")]]
-
-
-async def show_help(ctx: Context, _arg: str = "") -> None:
+async def show_help(ctx: Context, _arg: object = None) -> None:
     user = ctx.user
     if user.is_admin:
         key = "help.admin"
@@ -36,22 +33,20 @@ async def show_help(ctx: Context, _arg: str = "") -> None:
 
 
 async def ask_language(ctx: Context, _arg: str = "") -> None:
-    ctx.say("lang.choose", buttons=language_buttons(ctx))
+    ctx.say("lang.choose", buttons=[[ctx.button(f"lang.{code}", SetLanguage(code)) for code in LANGUAGES]])
 
 
-async def set_language(ctx: Context, arg: str) -> None:
-    if arg not in LANGUAGES:
-        raise StaleAction(f"unknown language {arg!r}")
-    ctx.user.language = arg
-    if ctx.state.flow == "onboard" and ctx.state.step == "lang":
-        from handlers.start import ask_role  # the one flow that continues after a language choice
-
-        await ask_role(ctx)
-        return
+async def set_language(ctx: Context, action: SetLanguage) -> None:
+    if action.code not in LANGUAGES:
+        raise StaleAction(f"unknown language {action.code!r}")
+    ctx.user.language = action.code
     ctx.say("lang.set")
+    asked = flow.current(ctx)
+    if asked is not None:  # the question on screen, in the new language
+        await flow.ask(ctx, *asked)
 
 
-async def cancel(ctx: Context, _arg: str = "") -> None:
+async def cancel(ctx: Context, _arg: object = None) -> None:
     was_in_flow = ctx.state.flow is not None
     ctx.state.leave()
     ctx.say("cancel.done" if was_in_flow else "cancel.nothing")

@@ -2,83 +2,63 @@
 
 from __future__ import annotations
 
-from handlers.context import Context, parse_id
+from handlers.actions import ContactProducer, Start, positive
+from handlers.context import Context
+from handlers.flow import Flow, Invalid, Kind, Option, Question, Step, begin, register
 from handlers.i18n import Translator
 from handlers.inbox import answer_buttons
 from handlers.messages import Reply
 from models.catalog import Producer, Product, visible_product
-from models.errors import StaleAction
+from models.errors import Stale, StaleAction
 from models.people import Role, User, users_of_producer, users_with_role
 from models.requests import MAX_DETAIL, MAX_MESSAGE, ContactRequest, check_can_request, create_request
 
-FLOW = "contact"
 
-
-async def begin(ctx: Context, arg: str) -> None:
-    product_id = parse_id(arg)
+async def begin_request(ctx: Context, action: ContactProducer) -> None:
+    product_id = positive(action.product)
     if not ctx.user.is_buyer:
         if ctx.user.role == Role.NONE.value:
-            ctx.say("contact.register_first", buttons=[[ctx.button("contact.register", "start")]])
+            ctx.say("contact.register_first", buttons=[[ctx.button("contact.register", Start())]])
         else:
             ctx.say("contact.buyers_only")
         return
     found = await visible_product(ctx.session, product_id)
     if found is None:
-        raise StaleAction("product not listed")
+        raise StaleAction("product not listed", Stale.GONE)
     await check_can_request(ctx.session, ctx.user, product_id, ctx.services.policy, ctx.now)
     product, _producer = found
-    ctx.state.enter(FLOW, "message", product_id=product_id, product=product.name)
-    ctx.say("contact.ask_message", product=product.name, limit=MAX_MESSAGE)
+    await begin(ctx, CONTACT, product_id=product_id, product=product.name)
 
 
-async def on_text(ctx: Context, text: str) -> None:
-    step, value = ctx.state.step, text.strip()
-    limit = MAX_MESSAGE if step == "message" else MAX_DETAIL
-    if len(value) > limit:
-        ctx.say("input.too_long", limit=limit)
-        return
-    if step == "message":
-        if not value:
-            ctx.say("contact.ask_message", product=ctx.state.data["product"], limit=MAX_MESSAGE)
-            return
-        ctx.state.goto("volume", message=value)
-        ctx.say("contact.ask_volume", buttons=[[ctx.button("flow.skip", "cf:skip")]])
-    elif step == "volume":
-        ctx.state.goto("season", volume=value)
-        ctx.say("contact.ask_season", buttons=[[ctx.button("flow.skip", "cf:skip")]])
-    elif step == "season":
-        ctx.state.goto("confirm", season=value)
-        _confirm(ctx)
-    else:
-        ctx.say("flow.use_buttons")
+async def _ask_message(ctx: Context) -> Question:
+    return Question(ctx.t("contact.ask_message", product=ctx.state.data["product"], limit=MAX_MESSAGE), cancel=True)
 
 
-async def on_button(ctx: Context, arg: str) -> None:
-    if ctx.state.flow != FLOW:
-        raise StaleAction("no request being written")
-    if arg == "skip" and ctx.state.step == "volume":
-        ctx.state.goto("season", volume="")
-        ctx.say("contact.ask_season", buttons=[[ctx.button("flow.skip", "cf:skip")]])
-    elif arg == "skip" and ctx.state.step == "season":
-        ctx.state.goto("confirm", season="")
-        _confirm(ctx)
-    elif arg == "send" and ctx.state.step == "confirm":
-        await _send(ctx)
-    else:
-        raise StaleAction(f"{arg!r} at step {ctx.state.step!r}")
+async def _read_message(_ctx: Context, text: str) -> str:
+    if not text:
+        raise Invalid("contact.message_empty")
+    return text
 
 
-def _confirm(ctx: Context) -> None:
+async def _ask_volume(ctx: Context) -> Question:
+    return Question(ctx.t("contact.ask_volume"))
+
+
+async def _ask_season(ctx: Context) -> Question:
+    return Question(ctx.t("contact.ask_season"))
+
+
+async def _ask_confirm(ctx: Context) -> Question:
     data = ctx.state.data
     none = ctx.t("contact.not_given")
-    ctx.say(
+    text = ctx.t(
         "contact.confirm",
         product=data["product"],
         message=data["message"],
         volume=data.get("volume") or none,
         season=data.get("season") or none,
-        buttons=[[ctx.button("contact.send", "cf:send"), ctx.button("flow.cancel", "cancel")]],
     )
+    return Question(text, (Option("send", ctx.t("contact.send")),), cancel=True)
 
 
 async def _send(ctx: Context) -> None:
@@ -88,8 +68,8 @@ async def _send(ctx: Context) -> None:
         ctx.user,
         int(data["product_id"]),
         message=data["message"],
-        volume=data.get("volume", ""),
-        season=data.get("season", ""),
+        volume=data.get("volume") or "",
+        season=data.get("season") or "",
         policy=ctx.services.policy,
         now=ctx.now,
     )
@@ -105,6 +85,20 @@ async def _send(ctx: Context) -> None:
     ctx.state.leave()
     key = "contact.sent" if producers else "contact.sent_relayed"
     ctx.say(key, product=product.name, number=request.id, memo=memo.id)
+
+
+CONTACT = register(
+    Flow(
+        "contact",
+        (
+            Step("message", Kind.TEXT, _ask_message, read=_read_message, then="volume", limit=MAX_MESSAGE),
+            Step("volume", Kind.TEXT, _ask_volume, skip=True, then="season", limit=MAX_DETAIL),
+            Step("season", Kind.TEXT, _ask_season, skip=True, then="confirm", limit=MAX_DETAIL),
+            Step("confirm", Kind.CHOICE, _ask_confirm),
+        ),
+        done=_send,
+    )
+)
 
 
 def request_notice(

@@ -6,10 +6,11 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from handlers.actions import Action
 from handlers.i18n import Translator, translator
 from handlers.messages import Button, Capabilities, Incoming, Reply
 from models.claims import random_code
@@ -37,6 +38,7 @@ class Services:
     make_code: Callable[[], str] = random_code
     memo_place: str = "Hà Nội"
     default_language: str = "vi"
+    flow_ttl: timedelta = timedelta(hours=24)  # a flow left alone longer than this ends at the next message
 
     chat_locks: defaultdict[tuple[str, str], asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
 
@@ -53,6 +55,8 @@ class Context:
     state: ChatState
     capabilities: Capabilities = field(default_factory=Capabilities)  # of the channel the update came from
     replies: list[Reply] = field(default_factory=list)
+    wrong_answer: bool = False  # the last question was asked again after a wrong answer (the menu hint is shown)
+    expired: bool = False  # the chat's flow was left alone too long and ended with this message
 
     @property
     def t(self) -> Translator:
@@ -70,8 +74,8 @@ class Context:
     def send(self, reply: Reply) -> None:
         self.replies.append(reply)
 
-    def button(self, key: str, action: str, /, **params: object) -> Button:
-        return Button(self.t(key, **params), action)
+    def button(self, key: str, action: Action, /, **params: object) -> Button:
+        return Button(self.t(key, **params), action.encode())
 
     def notify(self, recipient: User, build: Callable[[Translator], Reply]) -> None:
         notify(self.session, recipient, build)

@@ -55,8 +55,8 @@ async def deliver_pending(
                 continue
             reply = Reply.from_json(notification.payload)
             state = await load_state(session, channel, identity.external_id)
-            hint = translator(user.language)("choose.hint")
-            rendered = render_for_chat([reply], state, capabilities, hint, services.clock.now())
+            t = translator(user.language)
+            rendered = render_for_chat([reply], state, capabilities, t, services.clock.now(), hint=not state.options)
             try:
                 await send(identity.external_id, rendered)
             except ChannelUnavailable:

@@ -3,20 +3,22 @@ admins (new, edit, cancel, list, tie a memo); the day-before reminder sent from 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
+from handlers import flow
+from handlers.actions import Cancel, CancelEvent, EditEvent, RegisterForEvent, ShowEvent, WithdrawFromEvent, positive
 from handlers.admin import require_admin
-from handlers.context import Context, Services, notify, parse_id, parse_index
+from handlers.context import Context, Services, notify
+from handlers.flow import Flow, Invalid, Kind, Option, Question, Step, begin
 from handlers.i18n import Translator
 from handlers.messages import Button, Reply
 from models import events as ev
-from models.errors import InvalidEvent, StaleAction
+from models.errors import InvalidEvent, Stale, StaleAction
 from models.events import Event, EventRole, local_day
 from models.people import Role
 
-FLOW = "event"
 THEMES = ("Trung du và miền núi phía Bắc", "Đồng bằng sông Hồng", "Nam Bộ", "Miền Trung và Tây Nguyên")
-NEW_STEPS = ("name", "theme", "venue", "dates", "deadline", "description", "confirm")
 OPTIONAL = frozenset({"deadline", "description"})
 # Which step to go back to when the whole event does not check out at the end.
 STEP_OF_REASON = {"name": "name", "venue": "venue", "description": "description", "dates_order": "dates",
@@ -59,30 +61,31 @@ async def list_upcoming(ctx: Context, _arg: str = "") -> None:
         ctx.say("events.none")
         return
     lines = [f"• {event.name}\n  {dates_text(event)} — {event.venue}" for event in events]
-    rows = [[Button(event.name[:60], f"ev:{event.id}")] for event in events]
+    rows = [[Button(event.name, ShowEvent(event.id or 0).encode())] for event in events]
     ctx.say("events.list", body="\n".join(lines), buttons=rows)
 
 
-async def view(ctx: Context, arg: str) -> None:
-    event = await ev.get_event(ctx.session, parse_id(arg))
+async def view(ctx: Context, action: ShowEvent) -> None:
+    event = await ev.get_event(ctx.session, positive(action.event))
     if not event.scheduled and not ctx.user.is_admin:
-        raise StaleAction("event cancelled")
+        raise StaleAction("event cancelled", Stale.GONE)
     today = local_day(ctx.now)
     parts = [detail_text(ctx.t, event)]
     rows: list[list[Button]] = []
     registration = await ev.registration_of(ctx.session, ctx.user.id or 0, event.id or 0)
     if registration is not None and event.scheduled:
         parts.append(ctx.t("event.registered_as", role=ctx.t(f"event_role.{registration.role}")))
-        rows.append([ctx.button("event.withdraw", f"eu:{event.id}")])
+        rows.append([ctx.button("event.withdraw", WithdrawFromEvent(event.id or 0))])
     elif event.is_open(today):
-        rows.append([ctx.button(f"event.register_as.{role.value}", f"er:{event.id}:{role.value}")
+        rows.append([ctx.button(f"event.register_as.{role.value}", RegisterForEvent(event.id or 0, role.value))
                      for role in _roles_for(ctx)])
     elif event.scheduled:
         parts.append(ctx.t("event.registration_closed"))
     if ctx.user.is_admin:
         parts.append(await _stats_text(ctx, event))
         if event.scheduled:
-            rows.append([ctx.button("event.edit", f"ef:{event.id}"), ctx.button("event.cancel", f"ex:{event.id}")])
+            rows.append([ctx.button("event.edit", EditEvent(event.id or 0)),
+                         ctx.button("event.cancel", CancelEvent(event.id or 0))])
     ctx.send(Reply("\n\n".join(parts), buttons=tuple(tuple(row) for row in rows)))
 
 
@@ -94,19 +97,19 @@ def _roles_for(ctx: Context) -> list[EventRole]:
     return [EventRole.BUYER, EventRole.PRODUCER]
 
 
-async def register(ctx: Context, arg: str) -> None:
-    event_id, _, role = arg.partition(":")
+async def register(ctx: Context, action: RegisterForEvent) -> None:
+    role = action.role
     if role not in set(EventRole):
-        raise StaleAction(f"bad role {role[:20]!r}")
-    registration = await ev.register(ctx.session, ctx.user, parse_id(event_id), EventRole(role), ctx.now)
+        raise StaleAction(f"bad role {role!r}")
+    registration = await ev.register(ctx.session, ctx.user, positive(action.event), EventRole(role), ctx.now)
     event = await ev.get_event(ctx.session, registration.event_id)
     reminder = event.starts_on - timedelta(days=1)
     ctx.say("event.registered", name=event.name, role=ctx.t(f"event_role.{role}"), dates=dates_text(event),
             reminder=f"{reminder:%d/%m/%Y}")
 
 
-async def withdraw(ctx: Context, arg: str) -> None:
-    event = await ev.get_event(ctx.session, parse_id(arg))
+async def withdraw(ctx: Context, action: WithdrawFromEvent) -> None:
+    event = await ev.get_event(ctx.session, positive(action.event))
     await ev.unregister(ctx.session, ctx.user, event.id or 0)
     ctx.say("event.withdrawn", name=event.name)
 
@@ -122,12 +125,11 @@ async def command(ctx: Context, arg: str) -> None:
     if word in ("", "list"):
         await _admin_list(ctx)
     elif word == "new":
-        ctx.state.enter(FLOW, "name")
-        _ask(ctx, "name")
+        await begin(ctx, NEW_EVENT)
     elif word == "edit" and rest.isdigit():
-        await choose_field(ctx, rest)
+        await choose_field(ctx, EditEvent(int(rest)))
     elif word == "cancel" and rest.isdigit():
-        await _ask_cancel(ctx, rest)
+        await _ask_cancel(ctx, int(rest))
     elif word == "memo" and len(rest.split()) == 2 and all(part.isdigit() for part in rest.split()):
         await _attach(ctx, *(int(part) for part in rest.split()))
     else:
@@ -144,7 +146,7 @@ async def _admin_list(ctx: Context) -> None:
         + ctx.t("event.registrations", n=count)
         for event, count in listed
     ]
-    rows = [[Button(f"#{event.id} {event.name[:50]}", f"ev:{event.id}")] for event, _count in listed]
+    rows = [[Button(f"#{event.id} {event.name}", ShowEvent(event.id or 0).encode())] for event, _count in listed]
     ctx.say("event.admin_list", body="\n".join(lines), buttons=rows)
 
 
@@ -155,124 +157,118 @@ async def _stats_text(ctx: Context, event: Event) -> str:
                  by_status=memos or "—")
 
 
-def _ask(ctx: Context, step: str) -> None:
-    editing = "event_id" in ctx.state.data
-    if step == "theme":
-        rows = [[Button(theme, f"et:{index}")] for index, theme in enumerate(THEMES)]
-        ctx.say("event.ask_theme", buttons=[*rows, [ctx.button("event.nationwide", "et:all")]])
-    elif step in OPTIONAL and not editing:
-        ctx.say(f"event.ask.{step}", buttons=[[ctx.button("flow.skip", "es:skip")]])
-    elif step == "confirm":
-        values = ev.values_of(ctx.state.data, local_day(ctx.now))
-        preview = Event(**vars(values))
-        buttons = [[ctx.button("event.save", "es:save"), ctx.button("flow.cancel", "cancel")]]
-        ctx.say("event.confirm", body=detail_text(ctx.t, preview), buttons=buttons)
-    else:
-        ctx.say(f"event.ask.{step}")
+def _read_field(field: str) -> Callable[[Context, str], Awaitable[dict[str, str]]]:
+    async def read(ctx: Context, text: str) -> dict[str, str]:
+        try:
+            return ev.parse_field(field, text, local_day(ctx.now))
+        except InvalidEvent as invalid:
+            raise Invalid(f"event.invalid.{invalid.reason}") from None
+
+    return read
 
 
-async def on_text(ctx: Context, text: str) -> None:
-    step = ctx.state.step or ""
-    if step not in ev.FIELDS:
-        ctx.say("flow.use_buttons")
-        return
-    try:
-        values = ev.parse_field(step, text, local_day(ctx.now))
-    except InvalidEvent as invalid:
-        ctx.say(f"event.invalid.{invalid.reason}")
-        _ask(ctx, step)
-        return
-    await _answered(ctx, step, values)
+def _ask_field(field: str) -> Callable[[Context], Awaitable[Question]]:
+    async def ask(ctx: Context) -> Question:
+        if field == "theme":
+            options = [Option(str(index), theme) for index, theme in enumerate(THEMES)]
+            return Question(ctx.t("event.ask_theme"), (*options, Option("all", ctx.t("event.nationwide"))))
+        return Question(ctx.t(f"event.ask.{field}"))
+
+    return ask
 
 
-async def theme_pick(ctx: Context, arg: str) -> None:
-    require_admin(ctx)
-    if ctx.state.flow != FLOW or ctx.state.step != "theme":
-        raise StaleAction("no theme asked")
-    theme = "" if arg == "all" else THEMES[parse_index(arg, len(THEMES))]
-    await _answered(ctx, "theme", {"theme": theme})
+def _draft(ctx: Context) -> dict[str, str]:
+    """The event's values as answered so far (each step keeps what it parsed; a theme picked from the menu is
+    its index)."""
+    draft: dict[str, str] = {}
+    for field in ev.FIELDS:
+        value = ctx.state.data.get(field)
+        if isinstance(value, dict):
+            draft.update(value)
+        elif field == "theme" and value is not None:
+            draft["theme"] = "" if value == "all" else THEMES[int(value)]
+    return draft
 
 
-async def step_button(ctx: Context, arg: str) -> None:
-    """es:skip (an optional step of a new event) or es:save (the new event)."""
-    require_admin(ctx)
-    step = ctx.state.step or ""
-    if ctx.state.flow != FLOW or "event_id" in ctx.state.data:
-        raise StaleAction("no new event being written")
-    if arg == "skip" and step in OPTIONAL:
-        await _answered(ctx, step, {})
-    elif arg == "save" and step == "confirm":
-        await _save_new(ctx)
-    else:
-        raise StaleAction(f"{arg!r} at step {step!r}")
-
-
-async def _answered(ctx: Context, step: str, values: dict[str, str]) -> None:
-    if "event_id" in ctx.state.data:
-        await _save_change(ctx, step, values)
-        return
-    following = NEW_STEPS[NEW_STEPS.index(step) + 1]
-    ctx.state.goto(following, **values)
-    _ask(ctx, following)
+async def _ask_confirm(ctx: Context) -> Question:
+    preview = Event(**vars(ev.values_of(_draft(ctx), local_day(ctx.now))))
+    text = ctx.t("event.confirm", body=detail_text(ctx.t, preview))
+    return Question(text, (Option("save", ctx.t("event.save")),), cancel=True)
 
 
 async def _save_new(ctx: Context) -> None:
     try:
-        event = await ev.create_event(ctx.session, ctx.user, ctx.state.data, ctx.now)
+        event = await ev.create_event(ctx.session, ctx.user, _draft(ctx), ctx.now)
     except InvalidEvent as invalid:
-        step = STEP_OF_REASON.get(invalid.reason, "dates")
-        ctx.state.goto(step)
-        ctx.say(f"event.invalid.{invalid.reason}")
-        _ask(ctx, step)
+        step = NEW_EVENT.step(STEP_OF_REASON.get(invalid.reason, "dates"))
+        assert step is not None
+        ctx.state.goto(step.name)
+        await flow.ask(ctx, NEW_EVENT, step, wrong=ctx.t(f"event.invalid.{invalid.reason}"))
         return
     ctx.state.leave()
-    ctx.say("event.created", name=event.name, buttons=[[ctx.button("event.open", f"ev:{event.id}")]])
+    ctx.say("event.created", name=event.name, buttons=[[ctx.button("event.open", ShowEvent(event.id or 0))]])
 
 
-async def choose_field(ctx: Context, arg: str) -> None:
-    """ef:ID (which field to edit) or ef:ID:FIELD (start editing it)."""
+def _steps(*, editing: bool) -> tuple[Step, ...]:
+    steps = []
+    for position, field in enumerate(ev.FIELDS):
+        following = None if editing else (ev.FIELDS[position + 1] if position + 1 < len(ev.FIELDS) else "confirm")
+        kind = Kind.CHOICE if field == "theme" else Kind.DATE if field == "deadline" else Kind.TEXT
+        steps.append(Step(field, kind, _ask_field(field), read=_read_field(field), then=following,
+                          skip=field in OPTIONAL and not editing, limit=ev.MAX_DESCRIPTION))
+    if not editing:
+        steps.append(Step("confirm", Kind.CHOICE, _ask_confirm))
+    return tuple(steps)
+
+
+async def choose_field(ctx: Context, action: EditEvent) -> None:
+    """Which field of an event to change (the Edit button), or start changing it (a field's button)."""
     require_admin(ctx)
-    event_id, _, field = arg.partition(":")
-    event = await ev.get_event(ctx.session, parse_id(event_id))
+    event = await ev.get_event(ctx.session, positive(action.event))
     if not event.scheduled:
-        raise StaleAction("event cancelled")
-    if not field:
-        rows = [[ctx.button(f"event.field.{name}", f"ef:{event.id}:{name}")] for name in ev.FIELDS]
+        raise StaleAction("event cancelled", Stale.GONE)
+    if not action.field:
+        rows = [[ctx.button(f"event.field.{name}", EditEvent(event.id or 0, name))] for name in ev.FIELDS]
         ctx.say("event.ask_field", name=event.name, buttons=rows)
         return
-    if field not in ev.FIELDS:
-        raise StaleAction(f"bad field {field[:20]!r}")
-    ctx.state.enter(FLOW, field, event_id=event.id)
-    _ask(ctx, field)
+    if action.field not in ev.FIELDS:
+        raise StaleAction(f"bad field {action.field!r}")
+    await begin(ctx, EDIT_EVENT, at=action.field, event_id=event.id)
 
 
-async def _save_change(ctx: Context, step: str, values: dict[str, str]) -> None:
+async def _save_change(ctx: Context) -> None:
+    field = ctx.state.step or ""
     try:
-        event = await ev.update_event(ctx.session, ctx.user, int(ctx.state.data["event_id"]), values, ctx.now)
+        event = await ev.update_event(ctx.session, ctx.user, int(ctx.state.data["event_id"]), _draft(ctx), ctx.now)
     except InvalidEvent as invalid:
-        ctx.say(f"event.invalid.{invalid.reason}")
-        _ask(ctx, step)
+        step = EDIT_EVENT.step(field)
+        assert step is not None
+        await flow.ask(ctx, EDIT_EVENT, step, wrong=ctx.t(f"event.invalid.{invalid.reason}"))
         return
     ctx.state.leave()
-    ctx.say("event.updated", name=event.name, buttons=[[ctx.button("event.open", f"ev:{event.id}")]])
+    ctx.say("event.updated", name=event.name, buttons=[[ctx.button("event.open", ShowEvent(event.id or 0))]])
 
 
-async def _ask_cancel(ctx: Context, arg: str) -> None:
-    event = await ev.get_event(ctx.session, parse_id(arg))
+NEW_EVENT = flow.register(Flow("event", _steps(editing=False), done=_save_new, guard=require_admin))
+EDIT_EVENT = flow.register(Flow("event_edit", _steps(editing=True), done=_save_change, guard=require_admin))
+
+
+async def _ask_cancel(ctx: Context, event_id: int) -> None:
+    event = await ev.get_event(ctx.session, positive(event_id))
     if not event.scheduled:
-        raise StaleAction("event already cancelled")
-    buttons = [[ctx.button("event.cancel_confirm", f"ex:{event.id}:yes"), ctx.button("event.keep", "cancel")]]
+        raise StaleAction("event already cancelled", Stale.ANSWERED)
+    buttons = [[ctx.button("event.cancel_confirm", CancelEvent(event.id or 0, "yes")),
+                ctx.button("event.keep", Cancel())]]
     ctx.say("event.cancel_ask", name=event.name, dates=dates_text(event), buttons=buttons)
 
 
-async def cancel_button(ctx: Context, arg: str) -> None:
-    """ex:ID asks to confirm; the confirmation button carries ex:ID:yes."""
+async def cancel_button(ctx: Context, action: CancelEvent) -> None:
+    """The Cancel button asks to confirm; the confirmation button carries "yes"."""
     require_admin(ctx)
-    event_id, _, confirmed = arg.partition(":")
-    if confirmed != "yes":
-        await _ask_cancel(ctx, event_id)
+    if action.confirmed != "yes":
+        await _ask_cancel(ctx, action.event)
         return
-    event, users = await ev.cancel_event(ctx.session, ctx.user, parse_id(event_id), ctx.now)
+    event, users = await ev.cancel_event(ctx.session, ctx.user, positive(action.event), ctx.now)
     for user in users:
         ctx.notify(user, lambda t: Reply(t("event.cancelled_notice", name=event.name, dates=dates_text(event))))
     ctx.say("event.cancelled", name=event.name, n=len(users))
@@ -301,4 +297,4 @@ async def send_reminders(services: Services) -> int:
 
 def _reminder(t: Translator, event: Event) -> Reply:
     text = t("event.reminder", name=event.name, dates=dates_text(event), venue=event.venue)
-    return Reply(text, buttons=((Button(t("event.open"), f"ev:{event.id}"),),))
+    return Reply(text, buttons=((Button(t("event.open"), ShowEvent(event.id or 0).encode()),),))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from handlers.actions import Export
 from handlers.admin import require_admin
 from handlers.context import Context
 from handlers.messages import Attachment, Reply
@@ -34,7 +35,7 @@ async def command(ctx: Context, arg: str) -> None:
     chosen = parse(arg)
     if chosen is None:
         rows = [
-            [ctx.button("export.button", f"xp:{kind.value}:{fmt.value}", kind=ctx.t(f"export.kind.{kind.value}"),
+            [ctx.button("export.button", Export(kind.value, fmt.value), kind=ctx.t(f"export.kind.{kind.value}"),
                         format=fmt.value.upper()) for fmt in ExportFormat]
             for kind in ExportKind
         ]
@@ -43,12 +44,11 @@ async def command(ctx: Context, arg: str) -> None:
     await _send(ctx, *chosen)
 
 
-async def pick(ctx: Context, arg: str) -> None:
+async def pick(ctx: Context, action: Export) -> None:
     require_admin(ctx)
-    kind, _, fmt = arg.partition(":")
-    if kind not in set(ExportKind) or fmt not in set(ExportFormat):
-        raise StaleAction(f"bad export {arg[:30]!r}")
-    await _send(ctx, ExportKind(kind), ExportFormat(fmt))
+    if action.kind not in set(ExportKind) or action.format not in set(ExportFormat):
+        raise StaleAction(f"bad export {action!r}")
+    await _send(ctx, ExportKind(action.kind), ExportFormat(action.format))
 
 
 async def _send(ctx: Context, kind: ExportKind, fmt: ExportFormat) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from handlers.context import Context, Services, notify, parse_id
+from handlers.actions import AcceptRequest, ConfirmMemo, DeclineRequest, ShowMemo, ShowRequest, positive
+from handlers.context import Context, Services, notify
 from handlers.i18n import Translator
 from handlers.messages import Button, DocumentRef, Reply
 from models.memos import Memo
@@ -19,7 +20,9 @@ from models.requests import (
 
 
 def answer_buttons(t: Translator, request_id: int | None) -> tuple[tuple[Button, ...], ...]:
-    return ((Button(t("inbox.accept"), f"ra:{request_id}"), Button(t("inbox.decline"), f"rd:{request_id}")),)
+    number = request_id or 0
+    accept, decline = AcceptRequest(number).encode(), DeclineRequest(number).encode()
+    return ((Button(t("inbox.accept"), accept), Button(t("inbox.decline"), decline)),)
 
 
 async def list_requests(ctx: Context, _arg: str = "") -> None:
@@ -33,12 +36,12 @@ async def list_requests(ctx: Context, _arg: str = "") -> None:
         lines.append(ctx.t("inbox.received"))
         for view in received:
             lines.append(_line(ctx.t, view, other=view.profile.company if view.profile else view.buyer.display_name))
-            rows.append([Button(f"#{view.request.id} {view.product.name[:40]}", f"rv:{view.request.id}")])
+            rows.append([Button(f"#{view.request.id} {view.product.name}", ShowRequest(view.request.id or 0).encode())])
     if sent:
         lines.append(ctx.t("inbox.sent"))
         for view in sent:
             lines.append(_line(ctx.t, view, other=view.producer.name))
-            rows.append([Button(f"#{view.request.id} {view.product.name[:40]}", f"rv:{view.request.id}")])
+            rows.append([Button(f"#{view.request.id} {view.product.name}", ShowRequest(view.request.id or 0).encode())])
     ctx.say("inbox.list", body="\n".join(lines), buttons=rows)
 
 
@@ -47,8 +50,8 @@ def _line(t: Translator, view: RequestView, *, other: str) -> str:
     return f"#{view.request.id} {view.product.name} — {other} — {status}"
 
 
-async def show_request(ctx: Context, arg: str) -> None:
-    view = await view_request(ctx.session, ctx.user, parse_id(arg))
+async def show_request(ctx: Context, action: ShowRequest) -> None:
+    view = await view_request(ctx.session, ctx.user, positive(action.request))
     request = view.request
     none = ctx.t("contact.not_given")
     text = ctx.t(
@@ -66,8 +69,8 @@ async def show_request(ctx: Context, arg: str) -> None:
     ctx.say("inbox.detail_page", body=text, buttons=answer_buttons(ctx.t, request.id) if pending and can_answer else ())
 
 
-async def accept(ctx: Context, arg: str) -> None:
-    request, memo = await answer_request(ctx.session, ctx.user, parse_id(arg), accept=True, now=ctx.now)
+async def accept(ctx: Context, action: AcceptRequest) -> None:
+    request, memo = await answer_request(ctx.session, ctx.user, positive(action.request), accept=True, now=ctx.now)
     view = await view_request(ctx.session, ctx.user, request.id or 0)
     ctx.notify(view.buyer, lambda t: _accepted_for_buyer(t, view, memo))
     producer_users = await users_of_producer(ctx.session, view.producer.id or 0)
@@ -81,7 +84,8 @@ async def accept(ctx: Context, arg: str) -> None:
 
 
 def _memo_buttons(t: Translator, memo: Memo) -> tuple[tuple[Button, ...], ...]:
-    return ((Button(t("memo.confirm"), f"mc:{memo.id}"), Button(t("memo.view"), f"mv:{memo.id}")),)
+    confirm, view = ConfirmMemo(memo.id or 0).encode(), ShowMemo(memo.id or 0).encode()
+    return ((Button(t("memo.confirm"), confirm), Button(t("memo.view"), view)),)
 
 
 def _accepted_for_buyer(t: Translator, view: RequestView, memo: Memo) -> Reply:
@@ -112,8 +116,8 @@ def _accepted_for_producer(t: Translator, view: RequestView, memo: Memo) -> Repl
     return Reply(text, buttons=_memo_buttons(t, memo), document=DocumentRef("memo", memo.id or 0))
 
 
-async def decline(ctx: Context, arg: str) -> None:
-    request, _memo = await answer_request(ctx.session, ctx.user, parse_id(arg), accept=False, now=ctx.now)
+async def decline(ctx: Context, action: DeclineRequest) -> None:
+    request, _memo = await answer_request(ctx.session, ctx.user, positive(action.request), accept=False, now=ctx.now)
     view = await view_request(ctx.session, ctx.user, request.id or 0)
     ctx.notify(view.buyer, lambda t: Reply(t("inbox.declined_buyer", product=view.product.name)))
     ctx.say("inbox.declined_producer", number=request.id)

@@ -4,10 +4,9 @@ confirmed, joins the two accounts (requests, memos, roles, notifications shared)
 from __future__ import annotations
 
 from handlers.context import Context
-from models.errors import LinkRefused, StaleAction
+from handlers.flow import Flow, Kind, Option, Question, Step, begin, register
+from models.errors import LinkRefused
 from models.linking import LINK_VALID, complete_link, find_link, issue_link_code
-
-FLOW = "link"
 
 
 async def command(ctx: Context, arg: str) -> None:
@@ -21,15 +20,16 @@ async def command(ctx: Context, arg: str) -> None:
     except LinkRefused as refused:
         ctx.say(f"link.{refused.reason}")
         return
-    ctx.state.enter(FLOW, "confirm", code_id=link.code.id)
-    yes, no = ctx.button("link.yes", "lk:yes"), ctx.button("flow.cancel", "cancel")
-    ctx.say("link.confirm", name=link.other.display_name or "?", channels=_channels(ctx, link.channels),
-            buttons=[[yes, no]])
+    await begin(ctx, LINK, code_id=link.code.id, name=link.other.display_name or "?", channels=link.channels)
 
 
-async def confirm(ctx: Context, arg: str) -> None:
-    if ctx.state.flow != FLOW or arg != "yes":
-        raise StaleAction("no link to confirm")
+async def _ask_confirm(ctx: Context) -> Question:
+    data = ctx.state.data
+    text = ctx.t("link.confirm", name=data["name"], channels=_channels(ctx, data["channels"]))
+    return Question(text, (Option("yes", ctx.t("link.yes")),), cancel=True)
+
+
+async def _join(ctx: Context) -> None:
     code_id = int(ctx.state.data["code_id"])
     ctx.state.leave()
     try:
@@ -42,3 +42,6 @@ async def confirm(ctx: Context, arg: str) -> None:
 
 def _channels(ctx: Context, channels: list[str]) -> str:
     return ", ".join(ctx.t(f"channel.{channel}") for channel in channels)
+
+
+LINK = register(Flow("link", (Step("confirm", Kind.CHOICE, _ask_confirm),), done=_join))

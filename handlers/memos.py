@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from handlers.context import Context, notify, parse_id
+from handlers.actions import ConfirmMemo, DownloadMemo, ShowMemo, SignMemo, positive
+from handlers.context import Context, notify
 from handlers.messages import Attachment, Button, DocumentRef, Reply
 from models.catalog import Product
 from models.db import Database
-from models.errors import StaleAction
+from models.errors import Stale, StaleAction
 from models.events import Event
 from models.memo_document import render_memo_docx
 from models.memos import STATUS_MARKS, Memo, MemoStatus, confirm_memo, get_memo, memo_document, memos_of, sign_memo
@@ -24,12 +25,12 @@ async def list_memos(ctx: Context, _arg: str = "") -> None:
         name = product.name if product else "?"
         lines.append(f"#{memo.id} {name} — {memo.buyer_company or memo.buyer_name} ⇄ {memo.producer_name} — "
                      + ctx.t(f"memo_status.{memo.status}"))
-        rows.append([Button(f"#{memo.id} {name[:40]}", f"mv:{memo.id}")])
+        rows.append([Button(f"#{memo.id} {name}", ShowMemo(memo.id or 0).encode())])
     ctx.say("memo.list", body="\n".join(lines), buttons=rows)
 
 
-async def show_memo(ctx: Context, arg: str) -> None:
-    memo = await get_memo(ctx.session, ctx.user, parse_id(arg))
+async def show_memo(ctx: Context, action: ShowMemo) -> None:
+    memo = await get_memo(ctx.session, ctx.user, positive(action.memo))
     product = await ctx.session.get(Product, memo.product_id)
     none = ctx.t("contact.not_given")
     text = ctx.t(
@@ -51,11 +52,11 @@ async def show_memo(ctx: Context, arg: str) -> None:
         )
     row = []
     if memo.status == MemoStatus.DRAFT.value and _own_confirmation_missing(ctx.user, memo):
-        row.append(ctx.button("memo.confirm", f"mc:{memo.id}"))
+        row.append(ctx.button("memo.confirm", ConfirmMemo(memo.id or 0)))
     if memo.status in STATUS_MARKS:
-        row.append(ctx.button("memo.download", f"md:{memo.id}"))
+        row.append(ctx.button("memo.download", DownloadMemo(memo.id or 0)))
     if memo.status == MemoStatus.CONFIRMED.value and ctx.user.is_admin:
-        row.append(ctx.button("memo.sign", f"ms:{memo.id}"))
+        row.append(ctx.button("memo.sign", SignMemo(memo.id or 0)))
     ctx.say("memo.detail_page", body=text, buttons=[row] if row else [])
 
 
@@ -65,29 +66,30 @@ def _own_confirmation_missing(user: User, memo: Memo) -> bool:
     return user.producer_id == memo.producer_id and memo.producer_confirmed_at is None
 
 
-async def download(ctx: Context, arg: str) -> None:
-    memo = await get_memo(ctx.session, ctx.user, parse_id(arg))
+async def download(ctx: Context, action: DownloadMemo) -> None:
+    memo = await get_memo(ctx.session, ctx.user, positive(action.memo))
     if memo.status not in STATUS_MARKS:
         raise StaleAction("no document yet")
     ctx.send(Reply(ctx.t("memo.document", number=memo.number), document=DocumentRef("memo", memo.id or 0)))
 
 
-async def confirm(ctx: Context, arg: str) -> None:
-    memo = await confirm_memo(ctx.session, ctx.user, parse_id(arg), ctx.now)
+async def confirm(ctx: Context, action: ConfirmMemo) -> None:
+    memo = await confirm_memo(ctx.session, ctx.user, positive(action.memo), ctx.now)
     others = await _parties(ctx, memo)
     if memo.status == MemoStatus.CONFIRMED.value:
         for user in others:
             notify(ctx.session, user, lambda t: _with_document(t("memo.confirmed_both", number=memo.number), memo))
         ctx.send(_with_document(ctx.t("memo.confirmed_both", number=memo.number), memo))
         return
+    confirm_payload = ConfirmMemo(memo.id or 0).encode()
     for user in others:
         notify(ctx.session, user, lambda t: Reply(t("memo.other_confirmed", number=memo.number),
-                                                  buttons=((Button(t("memo.confirm"), f"mc:{memo.id}"),),)))
+                                                  buttons=((Button(t("memo.confirm"), confirm_payload),),)))
     ctx.say("memo.you_confirmed", number=memo.number)
 
 
-async def sign(ctx: Context, arg: str) -> None:
-    memo = await sign_memo(ctx.session, ctx.user, parse_id(arg), ctx.now)
+async def sign(ctx: Context, action: SignMemo) -> None:
+    memo = await sign_memo(ctx.session, ctx.user, positive(action.memo), ctx.now)
     for user in await _parties(ctx, memo):
         notify(ctx.session, user, lambda t: _with_document(t("memo.signed", number=memo.number), memo))
     ctx.say("memo.signed", number=memo.number)
@@ -115,7 +117,7 @@ async def load_document(db: Database, ref: DocumentRef | Attachment, place: str 
     async with db.session() as session:
         memo = await session.get(Memo, ref.id)
         if memo is None:
-            raise StaleAction("no such memo")
+            raise StaleAction("no such memo", Stale.GONE)
         event = await session.get(Event, memo.event_id) if memo.event_id is not None else None
         document = await memo_document(session, memo, event=event.name if event else "", place=place)
     return f"bien-ban-ghi-nho-{memo.id}.docx", render_memo_docx(document)

@@ -11,7 +11,8 @@ MAX_ACTION_BYTES = 64  # Telegram's callback_data limit; our actions are compact
 @dataclass(frozen=True)
 class Button:
     label: str
-    action: str
+    action: str  # a payload of handlers.actions
+    key: str = ""  # what to type to choose it where there are no buttons; its number in the list when empty
 
     def __post_init__(self) -> None:
         if len(self.action.encode()) > MAX_ACTION_BYTES:
@@ -44,6 +45,7 @@ class Reply:
     edit: bool = False  # replace the message whose button was pressed (paging), where the channel can
     request_contact: str = ""  # label of a "share my phone number" button, where the channel has one
     notice: bool = False  # a short notice about a pressed button (stale, not allowed): a toast where possible
+    listed: int = 0  # the text already lists the first ``listed`` buttons, each as "<key>. <label>"
 
     def to_json(self) -> dict[str, Any]:
         if isinstance(self.photo, Attachment) or isinstance(self.document, Attachment):
@@ -62,6 +64,7 @@ class Reply:
             edit=data.get("edit", False),
             request_contact=data.get("request_contact", ""),
             notice=data.get("notice", False),
+            listed=data.get("listed", 0),
         )
 
 

@@ -4,25 +4,26 @@ from __future__ import annotations
 
 from datetime import date
 
+from handlers.actions import ContactProducer, SearchPage, ShowProduct, positive
 from handlers.catalog_admin import card_buttons
-from handlers.context import Context, parse_id
+from handlers.context import Context
 from handlers.i18n import Translator
 from handlers.messages import Button, Reply
 from handlers.search import display_name
 from models.catalog import Producer, Product, visible_product
-from models.errors import StaleAction
+from models.errors import Stale, StaleAction
 
 
-async def show(ctx: Context, arg: str) -> None:
-    found = await visible_product(ctx.session, parse_id(arg))
+async def show(ctx: Context, action: ShowProduct) -> None:
+    found = await visible_product(ctx.session, positive(action.product))
     if found is None:
-        raise StaleAction("product not listed")
+        raise StaleAction("product not listed", Stale.GONE)
     product, producer = found
-    rows = [[ctx.button("card.contact", f"c:{product.id}")]]
+    rows = [[ctx.button("card.contact", ContactProducer(product.id or 0))]]
     if ctx.user.is_admin:
         rows.append(card_buttons(ctx, product))
     if "search" in ctx.state.data:
-        rows.append([ctx.button("card.back", f"s:{ctx.state.data['search'].get('offset', 0)}")])
+        rows.append([ctx.button("card.back", SearchPage(int(ctx.state.data["search"].get("offset", 0))))])
     ctx.send(Reply(card_text(ctx.t, product, producer, ctx.now.date()), buttons=_rows(rows), photo=product.photo))
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from handlers.messages import Attachment, Button, Capabilities, DocumentRef, Reply
 from models.text import normalize
@@ -44,15 +44,44 @@ def split_text(text: str, limit: int) -> list[str]:
     return parts
 
 
-def render(reply: Reply, capabilities: Capabilities, choose_hint: str) -> list[Rendered]:
-    """The messages to send for ``reply``; buttons (if any) go with the last one."""
-    flat = tuple(button for row in reply.buttons for button in row)
+@dataclass(frozen=True)
+class Wording:
+    """What the renderer adds in the user's language: the hint under a numbered menu ("" for none) and the line
+    naming the words that can be typed (a template with {words})."""
+
+    hint: str = ""
+    typed: str = "{words}"
+
+
+def keyed(buttons: tuple[Button, ...]) -> tuple[Button, ...]:
+    """The buttons with what to type for each: its own key, else the next number after the numbered keys."""
+    used = [int(button.key) for button in buttons if button.key.isdigit()]
+    number = max(used, default=0)
+    out = []
+    for button in buttons:
+        if not button.key:
+            number += 1
+            button = replace(button, key=str(number))
+        out.append(button)
+    return tuple(out)
+
+
+def render(reply: Reply, capabilities: Capabilities, wording: Wording) -> list[Rendered]:
+    """The messages to send for ``reply``; buttons (if any) go with the last one. Where buttons cannot be shown,
+    they are listed once with what to type for each (numbers, or a word for "skip"); buttons the text already lists
+    (``Reply.listed``) are not listed again. A reply that lists its buttons can be answered by number anywhere."""
+    flat = keyed(tuple(button for row in reply.buttons for button in row))
     text = reply.text
-    options: tuple[Button, ...] = ()
     buttons = reply.buttons
+    options: tuple[Button, ...] = flat[: reply.listed]
     if flat and not (capabilities.buttons and len(flat) <= capabilities.max_buttons):
-        numbered = "\n".join(f"{number}. {button.label}" for number, button in enumerate(flat, start=1))
-        text = f"{text}\n\n{numbered}\n{choose_hint}"
+        numbered = [f"{b.key}. {b.label}" for b in flat[reply.listed :] if b.key.isdigit()]
+        words = [f"«{b.key}»" for b in flat[reply.listed :] if not b.key.isdigit()]
+        lines = numbered + ([wording.typed.format(words=" / ".join(words))] if words else [])
+        if numbered and wording.hint:
+            lines.append(wording.hint)
+        if lines:
+            text = f"{text}\n\n" + "\n".join(lines)
         options, buttons = flat, ()
     parts = split_text(text, capabilities.max_text)
     rendered = [Rendered(part) for part in parts[:-1]]
@@ -87,11 +116,12 @@ def _files(reply: Reply, capabilities: Capabilities) -> tuple[str | Attachment, 
 
 
 def choose_option(text: str, options: list[list[str]]) -> str | None:
-    """The action of the numbered option the user typed, by number or by its label; None otherwise."""
-    typed = text.strip().rstrip(".")
-    if typed.isdigit():
-        index = int(typed) - 1
-        return options[index][1] if 0 <= index < len(options) else None
-    key = normalize(typed)
-    matches = [action for label, action in options if key and normalize(label) == key]
+    """The action of the option the user typed: by its key (its number, or a word), then by its label."""
+    key = normalize(text.strip().rstrip("."))
+    if not key:
+        return None
+    for index, option in enumerate(options):
+        if normalize(option[2] if len(option) > 2 else str(index + 1)) == key:
+            return option[1]
+    matches = [option[1] for option in options if normalize(option[0]) == key]
     return matches[0] if len(matches) == 1 else None

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from handlers.actions import Browse, SearchPage, ShowProduct
 from handlers.context import Context, parse_index
 from handlers.i18n import Translator
-from handlers.messages import Button
+from handlers.messages import Button, Reply
 from models import geography
-from models.errors import StaleAction
+from models.errors import Stale, StaleAction
 from models.lexicon import gloss
 from models.ocop import Group
 from models.search import MAX_QUERY_CHARS, Filters, Notice, SearchResult
@@ -24,10 +25,10 @@ async def search_text(ctx: Context, text: str) -> None:
     await _show(ctx, offset=0, edit=False)
 
 
-async def page(ctx: Context, arg: str) -> None:
-    if "search" not in ctx.state.data or not arg.isdigit():
-        raise StaleAction("no search to page")
-    await _show(ctx, offset=int(arg), edit=True)
+async def page(ctx: Context, action: SearchPage) -> None:
+    if "search" not in ctx.state.data:
+        raise StaleAction("no search to page", Stale.EXPIRED)
+    await _show(ctx, offset=action.offset, edit=True)
 
 
 async def _show(ctx: Context, *, offset: int, edit: bool) -> None:
@@ -58,15 +59,16 @@ async def _show(ctx: Context, *, offset: int, edit: bool) -> None:
         doc = hit.document
         stars = "★" * doc.stars + (" " + ctx.t("card.potential_short") if doc.potential_5 else "")
         lines.append(f"{number}. {display_name(ctx.t, doc.name)} — {stars} — {doc.place_label}")
-        rows.append([Button(f"{number}. {_short(doc.name)}", f"p:{doc.id}")])
+        rows.append([Button(f"{number}. {doc.name}", ShowProduct(doc.id).encode(), key=str(number))])
     navigation = []
     if result.offset > 0:
-        navigation.append(ctx.button("search.previous", f"s:{max(0, result.offset - PAGE)}"))
+        navigation.append(ctx.button("search.previous", SearchPage(max(0, result.offset - PAGE))))
     if result.has_more:
-        navigation.append(ctx.button("search.more", f"s:{shown['last']}"))
+        navigation.append(ctx.button("search.more", SearchPage(shown["last"])))
     if navigation:
         rows.append(navigation)
-    ctx.say("search.page", buttons=rows, edit=edit, body="\n".join(lines))
+    body = "\n".join(lines)
+    ctx.send(Reply(ctx.t("search.page", body=body), buttons=_rows(rows), edit=edit, listed=len(result.hits)))
 
 
 def display_name(t: Translator, name: str) -> str:
@@ -78,11 +80,7 @@ def display_name(t: Translator, name: str) -> str:
 def _nothing(ctx: Context, result: SearchResult, lines: list[str]) -> None:
     lines.append(ctx.t("search.none", query=result.query.text or "…"))
     lines.append(ctx.t("search.tip"))
-    ctx.say("search.page", buttons=[[ctx.button("browse.start", "b:start")]], body="\n".join(lines))
-
-
-def _short(name: str, limit: int = 40) -> str:
-    return name if len(name) <= limit else name[: limit - 1] + "…"
+    ctx.say("search.page", buttons=[[ctx.button("browse.start", Browse())]], body="\n".join(lines))
 
 
 def _filters(saved: dict[str, Any]) -> Filters | None:
@@ -107,19 +105,24 @@ def _filters(saved: dict[str, Any]) -> Filters | None:
 # -- browsing ---------------------------------------------------------------------------------------------------
 
 
-async def browse(ctx: Context, arg: str = "") -> None:
-    """Buttons: b:start, b:r:<region|all>, b:p:<unit|all>, b:g:<group|0>, b:s:<stars>."""
-    step, _, value = arg.partition(":")
+async def browse_command(ctx: Context, _arg: str = "") -> None:
+    """/browse."""
+    await browse(ctx, Browse())
+
+
+async def browse(ctx: Context, action: Browse) -> None:
+    """Region (r), province (p), group (g), stars (s): each choice narrows the listing; then the products."""
+    step, value = action.step, action.value
     browse_state: dict[str, Any] = dict(ctx.state.data.get("browse", {}))
     if step in {"", "start"}:
         ctx.state.leave()
         ctx.state.data = {"browse": {}}
-        rows = [[Button(name, f"b:r:{i}")] for i, name in enumerate(REGIONS)]
-        rows.append([ctx.button("browse.everywhere", "b:r:all")])
+        rows = [[Button(name, Browse("r", str(i)).encode())] for i, name in enumerate(REGIONS)]
+        rows.append([ctx.button("browse.everywhere", Browse("r", "all"))])
         ctx.say("browse.region", buttons=rows)
         return
     if "browse" not in ctx.state.data:
-        raise StaleAction("no browsing in progress")
+        raise StaleAction("no browsing in progress", Stale.EXPIRED)
     if step == "r":
         if value == "all":
             browse_state = {"places": []}
@@ -128,8 +131,8 @@ async def browse(ctx: Context, arg: str = "") -> None:
             region = REGIONS[parse_index(value, len(REGIONS))]
             browse_state = {"region": region, "places": [region]}
             units = geography.NEW_REGIONS[region]
-            rows = [[Button(unit, f"b:p:{UNITS.index(unit)}")] for unit in units]
-            rows.append([ctx.button("browse.whole_region", "b:p:all")])
+            rows = [[Button(unit, Browse("p", str(UNITS.index(unit))).encode())] for unit in units]
+            rows.append([ctx.button("browse.whole_region", Browse("p", "all"))])
             ctx.say("browse.province", buttons=rows, region=region)
     elif step == "p":
         if value != "all":
@@ -138,7 +141,7 @@ async def browse(ctx: Context, arg: str = "") -> None:
     elif step == "g":
         group = parse_index(value, 7)
         browse_state["groups"] = [group] if group else []
-        rows = [[ctx.button(f"browse.stars.{choice}", f"b:s:{choice}")] for choice in STAR_CHOICES]
+        rows = [[ctx.button(f"browse.stars.{choice}", Browse("s", choice))] for choice in STAR_CHOICES]
         ctx.state.data = {"browse": browse_state}
         ctx.say("browse.stars", buttons=rows)
         return
@@ -155,7 +158,11 @@ async def browse(ctx: Context, arg: str = "") -> None:
 
 
 def _ask_group(ctx: Context) -> None:
-    rows = [[ctx.button(f"group.{group.value}", f"b:g:{group.value}")] for group in Group]
-    rows.append([ctx.button("browse.any_group", "b:g:0")])
+    rows = [[ctx.button(f"group.{group.value}", Browse("g", str(group.value)))] for group in Group]
+    rows.append([ctx.button("browse.any_group", Browse("g", "0"))])
     ctx.say("browse.group", buttons=rows)
 
+
+
+def _rows(rows: list[list[Button]]) -> tuple[tuple[Button, ...], ...]:
+    return tuple(tuple(row) for row in rows)

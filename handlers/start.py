@@ -1,196 +1,186 @@
-"""/start: language, role, then the buyer's profile or the producer's claim of their catalogue record."""
+"""/start: the role, then the buyer's profile or the producer's claim of their catalogue record.
+
+The language comes from the platform when it tells (Telegram's language_code), Vietnamese otherwise; /lang changes
+it. A buyer is registered in five moves: /start, "buyer", the company's name, its kind, the phone (shared, typed or
+skipped). Regions of interest are asked afterwards and may be left unanswered.
+"""
 
 from __future__ import annotations
 
-import re
-
-from handlers.common import language_buttons, show_help
-from handlers.context import Context, parse_id, parse_index
-from handlers.messages import Button, Reply
+from handlers.common import show_help
+from handlers.context import Context
+from handlers.flow import Flow, Invalid, Kind, Option, Question, Step, begin, register
 from models import geography
 from models.catalog import Producer, find_producers
 from models.claims import MAX_ATTEMPTS, redeem_code
-from models.errors import InvalidCode, StaleAction
+from models.errors import InvalidCode
 from models.people import BuyerKind, BuyerProfile, Role
 
-FLOW = "onboard"
 REGIONS = tuple(geography.NEW_REGIONS)
 MAX_COMPANY = 200
-_PHONE = re.compile(r"^\+?[0-9][0-9 .\-]{7,17}[0-9]$")
 
 
-async def start(ctx: Context, _arg: str = "") -> None:
+async def start(ctx: Context, _arg: object = None) -> None:
     if ctx.user.is_admin:
         ctx.say("start.admin")
         await show_help(ctx)
         return
-    ctx.state.enter(FLOW, "lang")
-    ctx.say("start.welcome", buttons=language_buttons(ctx))
+    ctx.say("start.welcome")
+    await begin(ctx, ONBOARDING)
 
 
-async def ask_role(ctx: Context) -> None:
-    ctx.state.enter(FLOW, "role")
-    buyer, producer = ctx.button("start.role_buyer", "role:buyer"), ctx.button("start.role_producer", "role:producer")
-    ctx.say("start.role", buttons=[[buyer], [producer]])
+# -- the role -------------------------------------------------------------------------------------------------------
 
 
-async def choose_role(ctx: Context, arg: str) -> None:
-    if ctx.state.flow != FLOW:
-        raise StaleAction("not onboarding")
-    if arg == "buyer":
-        ctx.state.enter(FLOW, "company")
-        ctx.say("start.ask_company")
-    elif arg == "producer":
-        ctx.state.enter(FLOW, "find")
-        ctx.say("claim.ask_name")
-    else:
-        raise StaleAction(f"unknown role {arg!r}")
+async def _ask_role(ctx: Context) -> Question:
+    return Question(
+        ctx.t("start.role"),
+        (Option("buyer", ctx.t("start.role_buyer")), Option("producer", ctx.t("start.role_producer"))),
+    )
 
 
-async def on_text(ctx: Context, text: str) -> None:
-    step = ctx.state.step
-    if step == "company":
-        await _company(ctx, text)
-    elif step == "phone":
-        await _typed_phone(ctx, text)
-    elif step == "find":
-        await _find_producer(ctx, text)
-    elif step == "code":
-        await _code(ctx, text)
-    else:  # a step answered with buttons: repeat the question
-        ctx.say("flow.use_buttons")
+async def _after_role(ctx: Context) -> str:
+    return "company" if ctx.state.data["role"] == "buyer" else "find"
 
 
 # -- buyer ------------------------------------------------------------------------------------------------------
 
 
-async def _company(ctx: Context, text: str) -> None:
-    company = text.strip()
-    if not company or len(company) > MAX_COMPANY:
-        ctx.say("start.company_invalid", limit=MAX_COMPANY)
-        return
-    ctx.state.goto("kind", company=company)
-    rows = [[ctx.button(f"buyer_kind.{kind.value}", f"bk:{kind.value}")] for kind in BuyerKind]
-    ctx.say("start.ask_kind", buttons=rows)
+async def _ask_company(ctx: Context) -> Question:
+    return Question(ctx.t("start.ask_company"))
 
 
-async def choose_kind(ctx: Context, arg: str) -> None:
-    if ctx.state.flow != FLOW or ctx.state.step != "kind" or arg not in set(BuyerKind):
-        raise StaleAction("no kind asked")
-    ctx.state.goto("regions", kind=arg, regions=[])
-    _ask_regions(ctx, edit=False)
+async def _read_company(ctx: Context, text: str) -> str:
+    if not text or len(text) > MAX_COMPANY:
+        raise Invalid("start.company_invalid", limit=MAX_COMPANY)
+    return text
 
 
-def _ask_regions(ctx: Context, *, edit: bool) -> None:
-    chosen = set(ctx.state.data.get("regions", []))
-    rows = [
-        [Button(("✓ " if name in chosen else "") + name, f"rg:{index}")] for index, name in enumerate(REGIONS)
-    ]
-    rows.append([ctx.button("start.regions_all", "rg:all"), ctx.button("start.regions_done", "rg:done")])
-    ctx.say("start.ask_regions", buttons=rows, edit=edit)
+async def _ask_kind(ctx: Context) -> Question:
+    return Question(ctx.t("start.ask_kind"), tuple(Option(k.value, ctx.t(f"buyer_kind.{k.value}")) for k in BuyerKind))
 
 
-async def toggle_region(ctx: Context, arg: str) -> None:
-    if ctx.state.flow != FLOW or ctx.state.step != "regions":
-        raise StaleAction("no regions asked")
-    chosen: list[str] = list(ctx.state.data.get("regions", []))
-    if arg == "done":
-        await _ask_phone(ctx)
-        return
-    if arg == "all":
-        chosen = [] if len(chosen) == len(REGIONS) else list(REGIONS)
-    else:
-        name = REGIONS[parse_index(arg, len(REGIONS))]
-        chosen = [r for r in chosen if r != name] if name in chosen else [*chosen, name]
-    ctx.state.goto("regions", regions=chosen)
-    _ask_regions(ctx, edit=True)
-
-
-async def _ask_phone(ctx: Context) -> None:
-    ctx.state.goto("phone")
-    ctx.send(
-        Reply(
-            ctx.t("start.ask_phone"),
-            buttons=((ctx.button("start.phone_skip", "ph:skip"),),),
-            request_contact=ctx.t("start.phone_share"),
-        )
-    )
-
-
-async def shared_contact(ctx: Context, phone: str) -> None:
-    """The user shared their own number through the platform's button: consent to store it."""
-    ctx.user.phone = phone[:40]
-    if ctx.state.flow == FLOW and ctx.state.step == "phone":
-        await _finish_buyer(ctx)
-    else:
-        ctx.say("start.phone_saved")
-
-
-async def _typed_phone(ctx: Context, text: str) -> None:
-    if not _PHONE.match(text.strip()):
-        ctx.say("start.phone_invalid")
-        return
-    await shared_contact(ctx, text.strip())
-
-
-async def skip_phone(ctx: Context, _arg: str) -> None:
-    if ctx.state.flow != FLOW or ctx.state.step != "phone":
-        raise StaleAction("no phone asked")
-    await _finish_buyer(ctx)
+async def _ask_phone(ctx: Context) -> Question:
+    return Question(ctx.t("start.ask_phone"), request_contact=ctx.t("start.phone_share"))
 
 
 async def _finish_buyer(ctx: Context) -> None:
     data = ctx.state.data
     assert ctx.user.id is not None
+    if data.get("phone"):
+        ctx.user.phone = data["phone"]
     profile = await ctx.session.get(BuyerProfile, ctx.user.id) or BuyerProfile(user_id=ctx.user.id)
     profile.company = data.get("company", "")
     profile.kind = data.get("kind", BuyerKind.DISTRIBUTOR.value)
-    profile.regions = list(data.get("regions", []))
     ctx.session.add(profile)
     if not ctx.user.is_admin:
         ctx.user.role = Role.BUYER.value
-    ctx.state.leave()
     ctx.say("start.buyer_done", company=profile.company)
+    known = [str(REGIONS.index(name)) for name in profile.regions or [] if name in REGIONS]
+    await begin(ctx, REGIONS_OF_INTEREST, regions=known)
+
+
+async def shared_contact(ctx: Context, phone: str) -> None:
+    """The user shared their own number through the platform's button: consent to store it."""
+    from handlers import flow  # the question on screen may be the phone step of onboarding
+
+    if flow.expects(ctx, Kind.PHONE):
+        await flow.on_value(ctx, phone[:40])
+    else:
+        ctx.user.phone = phone[:40]
+        ctx.say("start.phone_saved")
+
+
+# -- regions of interest (after registering; may be left unanswered) ---------------------------------------------
+
+
+async def _ask_regions(ctx: Context) -> Question:
+    return Question(ctx.t("start.ask_regions"), tuple(Option(str(i), name) for i, name in enumerate(REGIONS)))
+
+
+async def _save_regions(ctx: Context) -> None:
+    assert ctx.user.id is not None
+    profile = await ctx.session.get(BuyerProfile, ctx.user.id) or BuyerProfile(user_id=ctx.user.id)
+    answer = ctx.state.data.get("regions")
+    if answer is not None:  # skipped: the regions stay as they were
+        chosen = {int(index) for index in answer}
+        profile.regions = [name for i, name in enumerate(REGIONS) if i in chosen]
+        ctx.session.add(profile)
+    ctx.state.leave()
+    ctx.say("start.regions_saved" if profile.regions else "start.regions_none")
     await show_help(ctx)
 
 
 # -- producer ---------------------------------------------------------------------------------------------------
 
 
-async def _find_producer(ctx: Context, text: str) -> None:
+async def _ask_name(ctx: Context) -> Question:
+    return Question(ctx.t("claim.ask_name"))
+
+
+async def _read_name(ctx: Context, text: str) -> str:
     producers = await find_producers(ctx.session, text)
     if not producers:
-        ctx.say("claim.not_found")
-        return
-    rows = [[Button(f"{p.name} — {p.province}", f"pc:{p.id}")] for p in producers]
-    ctx.state.goto("pick")
-    ctx.say("claim.pick", buttons=rows)
+        raise Invalid("claim.not_found")
+    ctx.state.goto("find", candidates=[p.id for p in producers])
+    return text
 
 
-async def pick_producer(ctx: Context, arg: str) -> None:
-    if ctx.state.flow != FLOW or ctx.state.step not in {"pick", "code"}:
-        raise StaleAction("no producer asked")
-    producer = await ctx.session.get(Producer, parse_id(arg))
-    if producer is None:
-        raise StaleAction("no such producer")
-    ctx.state.goto("code", producer_id=producer.id, attempts=0)
-    ctx.say("claim.ask_code", producer=producer.name)
+async def _ask_pick(ctx: Context) -> Question:
+    ids = [int(i) for i in ctx.state.data.get("candidates", [])]
+    producers = [p for p in [await ctx.session.get(Producer, i) for i in ids] if p is not None]
+    return Question(ctx.t("claim.pick"), tuple(Option(str(p.id), f"{p.name} — {p.province}") for p in producers))
 
 
-async def _code(ctx: Context, text: str) -> None:
-    producer_id = int(ctx.state.data["producer_id"])
+async def _ask_code(ctx: Context) -> Question:
+    producer = await ctx.session.get(Producer, int(ctx.state.data["pick"]))
+    return Question(ctx.t("claim.ask_code", producer=producer.name if producer else "?"))
+
+
+async def _read_code(ctx: Context, text: str) -> int:
     try:
-        producer = await redeem_code(ctx.session, ctx.user, producer_id, text.strip(), ctx.now)
+        producer = await redeem_code(ctx.session, ctx.user, int(ctx.state.data["pick"]), text, ctx.now)
     except InvalidCode:
         attempts = int(ctx.state.data.get("attempts", 0)) + 1
+        ctx.state.goto("code", attempts=attempts)
         if attempts >= MAX_ATTEMPTS:
             ctx.state.leave()
             ctx.say("claim.too_many")
-        else:
-            ctx.state.goto("code", attempts=attempts)
-            ctx.say("claim.invalid", left=MAX_ATTEMPTS - attempts)
-        return
+            return 0
+        raise Invalid("claim.invalid", left=MAX_ATTEMPTS - attempts) from None
+    return producer.id or 0
+
+
+async def _finish_claim(ctx: Context) -> None:
+    producer = await ctx.session.get(Producer, int(ctx.state.data["code"]))
     ctx.state.leave()
-    ctx.say("claim.done", producer=producer.name)
+    ctx.say("claim.done", producer=producer.name if producer else "")
     await show_help(ctx)
 
+
+async def _finish(ctx: Context) -> None:
+    if ctx.state.data.get("role") == "buyer":
+        await _finish_buyer(ctx)
+    else:
+        await _finish_claim(ctx)
+
+
+ONBOARDING = register(
+    Flow(
+        "onboard",
+        (
+            Step("role", Kind.CHOICE, _ask_role, then=_after_role),
+            Step("company", Kind.TEXT, _ask_company, read=_read_company, then="kind", limit=MAX_COMPANY),
+            Step("kind", Kind.CHOICE, _ask_kind, then="phone"),
+            Step("phone", Kind.PHONE, _ask_phone, skip=True),
+            Step("find", Kind.TEXT, _ask_name, read=_read_name, then="pick"),
+            Step("pick", Kind.CHOICE, _ask_pick, then="code"),
+            Step("code", Kind.TEXT, _ask_code, read=_read_code),
+        ),
+        done=_finish,
+    )
+)
+
+REGIONS_OF_INTEREST = register(
+    Flow("regions", (Step("regions", Kind.MULTI, _ask_regions, skip=True),), done=_save_regions, optional=True)
+)

@@ -27,7 +27,7 @@ from models.admin import require_admin
 from models.audit import record
 from models.catalog import Producer
 from models.db import Database, UTCDateTime, utcnow
-from models.errors import StaleAction
+from models.errors import Stale, StaleAction
 from models.events import Registration
 from models.people import BuyerProfile, Identity, Role, User
 
@@ -131,7 +131,7 @@ class Audience:
         for place in geography.resolve(name).candidates:
             if place.kind.value == kind and place.name == name:
                 return place
-        raise StaleAction(f"unknown place {self.value!r}")
+        raise StaleAction(f"unknown place {self.value!r}", Stale.GONE)
 
 
 @dataclass(frozen=True)
@@ -223,7 +223,7 @@ async def create_broadcast(
     require_admin(admin)
     found = await recipients(session, audience)
     if not found:
-        raise StaleAction("nobody to send to")
+        raise StaleAction("nobody to send to", Stale.GONE)
     assert admin.id is not None
     broadcast = Broadcast(
         created_by=admin.id, admin_channel=channel, admin_chat_id=chat_id, text=text, photo=photo,
@@ -248,7 +248,7 @@ async def cancel_broadcast(session: AsyncSession, admin: User, broadcast_id: int
     require_admin(admin)
     broadcast = await session.get(Broadcast, broadcast_id, with_for_update=True)
     if broadcast is None or broadcast.status != BroadcastStatus.SENDING.value:
-        raise StaleAction(f"broadcast {broadcast_id} is not being sent")
+        raise StaleAction(f"broadcast {broadcast_id} is not being sent", Stale.ANSWERED)
     broadcast.status = BroadcastStatus.CANCELLED.value
     broadcast.finished_at = now
     await session.exec(  # type: ignore[call-overload]
@@ -319,7 +319,7 @@ async def progress(session: AsyncSession, broadcast: Broadcast) -> Progress:
 async def get_broadcast(session: AsyncSession, broadcast_id: int) -> Broadcast:
     broadcast = await session.get(Broadcast, broadcast_id)
     if broadcast is None:
-        raise StaleAction(f"no broadcast {broadcast_id}")
+        raise StaleAction(f"no broadcast {broadcast_id}", Stale.GONE)
     return broadcast
 
 

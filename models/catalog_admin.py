@@ -15,7 +15,7 @@ from models.audit import record
 from models.catalog import Product, bump_catalog_version
 from models.catalog_import import ImportReport, import_in_session
 from models.clock import TIMEZONE
-from models.errors import StaleAction
+from models.errors import Stale, StaleAction
 from models.people import User
 from models.tabular import Row
 
@@ -25,7 +25,7 @@ RATINGS = (3, 4, 5)  # OCOP stars; 1–2 stars are not OCOP products
 async def _product(session: AsyncSession, product_id: int) -> Product:
     product = await session.get(Product, product_id)
     if product is None:
-        raise StaleAction("no such product")
+        raise StaleAction("no such product", Stale.GONE)
     return product
 
 

@@ -1,5 +1,7 @@
 """Typed domain errors; handlers turn each into a polite message in the user's language."""
 
+from enum import StrEnum
+
 
 class DomainError(Exception):
     """Base class: something the user asked for cannot be done, for a reason they can be told."""
@@ -9,8 +11,22 @@ class NotAuthorised(DomainError):
     """The user may not see or do this."""
 
 
+class Stale(StrEnum):
+    """Why a button or code no longer applies; each has its own message (``error.stale.<reason>``)."""
+
+    ANSWERED = "answered"  # the request, memo or question was already answered
+    EXPIRED = "expired"  # its time ran out (a code, a flow left alone, an old list)
+    NOT_YOURS = "not_yours"  # it belongs to someone else now
+    GONE = "gone"  # what it points at no longer exists or is no longer listed
+    OUTDATED = "outdated"  # a button of another step or an older version, or one tampered with
+
+
 class StaleAction(DomainError):
-    """A button or code that no longer applies (already answered, expired, tampered with)."""
+    """A button or code that no longer applies; ``reason`` says why (the detail text is for the logs)."""
+
+    def __init__(self, detail: str = "", reason: Stale = Stale.OUTDATED) -> None:
+        super().__init__(detail or reason.value)
+        self.reason = reason
 
 
 class QuotaExceeded(DomainError):

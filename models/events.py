@@ -20,7 +20,7 @@ from models.admin import require_admin
 from models.audit import record
 from models.clock import TIMEZONE
 from models.db import UTCDateTime, utcnow
-from models.errors import EventClosed, InvalidEvent, StaleAction
+from models.errors import EventClosed, InvalidEvent, Stale, StaleAction
 from models.geography import PlaceKind
 from models.memos import Memo
 from models.people import User
@@ -233,7 +233,7 @@ async def update_event(
     require_admin(admin)
     event = await get_event(session, event_id)
     if not event.scheduled:
-        raise StaleAction("event cancelled")
+        raise StaleAction("event cancelled", Stale.GONE)
     today = local_day(now)
     current = EventValues(event.name, event.theme, event.venue, event.starts_on, event.ends_on, event.register_by,
                           event.description)
@@ -260,7 +260,7 @@ async def cancel_event(session: AsyncSession, admin: User, event_id: int, now: d
     require_admin(admin)
     event = await get_event(session, event_id)
     if not event.scheduled:
-        raise StaleAction("event already cancelled")
+        raise StaleAction("event already cancelled", Stale.ANSWERED)
     event.status = EventStatus.CANCELLED.value
     event.updated_at = now
     record(session, admin.id, "event.cancel", f"event:{event.id}", now, event.name)
@@ -274,7 +274,7 @@ async def attach_memo(
     require_admin(admin)
     memo = await session.get(Memo, memo_id)
     if memo is None:
-        raise StaleAction("no such memo")
+        raise StaleAction("no such memo", Stale.GONE)
     if event_id is not None:
         await get_event(session, event_id)
     memo.event_id = event_id
@@ -289,7 +289,7 @@ async def attach_memo(
 async def get_event(session: AsyncSession, event_id: int) -> Event:
     event = await session.get(Event, event_id)
     if event is None:
-        raise StaleAction("no such event")
+        raise StaleAction("no such event", Stale.GONE)
     return event
 
 
@@ -341,7 +341,7 @@ async def register(session: AsyncSession, user: User, event_id: int, role: Event
 async def unregister(session: AsyncSession, user: User, event_id: int) -> None:
     registration = await registration_of(session, user.id or 0, event_id)
     if registration is None:
-        raise StaleAction("not registered")
+        raise StaleAction("not registered", Stale.ANSWERED)
     await session.delete(registration)
 
 

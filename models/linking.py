@@ -15,7 +15,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from models.claims import code_digest, random_code
 from models.db import UTCDateTime, utcnow
-from models.errors import InvalidCode, LinkRefused, StaleAction
+from models.errors import InvalidCode, LinkRefused, Stale, StaleAction
 from models.people import BuyerProfile, Role, User, identities_of
 
 LINK_VALID = timedelta(minutes=15)
@@ -67,7 +67,7 @@ async def complete_link(session: AsyncSession, user: User, code_id: int, now: da
     """Use the code the user confirmed: the code's owner and all their identities become ``user``."""
     found = (await session.exec(_open_codes(now).where(LinkCode.id == code_id))).first()
     if found is None:
-        raise StaleAction("the link code expired or was used")
+        raise StaleAction("the link code expired or was used", Stale.EXPIRED)
     link = await _check(session, user, found)
     found.used_at = now
     await merge_users(session, keep=user, absorb=link.other)

@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.catalog import Producer, Product
 from models.clock import TIMEZONE
 from models.db import UTCDateTime, utcnow
-from models.errors import NotAuthorised, StaleAction
+from models.errors import NotAuthorised, Stale, StaleAction
 from models.memo_document import MemoDocument, MemoLine, MemoParty
 from models.ocop import PRODUCER_KIND_LABELS, ProducerKind
 from models.people import BuyerKind, BuyerProfile, User
@@ -130,7 +130,7 @@ def _may_read(user: User, memo: Memo) -> bool:
 async def get_memo(session: AsyncSession, user: User, memo_id: int) -> Memo:
     memo = await session.get(Memo, memo_id)
     if memo is None:
-        raise StaleAction("no such memo")
+        raise StaleAction("no such memo", Stale.GONE)
     if not _may_read(user, memo):
         raise NotAuthorised("not a party to this memo")
     return memo
@@ -153,7 +153,7 @@ async def confirm_memo(session: AsyncSession, user: User, memo_id: int, now: dat
     """The buyer or the producer confirms the draft; when both have, it is confirmed."""
     memo = await get_memo(session, user, memo_id)
     if memo.status != MemoStatus.DRAFT.value:
-        raise StaleAction(f"memo is {memo.status}")
+        raise StaleAction(f"memo is {memo.status}", Stale.ANSWERED)
     if memo.buyer_user_id == user.id:
         memo.buyer_confirmed_at = memo.buyer_confirmed_at or now
     elif user.producer_id == memo.producer_id:
@@ -171,7 +171,7 @@ async def sign_memo(session: AsyncSession, admin: User, memo_id: int, now: datet
         raise NotAuthorised("only admins record signatures")
     memo = await get_memo(session, admin, memo_id)
     if memo.status != MemoStatus.CONFIRMED.value:
-        raise StaleAction(f"memo is {memo.status}")
+        raise StaleAction(f"memo is {memo.status}", Stale.ANSWERED)
     memo.status = MemoStatus.SIGNED.value
     memo.signed_at = now
     memo.updated_at = now

@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.catalog import Producer, Product
 from models.clock import TIMEZONE
 from models.db import UTCDateTime, utcnow
-from models.errors import DuplicateRequest, NotAuthorised, QuotaExceeded, StaleAction
+from models.errors import DuplicateRequest, NotAuthorised, QuotaExceeded, Stale, StaleAction
 from models.events import running_event_for
 from models.memos import Memo, MemoStatus, open_interest, record_answer
 from models.people import BuyerProfile, User
@@ -107,7 +107,7 @@ async def check_can_request(
         raise NotAuthorised("only buyers send contact requests")
     product = await session.get(Product, product_id)
     if product is None or product.hidden:
-        raise StaleAction("product no longer listed")
+        raise StaleAction("product no longer listed", Stale.GONE)
     sent_today = await session.exec(
         select(func.count())
         .select_from(ContactRequest)
@@ -135,11 +135,14 @@ async def answer_request(
     """The producer (or an admin relaying for them) accepts or declines; only a pending request can be answered."""
     request = await session.get(ContactRequest, request_id)
     if request is None:
-        raise StaleAction("no such request")
+        raise StaleAction("no such request", Stale.GONE)
     if not (user.is_admin or (user.producer_id is not None and user.producer_id == request.producer_id)):
         raise NotAuthorised("not this producer's request")
     if request.status != RequestStatus.PENDING.value:
-        raise StaleAction(f"request already {request.status}")
+        raise StaleAction(
+            f"request already {request.status}",
+            Stale.EXPIRED if request.status == RequestStatus.EXPIRED.value else Stale.ANSWERED,
+        )
     request.status = (RequestStatus.ACCEPTED if accept else RequestStatus.DECLINED).value
     request.answered_at = now
     request.answered_by = user.id
@@ -152,7 +155,7 @@ async def view_request(session: AsyncSession, user: User, request_id: int) -> Re
     """A request as its buyer, its producer or an admin may see it."""
     request = await session.get(ContactRequest, request_id)
     if request is None:
-        raise StaleAction("no such request")
+        raise StaleAction("no such request", Stale.GONE)
     if not (
         user.is_admin
         or request.buyer_user_id == user.id

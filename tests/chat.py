@@ -82,9 +82,9 @@ class ChatUser:
     async def presses(self, label: str) -> list[Rendered]:
         """Press the newest button whose label contains ``label`` (or type its number on numbered channels)."""
         for message in reversed(self.seen):
-            for number, button in enumerate(message.options, start=1):
+            for button in message.options:
                 if label in button.label:
-                    return await self._send(text=str(number))
+                    return await self._send(text=button.key)
             for row in message.buttons:
                 for button in row:
                     if label in button.label:
@@ -127,24 +127,24 @@ class ChatUser:
 
 
 async def register_buyer(user: Any, company: str = "Siêu thị Xanh", phone: str = "0912 345 678") -> None:
+    """Five moves (/start, role, company, kind, phone), then the optional regions of interest."""
     await user.says("/start")
-    await user.presses("Tiếng Việt")
     await user.presses("người mua")
     await user.says(company)
     await user.presses("Siêu thị")
-    await user.presses("Đồng bằng sông Hồng")
-    await user.presses("Xong")
     if phone:
         await user.shares_phone(phone)
     else:
         await user.presses("Bỏ qua")
+    assert user.saw(f"{company} đã được đăng ký là người mua")
+    await user.presses("Đồng bằng sông Hồng")
+    await user.presses("Xong")
 
 
 async def claim_producer(office: Any, producer: Any, name: str) -> None:
     await office.says(f"/claimcode {name}")
     code = office.last.split(": ")[1].split("\n")[0]
     await producer.says("/start")
-    await producer.presses("Tiếng Việt")
     await producer.presses("chủ thể sản xuất")
     await producer.says(name)
     await producer.presses(name)

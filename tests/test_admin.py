@@ -124,8 +124,9 @@ ADMIN_COMMANDS = [
     "/export requests csv", "/export products", "/stars 1 3", "/hide 1", "/unhide 1", "/claimcode HTX Chè Hảo Đạt",
 ]
 ADMIN_BUTTONS = [
-    "ag:1", "ar:1", "ef:1", "ef:1:name", "et:0", "es:skip", "es:save", "ex:1", "ex:1:yes", "xp:memos:xlsx",
-    "xp:products:csv", "ke:1", "ks:1:3", "kh:1", "ku:1", "cc:1",
+    "ag:1", "ar:1", "ef:1", "ef:1:name", "f:event:theme:0", "f:event:deadline:skip", "f:event:confirm:save", "ex:1",
+    "ex:1:yes", "xp:memos:xlsx", "xp:products:csv", "ke:1", "f:stars:stars:3", "kh:1", "ku:1", "cc:1",
+    "f:event_edit:name:x", "f:broadcast:preview:send", "bx:1", "bx:1:y",
 ]
 
 

@@ -246,8 +246,8 @@ async def test_text_and_photo_are_checked(conversation: Conversation) -> None:
     assert "không phải ảnh hay đường dẫn ảnh" in admin.last
     await admin.says("https://ocop.example.vn/anh.jpg")
     assert "Gửi cho ai?" in admin.last
-    await admin.says("tất cả")  # a step answered with buttons
-    assert "chọn một trong các lựa chọn" in admin.last
+    await admin.says("tất cả")  # not an option's text
+    assert "không có trong các lựa chọn" in admin.last and "Gửi cho ai?" in admin.last  # the menu again
 
 
 async def test_a_picture_sent_from_the_phone_is_the_photo(conversation: Conversation) -> None:
@@ -255,7 +255,7 @@ async def test_a_picture_sent_from_the_phone_is_the_photo(conversation: Conversa
     await admin.says("/broadcast")
     photo = picture()
     await admin.sends_picture(photo)  # before the text: not yet
-    assert "Trước hết, hãy gõ nội dung tin nhắn" in admin.last
+    assert admin.last.startswith("Ở bước này cần gõ câu trả lời bằng chữ.") and "nội dung tin nhắn" in admin.last
     await admin.says("Ảnh gian hàng hội chợ")
     await admin.sends_picture(b"%PDF-1.4 not a picture")
     assert "Không dùng được ảnh này: cần ảnh JPEG, PNG, GIF hoặc WebP nhỏ hơn 5 MB" in admin.last
@@ -315,8 +315,8 @@ async def test_cancel_at_every_step(conversation: Conversation, step: str, how: 
     async with conversation.services.db.session() as session:
         state = await session.get(ChatState, ("console", "office"))
     assert state is not None and state.flow is None and state.data == {}
-    await admin.taps("bc:send")
-    assert "không còn hiệu lực" in admin.last
+    await admin.taps("f:broadcast:preview:send")
+    assert admin.seen[-1].notice and "hết hạn" in admin.last
     assert await broadcasts(conversation.services.db) == []
 
 
@@ -368,8 +368,9 @@ async def test_status_and_stop(conversation: Conversation) -> None:
 
 @pytest.mark.parametrize(
     "attempt",
-    ["/broadcast", "/broadcast status", "/broadcast cancel", "bc:skip", "bc:a:all", "bc:r:0", "bc:pc:0", "bc:l:en",
-     "bc:e:1", "bc:back", "bc:send", "bx:1", "bx:1:y"],
+    ["/broadcast", "/broadcast status", "/broadcast cancel", "f:broadcast:photo:skip", "f:broadcast:audience:all",
+     "f:broadcast:place:0", "f:broadcast:which:0", "f:broadcast:language:en", "f:broadcast:event:1",
+     "f:broadcast:preview:back", "f:broadcast:preview:send", "bx:1", "bx:1:y"],
 )
 async def test_refused_to_non_admins(conversation: Conversation, attempt: str) -> None:
     admin = office(conversation)

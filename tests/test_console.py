@@ -33,7 +33,7 @@ def test_three_terminals_one_journey(tmp_path: Path) -> None:
 
     buyer = chat(
         tmp_path, "lan",
-        ["Siêu thị Xanh", "1", "2", "8", "0912345678", "che tan cuong", "1", "1",
+        ["Siêu thị Xanh", "1", "0912345678", "che tan cuong", "1", "1",  # the regions question is left unanswered
          "Cần 200 hộp chè cho Tết", "300 hộp", "Tết 2027", "1"],
         "--as", "buyer",
     )
@@ -63,3 +63,14 @@ def test_a_buyer_types_as_on_a_phone(tmp_path: Path) -> None:
     assert "1. Mật ong bạc hà Mèo Vạc Cao Nguyên Đá" in telex
     assert "Liên hệ nhà sản xuất" in out  # "1" opened the honey's card
     assert "Nước mắm Phú Quốc 40 độ đạm Hàm Ninh Xanh — fish sauce" in out
+
+
+def test_menus_on_the_console_never_lock_and_lists_show_once(tmp_path: Path) -> None:
+    """The bugs of numbered menus, as a person types them into the console."""
+    out = chat(tmp_path, "mai", ["/start", "1", "Siêu thị Xanh", "9", "Siêu thị", "bỏ qua", "che tan cuong", "1"])
+    assert "Câu trả lời đó không có trong các lựa chọn." in out  # after "9" the menu comes again…
+    assert "Siêu thị Xanh đã được đăng ký là người mua" in out  # …and the option's own text is taken
+    assert "Hoặc gõ «Bỏ qua»." in out  # the phone step: a number there is the phone, skip is a word
+    assert "1. Chè búp Tân Cương Hảo Đạt — ★★★★★" in out and "1. 1." not in out and "bấm" not in out
+    assert out.count("Trả lời bằng số thứ tự") <= 2  # the hint under the first menu and after the wrong answer
+    assert "Liên hệ nhà sản xuất" in out  # "1" under the results opened the card

@@ -142,7 +142,6 @@ async def test_claim_needs_the_right_code(conversation: Conversation) -> None:
     _producer, office, impostor = (person(conversation, n) for n in ("hao", "office", "mai"))
     await office.says("/claimcode HTX Chè Hảo Đạt")
     await impostor.says("/start")
-    await impostor.presses("Tiếng Việt")
     await impostor.presses("chủ thể sản xuất")
     await impostor.says("hao dat")
     await impostor.presses("HTX Chè Hảo Đạt")
@@ -204,7 +203,7 @@ async def test_reminder_then_expiry(sqlite_db: Database) -> None:
     assert await run_due(services) == (0, 1)
     assert "đã hết hạn" in (await buyer.receive())[-1].text
     await producer.presses("Chấp nhận")
-    assert "không còn hiệu lực" in producer.last
+    assert "đã hết hạn" in producer.last  # says why the button no longer applies
     async with sqlite_db.session() as session:
         memo = (await session.exec(select(Memo))).one()
     assert memo.status == "expired"
@@ -214,13 +213,11 @@ async def test_reminder_then_expiry(sqlite_db: Database) -> None:
     "steps",
     [
         ["/start"],
-        ["/start", "lang:vi"],
-        ["/start", "lang:vi", "role:buyer"],
-        ["/start", "lang:vi", "role:buyer", "Công ty A"],
-        ["/start", "lang:vi", "role:buyer", "Công ty A", "bk:supermarket"],
-        ["/start", "lang:vi", "role:buyer", "Công ty A", "bk:supermarket", "rg:done"],
-        ["/start", "lang:vi", "role:producer"],
-        ["/start", "lang:vi", "role:producer", "hao dat"],
+        ["/start", "f:onboard:role:buyer"],
+        ["/start", "f:onboard:role:buyer", "Công ty A"],
+        ["/start", "f:onboard:role:buyer", "Công ty A", "f:onboard:kind:supermarket"],
+        ["/start", "f:onboard:role:producer"],
+        ["/start", "f:onboard:role:producer", "hao dat"],
     ],
 )
 @pytest.mark.parametrize("cancel", ["/cancel", "huỷ", "Hủy", "huy"])
@@ -300,15 +297,13 @@ async def test_restart_in_the_middle_of_a_flow(sqlite_db: Database) -> None:
     first = Conversation(make_services(sqlite_db))
     buyer = person(first, "lan")
     await buyer.says("/start")
-    await buyer.presses("Tiếng Việt")
     await buyer.presses("người mua")
     await buyer.says("Siêu thị Xanh")
     # The process restarts: new services, new conversation, same database.
     second = Conversation(make_services(sqlite_db))
     buyer.conversation = second
     await buyer.presses("Siêu thị")
-    assert "vùng nào" in buyer.last
-    await buyer.presses("Xong")
+    assert "số điện thoại" in buyer.last
     await buyer.presses("Bỏ qua")
     assert buyer.saw("Siêu thị Xanh đã được đăng ký là người mua")
 
@@ -316,33 +311,89 @@ async def test_restart_in_the_middle_of_a_flow(sqlite_db: Database) -> None:
 @pytest.mark.parametrize(
     "action",
     ["ra:999999", "ra:abc", "ra:", "ra:-1", "zz:1", "p:0", "p:99999999999999", "rg:99", "b:r:77", "b:s:9",
-     "lang:fr", "s:5", "mc:1", "ms:1", "cf:send", "pc:1", "bk:spy", "x" * 64, "", "c:1"],
+     "lang:fr", "s:5", "mc:1", "ms:1", "cf:send", "pc:1", "bk:spy", "x" * 64, "", "c:1", "f:onboard:role:admin",
+     "f:contact:confirm:send", "f:zz:zz:zz", "p:1:2", "er:1:buyer:x", "f:onboard:role:buyer:extra", "s:1e3"],
 )
 async def test_tampered_or_stale_buttons_get_a_polite_notice(conversation: Conversation, action: str) -> None:
     user = person(conversation, "mai")
     await user.says("/help")
     await user.taps(action)
     assert user.last and "mã lỗi" not in user.last  # never an internal error
-    assert user.saw("không còn hiệu lực") or user.saw("đăng ký") or user.saw("Xin chào")
+    assert user.seen[-1].notice or user.saw("đăng ký") or user.saw("Xin chào")
+
+
+async def test_a_stale_button_says_why(conversation: Conversation) -> None:
+    buyer, producer, office = (person(conversation, n) for n in ("lan", "hao", "office"))
+    await register_buyer(buyer)
+    await claim_producer(office, producer, "HTX Chè Hảo Đạt")
+    await request_contact(buyer, "che tan cuong", "Chè búp")
+    await producer.receive()
+    await producer.presses("Chấp nhận")
+    await producer.presses("Chấp nhận")  # the same button, pressed again
+    assert "đã được trả lời" in producer.last
+    await buyer.says("/start")
+    await buyer.taps("f:onboard:kind:supermarket")  # a button of a question not asked yet
+    assert "đã được trả lời" in buyer.last or "không còn hiệu lực" in buyer.last
+    await buyer.taps("p:999")
+    assert "không còn nữa" in buyer.last
 
 
 async def test_numbered_options_without_buttons(conversation: Conversation) -> None:
-    user = person(conversation, "zalo-user", capabilities=NO_BUTTONS)
+    user = person(conversation, "zalo-user", capabilities=NO_BUTTONS, language="en")
     await user.says("/start")
-    assert "1. Tiếng Việt\n2. English" in user.last
-    assert "Trả lời bằng số thứ tự" in user.last
-    await user.says("2")
-    assert "How are you joining?" in user.last
+    assert "1. I am a buyer (supermarket, distributor…)\n2. I am an OCOP producer" in user.last
+    assert "Reply with the number" in user.last  # the hint, under the first menu
     await user.says("I am a buyer (supermarket, distributor…)")  # typing the option's text works too
     assert "name of your company" in user.last
     await user.says("Green Mart")
+    assert "1. Supermarket" in user.last and "Reply with the number" not in user.last  # not under every menu
     await user.says("1")
-    await user.says("7")  # "All of Vietnam"
-    assert "✓" in user.last
-    await user.says("8")  # Done
-    assert "phone" in user.last
+    assert "phone" in user.last and "Or type «Skip»." in user.last and "1. Skip" not in user.last
     await user.says("0912 345 678")
     assert user.saw("Green Mart is registered as a buyer")
+    await user.says("7")  # the regions: the 7th option is "Done"
+    assert user.saw("You can choose regions of interest later")
+
+
+async def test_a_wrong_answer_never_locks_a_menu(conversation: Conversation) -> None:
+    """After "9" at a menu of four, the right number and the option's own text are still taken."""
+    user = person(conversation, "zalo-user", capabilities=NO_BUTTONS)
+    await user.says("/start")
+    await user.presses("người mua")
+    await user.says("Siêu thị Xanh")
+    await user.says("9")
+    assert "không có trong các lựa chọn" in user.last and "1. Siêu thị" in user.last  # the menu again, with the hint
+    assert "Trả lời bằng số thứ tự" in user.last
+    await user.says("hàng không có")
+    assert "không có trong các lựa chọn" in user.last
+    await user.says("Siêu thị")  # the option's text
+    assert "số điện thoại" in user.last
+
+
+async def test_a_number_at_a_free_text_step_is_a_value_not_an_option(conversation: Conversation) -> None:
+    buyer = person(conversation, "lan", capabilities=NO_BUTTONS)
+    await register_buyer(buyer)
+    await buyer.says("che tan cuong")
+    await buyer.says("1")  # a number under a results list picks that result
+    assert buyer.last.startswith("Chè búp Tân Cương")
+    await buyer.presses("Liên hệ nhà sản xuất")
+    await buyer.says("Cần hàng cho Tết")
+    await buyer.says("1")  # the volume is "1", not "Bỏ qua"
+    await buyer.says("bỏ qua")  # the season skipped by its word
+    assert "Sản lượng: 1" in buyer.last
+
+
+async def test_lists_are_shown_once_with_full_labels(conversation: Conversation) -> None:
+    from models.catalog_import import import_rows
+    from models.tabular import read_bytes
+
+    long_name = "Chè búp Tân Cương đặc biệt thu hái vụ xuân năm 2026 loại một"
+    row = f"Tên sản phẩm,Chủ thể,Tỉnh,Nhóm sản phẩm,Số sao\n{long_name},HTX Trà Xuân,Thái Nguyên,Đồ uống,4\n"
+    await import_rows(conversation.services.db, read_bytes(row.encode(), "long.csv"))
+    user = person(conversation, "zalo-user", capabilities=NO_BUTTONS)
+    await user.says("che xuan 2026")
+    assert f"1. {long_name} — ★★★★" in user.last and "1. 1." not in user.last
+    assert user.last.count(long_name) == 1
 
 
 async def test_bad_input_never_crashes(conversation: Conversation) -> None:

@@ -96,9 +96,7 @@ async def journey(running: Running) -> None:
     assert code
 
     await producer.says("/start")
-    await producer.expect("Chọn ngôn ngữ")
-    await producer.presses("Tiếng Việt")
-    await producer.expect("vai trò nào")
+    await producer.expect("vai trò nào")  # the language is Telegram's (language_code): not asked
     await producer.presses("chủ thể sản xuất")
     await producer.expect("Gõ tên chủ thể")
     await producer.says("mật ong mèo vạc")
@@ -108,21 +106,18 @@ async def journey(running: Running) -> None:
     await producer.says(code.group(1))
     await producer.expect("Xác nhận thành công")
 
-    await buyer.says("/start")
-    await buyer.expect("Chọn ngôn ngữ")
-    await buyer.presses("Tiếng Việt")
+    await buyer.says("/start")  # 1
     await buyer.expect("vai trò nào")
-    await buyer.presses("người mua")
+    await buyer.presses("người mua")  # 2
     await buyer.expect("Tên doanh nghiệp")
-    await buyer.says("Siêu thị Xanh")
+    await buyer.says("Siêu thị Xanh")  # 3
     await buyer.expect("thuộc loại nào")
-    await buyer.presses("Siêu thị")
-    await buyer.expect("vùng nào")
-    await buyer.presses("Xong")
+    await buyer.presses("Siêu thị")  # 4
     ask = await buyer.expect("Chia sẻ số điện thoại")
     assert ask.params["reply_markup"]["keyboard"][0][0]["request_contact"] is True
-    await buyer.shares_phone("+84912345678")
+    await buyer.shares_phone("+84912345678")  # 5: registered
     await buyer.expect("đã được đăng ký là người mua")
+    await buyer.expect("Không bắt buộc: bạn quan tâm sản phẩm của vùng nào?")  # may be left unanswered
 
     await buyer.says("mat ong ha giang")
     await buyer.expect("Mật ong bạc hà Mèo Vạc")
@@ -213,7 +208,7 @@ async def test_stale_button_gets_a_short_callback_notice(polling: Running) -> No
         if answers:
             break
         await asyncio.sleep(0.05)
-    assert "không còn hiệu lực" in answers[0].params.get("text", "")
+    assert "không còn nữa" in answers[0].params.get("text", "")  # says why
     await asyncio.sleep(0.2)
     assert polling.fake.sent_to(BUYER) == []
 
@@ -314,3 +309,12 @@ async def test_buyers_are_understood_as_they_write(polling: Running) -> None:
     await polling.deliver(polling.fake.message_update(303, "fish sauce", **{"from": english}))
     found = await polling.fake.wait_for(303, "Nước mắm Phú Quốc")
     assert "Nước mắm Phú Quốc 40 độ đạm — fish sauce" in found.text  # an English gloss for English readers
+
+
+async def test_a_number_typed_under_results_picks_that_result(polling: Running) -> None:
+    user = polling.user(BUYER)
+    await user.says("gạo và chè")  # two products, each half of what was asked
+    await user.expect("2. ")
+    await user.says("2")
+    card = await user.expect("OCOP ★★★★★")
+    assert "Tìm thấy" not in card.text  # the card, not a search for "2"

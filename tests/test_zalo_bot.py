@@ -38,15 +38,15 @@ async def services(sqlite_db: Database) -> Services:
 
 async def register(buyer: BotUser) -> None:
     await buyer.says("/start")
-    assert "1. Tiếng Việt\n2. English" in buyer.last
-    await buyer.presses("Tiếng Việt")
+    assert "1. Tôi là người mua (siêu thị, nhà phân phối…)\n2. Tôi là chủ thể sản xuất OCOP" in buyer.last
     await buyer.presses("người mua")
     await buyer.says("Siêu thị Xanh")
     await buyer.presses("Siêu thị")
-    await buyer.presses("Đồng bằng sông Hồng")
-    await buyer.presses("Xong")
+    assert "Hoặc gõ «Bỏ qua»." in buyer.last  # a number here is the phone itself: skip by its word
     await buyer.says("0912 345 678")  # no contact button on Zalo: typed
     assert buyer.saw("Siêu thị Xanh đã được đăng ký là người mua")
+    await buyer.presses("Đồng bằng sông Hồng")
+    await buyer.presses("Xong")
 
 
 async def journey(run: Running, fake: FakeZaloBot, services: Services) -> None:
@@ -227,3 +227,32 @@ async def test_buyers_are_understood_as_they_write_and_pick_the_closest_by_numbe
         assert "Không có sản phẩm nào khớp hết" in buyer.last
         await buyer.chooses("Chè búp Tân Cương")  # typed as its number: Zalo Bot has no buttons
         assert "OCOP ★★★★★" in buyer.last and "Liên hệ nhà sản xuất" in buyer.last
+
+
+async def test_menus_never_lock_and_lists_show_once(fake: FakeZaloBot, services: Services) -> None:
+    """On the Zalo Bot Platform (numbered options): a wrong number, then the right one or the option's text; a
+    number at a free-text step is the value; a results list is listed once and picked by number."""
+    async with zalo_bot(services, fake, "polling") as run:
+        buyer = BotUser(run, fake, "e1f2a3", "Mai")
+        await buyer.says("/start")
+        await buyer.says("1")
+        await buyer.says("Siêu thị Xanh")
+        await buyer.says("9")
+        assert buyer.last.startswith("Câu trả lời đó không có trong các lựa chọn.") and "1. Siêu thị" in buyer.last
+        await buyer.says("Siêu thị")  # the option's own text
+        assert "Hoặc gõ «Bỏ qua»." in buyer.last
+        await buyer.says("bỏ qua")
+        assert buyer.saw("Siêu thị Xanh đã được đăng ký là người mua")
+        await buyer.says("mật ong")
+        listed = buyer.last
+        assert "1. Mật ong bạc hà Mèo Vạc" in listed and "1. 1." not in listed and "bấm" not in listed
+        await buyer.says("1")
+        assert buyer.last.startswith("Mật ong bạc hà Mèo Vạc")
+        await buyer.says("2")  # "Liên hệ nhà sản xuất" is the card's first option, "Quay lại" the second
+        assert "Tìm thấy" in buyer.last
+        await buyer.says("1")
+        await buyer.says("1")  # contact
+        await buyer.says("Cần mật ong")
+        await buyer.says("2")  # the volume is "2"
+        await buyer.says("bỏ qua")
+        assert "Sản lượng: 2" in buyer.last

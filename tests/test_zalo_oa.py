@@ -53,8 +53,8 @@ async def test_the_whole_journey_with_query_buttons(fake: FakeZaloOA, db: Databa
         await office.says("/claimcode HTX Mật ong Mèo Vạc")
         code = office.last.split(": ")[1].split("\n")[0]
         await producer.sends(fake.event("follow", producer.user_id))  # following the OA starts the onboarding
-        assert [b["title"] for b in fake.sent(producer.user_id)[-1].buttons] == ["Tiếng Việt", "English"]
-        await producer.presses("Tiếng Việt")
+        titles = [b["title"] for b in fake.sent(producer.user_id)[-1].buttons]
+        assert titles == ["Tôi là người mua (siêu thị, nhà phân phối…)", "Tôi là chủ thể sản xuất OCOP"]
         await producer.presses("chủ thể sản xuất")
         await producer.says("meo vac")
         await producer.presses("HTX Mật ong Mèo Vạc")
@@ -63,14 +63,12 @@ async def test_the_whole_journey_with_query_buttons(fake: FakeZaloOA, db: Databa
 
         await buyer.says("/start")
         button = fake.sent(buyer.user_id)[-1].buttons[0]
-        assert button == {"title": "Tiếng Việt", "type": "oa.query.show", "payload": "#lang:vi"}
-        await buyer.presses("Tiếng Việt")
+        assert button == {"title": "Tôi là người mua (siêu thị, nhà phân phối…)", "type": "oa.query.show",
+                          "payload": "#f:onboard:role:buyer"}
         await buyer.presses("người mua")
         await buyer.says("Siêu thị Xanh")
         assert "1. Siêu thị" in buyer.last  # seven kinds: more than five buttons, so numbered options
         await buyer.presses("Siêu thị")
-        await buyer.presses("Đồng bằng sông Hồng")
-        await buyer.presses("Xong")
         assert fake.sent(buyer.user_id)[-1].template == "request_user_info"  # Zalo's own "share your phone" form
         await buyer.shares_phone("84912345678")
         assert buyer.saw("Siêu thị Xanh đã được đăng ký là người mua")
@@ -166,7 +164,7 @@ async def test_follow_images_files_and_stickers(fake: FakeZaloOA, services: Serv
         assert "chưa nhận tệp tin" in (await user.sends(fake.event("user_send_file", "3001", message=file)))[0]
         captioned = {**image, "text": "nuoc mam phu quoc", "msg_id": fake.msg_id()}
         assert "Nước mắm Phú Quốc" in (await user.sends(fake.event("user_send_image", "3001", message=captioned)))[0]
-        assert "Chọn ngôn ngữ" in (await user.sends(fake.event("follow", "3001")))[0]  # a follower is welcomed
+        assert "Chào mừng bạn" in (await user.sends(fake.event("follow", "3001")))[0]  # a follower is welcomed
         assert await fake.push(run.hook, fake.event("unfollow", "3001")) == 200
         assert await fake.push(run.hook, fake.event("oa_send_text", "3001", message={"text": "hi"})) == 200
         await asyncio.sleep(0.1)
@@ -278,7 +276,7 @@ async def test_outside_the_7_day_window_the_notice_waits_and_admins_are_told(
         producer = OAUser(run, fake, "3002")
         await office.says("/claimcode HTX Chè Hảo Đạt")
         code = office.last.split(": ")[1].split("\n")[0]
-        for step in ["/start", "#lang:vi", "#role:producer", "hao dat"]:
+        for step in ["/start", "#f:onboard:role:producer", "hao dat"]:
             await producer.says(step)
         await producer.presses("HTX Chè Hảo Đạt")
         await producer.says(code)
