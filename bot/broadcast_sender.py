@@ -7,7 +7,8 @@ told how it goes.
   to a stall is made up without a burst), a bound on sends in flight, and about one message a second to any one
   chat. The broadcast has its own rate, not the interactive channel's rate limiter: queued behind
   ten thousand broadcast messages, a user's reply would wait minutes. The lane instead gives way to the replies this
-  process is sending (``RecentSends``, counted by ``CountingRateLimiter``), so answers always come first.
+  process is sending (``RecentSends``, counted by bot/telegram.py ``CountingRateLimiter``), so answers always come
+  first.
 - A send's outcome is written (in batches of ``flush_seconds``) before its place in flight is freed: after a crash
   at most ``in_flight`` recipients of a channel get the message twice, and nobody is left out.
 - 429: that recipient waits retry_after; when 429s come thick (a flood on the whole bot) the lane pauses. 403: the
@@ -27,13 +28,13 @@ from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
 
-from bot.broadcast_transports import SendFailed, TelegramTransport, Throttled, Transport, ZaloBotTransport
+from bot.broadcast_transports import SendFailed, Throttled, Transport
+from bot.channel import ChannelSpec, RecentSends, Shared
+from bot.channels import configured
 from bot.config import BroadcastSettings, Settings
 from bot.links import link_signer
-from bot.telegram import ChatRateLimiter
-from bot.zalo_bot import ZaloBotChannel
+from bot.runtime import build_services
 from handlers.app import Conversation
 from handlers.broadcast import progress_reply
 from handlers.delivery import ChannelUnavailable, RecipientBlocked
@@ -68,38 +69,6 @@ IDLE_FACTOR = 4  # with no broadcast to follow, look four times less often
 QUARTER = 25  # channels that cannot edit get a fresh progress message each quarter
 TIMER_SLACK = 0.002  # how late the event loop's timers may wake (epoll counts milliseconds)
 MAX_RETRIES_KEPT = 100_000  # retries a lane keeps in memory to send when due
-
-
-class RecentSends:
-    """Messages sent in the last second by someone else (the interactive channel), for a lane to give way to."""
-
-    def __init__(self) -> None:
-        self._times: deque[float] = deque()
-
-    def add(self) -> None:
-        self._times.append(time.monotonic())
-
-    def per_second(self) -> int:
-        horizon = time.monotonic() - 1.0
-        while self._times and self._times[0] < horizon:
-            self._times.popleft()
-        return len(self._times)
-
-
-class CountingRateLimiter(ChatRateLimiter):
-    """The interactive Telegram channel's rate limiter, counting the messages it sends for the broadcast lane."""
-
-    def __init__(self, recent: RecentSends, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.recent = recent
-
-    async def process_request(  # type: ignore[override]
-        self, callback: Any, args: Any, kwargs: dict[str, Any], endpoint: str, data: dict[str, Any],
-        rate_limit_args: int | None,
-    ) -> Any:
-        if endpoint.startswith(("send", "edit", "copy", "forward")):
-            self.recent.add()
-        return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
 
 
 class SendRate:
@@ -611,24 +580,6 @@ async def _start(transport: Transport) -> None:
             delay = min(delay * 2, 60.0)
 
 
-def telegram_lane(settings: Settings, interactive: RecentSends | None = None) -> Lane:
-    """The Telegram lane as configured: free (about 30 a second) or paid broadcasts (up to 1000)."""
-    b, telegram = settings.broadcast, settings.telegram
-    assert telegram.token is not None
-    rate, in_flight = (b.telegram_paid_rate, b.telegram_paid_in_flight) if b.telegram_paid else (
-        b.telegram_rate, b.telegram_in_flight)
-    transport = TelegramTransport(
-        telegram.token.get_secret_value(), telegram.base_url, paid=b.telegram_paid,
-        timeout=b.send_timeout_seconds, connections=in_flight + 2,
-    )
-    return Lane(transport, SendRate(rate, interactive=interactive), in_flight)
-
-
-def zalo_bot_lane(settings: Settings, api: ZaloBotChannel) -> Lane:
-    b = settings.broadcast
-    return Lane(ZaloBotTransport(api, timeout=b.send_timeout_seconds), SendRate(b.zalo_rate), b.zalo_in_flight)
-
-
 def build_sender(
     settings: Settings,
     db: Database,
@@ -636,13 +587,12 @@ def build_sender(
     clock: Clock | None = None,
     interactive: RecentSends | None = None,
     conversation: Conversation | None = None,
+    channels: Sequence[ChannelSpec] | None = None,
 ) -> BroadcastSender | None:
-    """The sender for the configured channels; None when no channel can broadcast. Zalo needs the conversation:
-    its lane calls the API through a Zalo Bot channel client of its own (not started: it only sends)."""
-    lanes = []
-    if settings.telegram.token is not None:
-        lanes.append(telegram_lane(settings, interactive))
-    signer = link_signer(settings.web)
-    if settings.zalo.bot.token is not None and conversation is not None and signer is not None:
-        lanes.append(zalo_bot_lane(settings, ZaloBotChannel(conversation, settings.zalo.bot, signer)))
+    """The sender for the configured channels that declare a broadcast lane (bot/channels.py); None when none can
+    broadcast. ``interactive`` counts this process's replies, for the lanes to give way to; a Zalo lane calls the
+    API through a channel client of its own (not started: it only sends), built on ``conversation``."""
+    conversation = conversation or Conversation(build_services(settings, db, channels))
+    shared = Shared(settings, conversation, link_signer(settings.web), interactive or RecentSends())
+    lanes = [spec.broadcast(shared) for spec in configured(settings, channels) if spec.broadcast is not None]
     return BroadcastSender(db, lanes, settings.broadcast, clock=clock) if lanes else None

@@ -21,7 +21,7 @@ import warnings
 from abc import ABC, abstractmethod
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import aiohttp
@@ -40,10 +40,12 @@ from telegram.request import BaseRequest, RequestData
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.zalo_base import ZaloApiError
-from bot.zalo_bot import REFUSED, ZaloBotChannel
 from handlers.delivery import ChannelUnavailable, RecipientBlocked
 from handlers.messages import Reply
 from models.stored_files import StoredFile
+
+if TYPE_CHECKING:  # bot/zalo_bot.py builds its broadcast lane from ZaloBotTransport
+    from bot.zalo_bot import ZaloBotChannel
 
 CAPTION_LIMIT = 1024  # Telegram photo captions; a longer text goes as a message with the photo as its preview
 
@@ -333,7 +335,7 @@ class ZaloBotTransport(Transport):
         if error.code == 403:
             return RecipientBlocked(str(error))
         if error.code == 401:
-            self.api.refuse(REFUSED)
+            self.api.refuse_token()
             return ChannelUnavailable(str(error))
         if error.code in {0, 408} or error.code >= 500:
             return TryLater(str(error))

@@ -1,24 +1,30 @@
-"""What every messaging-platform runtime shares: answering an update once, and draining notifications."""
+"""What every messaging-platform runtime shares: stopping cleanly, answering an update once, draining its users'
+notifications; and what a channel module declares (``ChannelSpec``) for the registry (bot/channels.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Sequence
-from typing import TypeVar
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
 
 from aiohttp import web
 
+from bot.config import Settings
+from bot.links import LinkSigner
 from handlers.app import Conversation
 from handlers.delivery import deliver_pending
-from handlers.events import send_reminders
-from handlers.inbox import run_due
 from handlers.messages import Capabilities, Incoming
 from handlers.render import Rendered
 from models.people import mark_blocked
-from models.stored_files import remove_expired
+
+if TYPE_CHECKING:  # the broadcast sender builds lanes from the channel modules, which import this one
+    from bot.broadcast_sender import Lane
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -38,25 +44,21 @@ async def finish(tasks: Sequence[asyncio.Task[object]], grace: float = STOP_GRAC
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
-class ChannelRuntime(ABC):
-    """One platform: subclasses map platform updates to Incoming and Rendered messages to platform calls."""
+class Stoppable:
+    """Something whose loops run until told to stop (``stopping``): they end their round and return, and are not
+    cancelled in the middle of a database call."""
 
-    name: str
-    capabilities: Capabilities
-
-    def __init__(self, conversation: Conversation) -> None:
-        self.conversation = conversation
-        self.services = conversation.services
-        self.stopping = asyncio.Event()  # set when the channel shuts down: its loops end their round and return
+    def __init__(self) -> None:
+        self.stopping = asyncio.Event()  # set to stop: the loops end their round and return
 
     async def pause(self, seconds: float) -> None:
-        """Sleep, waking at once when the channel starts stopping."""
+        """Sleep, waking at once when stopping starts."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.stopping.wait(), seconds)
 
     async def unless_stopping(self, work: Awaitable[T]) -> T | None:
-        """The result of ``work``, or None when the channel starts stopping first (``work`` is then cancelled: only
-        for waits that hold no transaction, such as a long poll)."""
+        """The result of ``work``, or None when stopping starts first (``work`` is then cancelled: only for waits
+        that hold no transaction, such as a long poll)."""
         job = asyncio.ensure_future(work)
         stop = asyncio.create_task(self.stopping.wait())
         try:
@@ -68,6 +70,68 @@ class ChannelRuntime(ABC):
             await asyncio.gather(job, stop, return_exceptions=True)
         return job.result() if not job.cancelled() else None
 
+
+class RecentSends:
+    """Messages the interactive channels sent in the last second, for the broadcast sender to give way to."""
+
+    def __init__(self) -> None:
+        self._times: deque[float] = deque()
+
+    def add(self) -> None:
+        self._times.append(time.monotonic())
+
+    def per_second(self) -> int:
+        horizon = time.monotonic() - 1.0
+        while self._times and self._times[0] < horizon:
+            self._times.popleft()
+        return len(self._times)
+
+
+@dataclass(frozen=True)
+class Shared:
+    """What a channel is built from besides its own section of the settings; one of each per process."""
+
+    settings: Settings
+    conversation: Conversation
+    signer: LinkSigner | None  # signs download links ([web] secret and public_url); None when not configured
+    replies: RecentSends  # the replies sent by this process, counted for the broadcast sender to give way to
+
+
+@dataclass(frozen=True)
+class ChannelSpec:
+    """A channel module's declaration, its module-level ``CHANNEL``: the registry (bot/channels.py) finds it, and
+    nothing else in the program names the channel. Its capabilities, start/stop, inbound mapping and send are the
+    runtime's (a ``ChannelRuntime`` subclass); its labels are ``channel.<name>`` in handlers/locales/*.po."""
+
+    name: str  # Incoming.channel and Identity.channel: "telegram"
+    section: str  # its section of the config ("zalo.bot" is [zalo.bot]); "" when it has none
+    enabled_by: str  # the key that turns it on, for messages ("telegram.token"); "" when serve never starts it
+    configured: Callable[[Settings], bool]  # serve() starts it when true
+    admins: str  # the key of [admins] listing its admins' user ids (both Zalo channels read "zalo")
+    build: Callable[[Shared], ChannelRuntime]  # the runtime, not started
+    broadcast: Callable[[Shared], Lane] | None = None  # its broadcast lane (transport and limits); None: no broadcasts
+
+
+def never(_settings: Settings) -> bool:
+    """For channels that ``serve`` does not start (the console: ``ocop-bot chat`` runs it in a terminal)."""
+    return False
+
+
+class ChannelRuntime(Stoppable, ABC):
+    """One platform: subclasses map platform updates to Incoming and Rendered messages to platform calls.
+
+    Its life: ``start`` (connect; webhook routes go on the web app), then ``run`` (the notification pump and its
+    own loops, until ``stopping`` is set or a loop ends; then ``stop``: disconnect). Periodic work that is not about one
+    channel (reminders, expiry, sweeps) is the process's housekeeping (bot/housekeeping.py), not the pump's."""
+
+    name: str
+    capabilities: Capabilities
+
+    def __init__(self, conversation: Conversation) -> None:
+        super().__init__()
+        self.conversation = conversation
+        self.services = conversation.services
+
     @abstractmethod
     async def start(self, web_app: web.Application) -> None:
         """Connect to the platform; webhook channels add their routes to ``web_app`` (before it starts)."""
@@ -75,6 +139,22 @@ class ChannelRuntime(ABC):
     @abstractmethod
     async def stop(self) -> None:
         """Disconnect cleanly."""
+
+    def loops(self) -> list[Awaitable[None]]:
+        """What runs besides the pump (a polling loop, a token refresher); when one ends, the channel stops."""
+        return []
+
+    async def run(self, pump_interval: float = 1.0) -> None:
+        """The pump and the channel's loops until ``stopping`` is set, the task is cancelled or one of the loops
+        ends (the platform refused us, the input ended); then they finish their round and the channel is stopped."""
+        jobs = [asyncio.create_task(self.pump(pump_interval)), *(asyncio.create_task(loop) for loop in self.loops())]
+        stop = asyncio.create_task(self.stopping.wait())
+        try:
+            await asyncio.wait([stop, *jobs], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self.stopping.set()
+            await finish([stop, *jobs])
+            await self.stop()
 
     async def process(self, incoming: Incoming, update_key: str = "") -> list[Rendered] | None:
         """Handle one inbound update (None when it was a redelivery) and send the replies to its chat."""
@@ -94,21 +174,13 @@ class ChannelRuntime(ABC):
     async def deliver_notifications(self) -> int:
         return await deliver_pending(self.services, self.name, self.capabilities, self.send)
 
-    async def pump(self, interval: float = 1.0, due_every: int = 60) -> None:
-        """Until the channel stops: deliver queued notifications; now and then remind and expire old requests,
-        remind event registrants the day before, and delete the files kept for links that have expired."""
-        ticks = 0
+    async def pump(self, interval: float = 1.0) -> None:
+        """Until the channel stops: deliver the notifications queued for its users."""
         while not self.stopping.is_set():
             try:
                 await self.deliver_notifications()
-                if ticks % due_every == 0:
-                    await run_due(self.services)
-                    await send_reminders(self.services)
-                    async with self.services.db.transaction() as session:
-                        await remove_expired(session, self.services.clock.now())
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("%s: notification pump failed; retrying", self.name)
-            ticks += 1
             await self.pause(interval)

@@ -6,24 +6,24 @@ import argparse
 import asyncio
 import json
 import logging
-import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
-from bot.broadcast_sender import CountingRateLimiter, RecentSends, build_sender
-from bot.channel import ChannelRuntime, finish
+from bot.broadcast_sender import build_sender
+from bot.channel import ChannelRuntime, ChannelSpec, RecentSends, Shared
+from bot.channels import configured, how_to_enable
 from bot.config import ConfigError, Settings, load_settings
-from bot.console import ConsoleChat, console_services
+from bot.console import ConsoleChannel, console_services, default_user
+from bot.housekeeping import housekeeping
 from bot.links import link_signer
 from bot.logs import configure_logging
 from bot.runtime import build_services
-from bot.telegram import TelegramChannel
 from bot.web import make_app, start_site
-from bot.zalo import start_zalo
 from handlers.app import Conversation
 from handlers.catalog_admin import explain
+from handlers.context import Services
 from handlers.i18n import translator
 from models.catalog import catalog_summary
 from models.catalog_export import COLUMNS, product_rows
@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="migrate, load the sample catalogue when empty, start the bot")
     run.set_defaults(handler=cmd_run)
 
-    serve = commands.add_parser("serve", help="run the configured Telegram/Zalo channels and the web server")
+    serve = commands.add_parser("serve", help="run the configured channels (Telegram, Zalo) and the web server")
     serve.set_defaults(handler=cmd_serve)
 
     chat = commands.add_parser("chat", help="chat with the bot in this terminal (console channel)")
@@ -122,18 +122,19 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             f"OCOP catalogue: {summary.products} products from {summary.producers} producers "
             f"in {summary.provinces} provinces ({stars}; potential 5★ {summary.potential_5}).\n{groups}"
         )
-        if settings.has_platform_channel:
+        if configured(settings):
             return await serve(settings, db)
-        print("No Telegram or Zalo token is configured: starting the console chat. Try: che thai nguyen")
-        await ConsoleChat(build_services(settings, db), default_user()).run(sys.stdin)
+        print(f"No channel is configured (set {how_to_enable()}): starting the console chat. Try: che thai nguyen")
+        services = build_services(settings, db)
+        await chat(services, ConsoleChannel(Conversation(services), default_user()))
         return 0
     finally:
         await db.dispose()
 
 
 async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    if not settings.has_platform_channel:
-        print("ocop-bot serve: no channel is configured (set telegram.token, zalo.bot.token or zalo.oa.refresh_token); "
+    if not configured(settings):
+        print(f"ocop-bot serve: no channel is configured (set {how_to_enable()}); "
               "try `ocop-bot chat` for the console.", file=sys.stderr)
         return 2
     db = await open_database(settings)
@@ -145,46 +146,63 @@ async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         await db.dispose()
 
 
-async def serve(settings: Settings, db: Database) -> int:
-    """Run every configured channel and the web server until SIGINT/SIGTERM."""
-    services = build_services(settings, db)
+async def serve(
+    settings: Settings,
+    db: Database,
+    *,
+    channels: Sequence[ChannelSpec] | None = None,
+    stop: asyncio.Event | None = None,
+) -> int:
+    """Run every configured channel (of ``channels``; the registry by default), the web server, the broadcast
+    sender and the process's housekeeping until SIGINT/SIGTERM (or until ``stop`` is set)."""
+    services = build_services(settings, db, channels)
     conversation = Conversation(services)
-    web = settings.web
-    app = make_app(services, link_signer(web))
-    channels: list[ChannelRuntime] = []
-    replies = RecentSends()  # the broadcast sender gives way to the replies counted here
-    if settings.telegram.token is not None:
-        limiter = CountingRateLimiter(replies, max_retries=3)
-        channels.append(TelegramChannel(conversation, settings.telegram, rate_limiter=limiter))
-    for channel in channels:
-        await channel.start(app)
-    zalo = await start_zalo(settings, conversation, app)
-    runner, port = await start_site(app, web.host, web.port)
-    pumps = [asyncio.create_task(channel.pump()) for channel in channels]
-    sender = build_sender(settings, db, clock=services.clock, interactive=replies, conversation=conversation)
-    if sender is not None:
-        pumps.append(asyncio.create_task(sender.run(), name="broadcasts"))  # sender.close() ends it
-    names = [c.name for c in channels] + [task.get_name() for task in zalo]
-    print(f"ocop-bot serving {', '.join(names)}; web server on {web.host}:{port}", flush=True)
-    stop = asyncio.Event()
+    shared = Shared(settings, conversation, link_signer(settings.web), RecentSends())
+    app = make_app(services, shared.signer)
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    signals = (signal.SIGINT, signal.SIGTERM) if stop is None else ()
+    stop = stop or asyncio.Event()
+    for signum in signals:
         loop.add_signal_handler(signum, stop.set)
+    runtimes: list[ChannelRuntime] = []
+    runs: list[asyncio.Task[None]] = []
+    sender = None
+    runner = None
     try:
-        await stop.wait()
+        for spec in configured(settings, channels):
+            runtimes.append(spec.build(shared))
+            await runtimes[-1].start(app)  # before the web server starts: webhook routes are added to it
+        runner, port = await start_site(app, settings.web.host, settings.web.port)
+        runs = [asyncio.create_task(runtime.run(), name=runtime.name) for runtime in runtimes]
+        sender = build_sender(settings, db, clock=services.clock, interactive=shared.replies,
+                              conversation=conversation, channels=channels)
+        if sender is not None:
+            runs.append(asyncio.create_task(sender.run(), name="broadcasts"))  # sender.close() ends it
+        async with housekeeping(services):
+            names = ", ".join(runtime.name for runtime in runtimes)
+            print(f"ocop-bot serving {names}; web server on {settings.web.host}:{port}", flush=True)
+            await stop.wait()
     finally:
         if sender is not None:
             await sender.close()  # sends in flight finish and are written: nobody gets them twice after a restart
-        for channel in channels:
-            channel.stopping.set()  # pumps end their round
-        for task in zalo:
-            task.cancel()  # a Zalo channel's run() stops its own loops the same way
-        await finish(pumps)
-        await asyncio.gather(*zalo, return_exceptions=True)
-        for channel in channels:
-            await channel.stop()
-        await runner.cleanup()
+        for runtime in runtimes:
+            runtime.stopping.set()  # their loops end their round, then each run() stops its channel
+        await asyncio.gather(*runs, return_exceptions=True)
+        if not runs:  # started, never run (the web server could not start)
+            for runtime in runtimes:
+                await runtime.stop()
+        if runner is not None:
+            await runner.cleanup()
+        for signum in signals:
+            loop.remove_signal_handler(signum)
     return 0
+
+
+async def chat(services: Services, console: ConsoleChannel) -> None:
+    """The console channel and the process's housekeeping until the input ends."""
+    async with housekeeping(services):
+        await console.start()
+        await console.run()
 
 
 async def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
@@ -193,14 +211,10 @@ async def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
         if settings.catalog.load_sample_when_empty:
             await load_sample_if_empty(db)
         services = console_services(build_services(settings, db), args.user, args.role == "admin")
-        await ConsoleChat(services, args.user).run(sys.stdin, begin_as=args.role)
+        await chat(services, ConsoleChannel(Conversation(services), args.user, begin_as=args.role))
         return 0
     finally:
         await db.dispose()
-
-
-def default_user() -> str:
-    return os.environ.get("USER") or os.environ.get("USERNAME") or "guest"
 
 
 async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:

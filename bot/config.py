@@ -96,6 +96,10 @@ class ContactSettings(Section):
     expire_after_days: int = Field(default=7, ge=1)
 
 
+class ConversationSettings(Section):
+    flow_expiry_hours: float = Field(default=24.0, gt=0, le=24 * 30)  # a flow left alone this long ends
+
+
 class BroadcastSettings(Section):
     """The broadcast sender: rates (messages a second), sends in flight, retries, progress reports."""
 
@@ -126,6 +130,7 @@ class Settings(BaseSettings):
     web: WebSettings = WebSettings()
     admins: AdminSettings = AdminSettings()
     contact: ContactSettings = ContactSettings()
+    conversation: ConversationSettings = ConversationSettings()
     broadcast: BroadcastSettings = BroadcastSettings()
 
     @classmethod
@@ -139,10 +144,6 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The file's values arrive as init arguments; the environment must win over them.
         return env_settings, init_settings
-
-    @property
-    def has_platform_channel(self) -> bool:
-        return self.telegram.token is not None or self.zalo.bot.token is not None or self.zalo.oa.enabled
 
     def missing(self) -> list[tuple[str, str]]:
         """Keys that other settings make necessary: (key, why)."""

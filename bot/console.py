@@ -1,45 +1,102 @@
 """The console channel: a terminal chat on the local database, buttons shown as numbered options.
 
 Several terminals with different ``--user`` names play buyer, producer and office against one SQLite file;
-notifications reach each terminal through the database outbox. Input is read line by line, so it can be scripted.
+notifications reach each terminal through the database outbox and the channel's pump, as on the other channels.
+Input is read line by line, so it can be scripted; the chat ends with the input (Ctrl-D). Files (memos, exports,
+charts) are saved to data/documents/. ``serve`` never starts it: ``ocop-bot chat`` does, and ``ocop-bot run`` when
+no other channel is configured.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
+from collections.abc import Awaitable
 from dataclasses import replace
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
+from aiohttp import web
+
+from bot.channel import ChannelRuntime, ChannelSpec, never
+from handlers.actions import Answer
 from handlers.app import Conversation
 from handlers.context import Services
 from handlers.delivery import deliver_pending
-from handlers.events import send_reminders
-from handlers.inbox import run_due
 from handlers.memos import load_document
 from handlers.messages import CONSOLE, Incoming
 from handlers.render import Rendered
 
-CHANNEL = "console"
-POLL_SECONDS = 1.0
+CHANNEL_NAME = "console"
+DOCUMENTS = Path("data/documents")
+
+# `ocop-bot chat --as buyer|producer`: what the terminal says first — /start, then the answer to its first question
+# (the role), as the button would.
+START = "/start"
+BEGIN_AS: dict[str, tuple[str, ...]] = {
+    role: (Answer("onboard", "role", role).encode(),) for role in ("buyer", "producer")
+}
 
 
-class ConsoleChat:
+def default_user() -> str:
+    return os.environ.get("USER") or os.environ.get("USERNAME") or "guest"
+
+
+class ConsoleChannel(ChannelRuntime):
+    """One person at a terminal: ``user`` is their id on the console channel (and their chat)."""
+
+    name = CHANNEL_NAME
+    capabilities = CONSOLE
+
     def __init__(
-        self, services: Services, user: str, out: TextIO = sys.stdout, documents: Path = Path("data/documents")
+        self,
+        conversation: Conversation,
+        user: str,
+        *,
+        lines: TextIO = sys.stdin,
+        out: TextIO = sys.stdout,
+        documents: Path = DOCUMENTS,
+        begin_as: str | None = None,
     ) -> None:
-        self.services = services
-        self.conversation = Conversation(services)
+        super().__init__(conversation)
         self.user = user
+        self.lines = lines
         self.out = out
         self.documents = documents
+        self.begin_as = begin_as
 
-    async def send(self, **kw: object) -> None:
-        incoming = Incoming(channel=CHANNEL, user_id=self.user, chat_id=self.user, display_name=self.user, **kw)  # type: ignore[arg-type]
-        await self.show(await self.conversation.handle(incoming, CONSOLE))
+    async def start(self, web_app: web.Application | None = None) -> None:  # type: ignore[override]
+        self.out.write(f"ocop-bot — {self.user}. /help for help, a number picks an option, Ctrl-D quits.\n")
+        self.out.flush()
 
-    async def show(self, rendered: list[Rendered]) -> None:
+    async def stop(self) -> None:
+        self.out.flush()
+
+    def loops(self) -> list[Awaitable[None]]:
+        return [self.read()]
+
+    async def read(self) -> None:
+        """What waited for this user, then the ``--as`` start, then each line typed (its replies, then what came
+        for the user meanwhile) until the input ends."""
+        await self.deliver_notifications()
+        if self.begin_as in BEGIN_AS:
+            await self.says(text=START)
+            for action in BEGIN_AS[self.begin_as]:
+                await self.says(action=action)
+        loop = asyncio.get_running_loop()
+        while line := await self.unless_stopping(loop.run_in_executor(None, self.lines.readline)):
+            if line.strip():
+                await self.says(text=line.rstrip("\n"))
+                await self.deliver_notifications()
+        await self.deliver_notifications()
+
+    async def says(self, **what: Any) -> list[Rendered] | None:
+        """The user typed ``text`` (or pressed ``action``): the replies are shown."""
+        incoming = Incoming(channel=self.name, user_id=self.user, chat_id=self.user, display_name=self.user, **what)
+        return await self.process(incoming)
+
+    async def send(self, chat_id: str, rendered: list[Rendered]) -> None:
         for message in rendered:
             self.out.write(f"\n{message.text}\n")
             if message.document is not None:
@@ -50,45 +107,25 @@ class ConsoleChat:
                 self.out.write(f"[{path}]\n")
         self.out.flush()
 
-    async def deliver(self) -> None:
-        async def show(_chat: str, rendered: list[Rendered]) -> None:
-            await self.show(rendered)
-
-        await deliver_pending(self.services, CHANNEL, CONSOLE, show, external_id=self.user)
-
-    async def run(self, lines: TextIO, *, begin_as: str | None = None) -> None:
-        self.out.write(f"ocop-bot — {self.user}. /help for help, a number picks an option, Ctrl-D quits.\n")
-        await self.deliver()
-        if begin_as in {"buyer", "producer"}:
-            await self.send(text="/start")
-            await self.send(action="lang:vi")
-            await self.send(action=f"role:{begin_as}")
-        poller = asyncio.create_task(self._poll())
-        try:
-            loop = asyncio.get_running_loop()
-            while line := await loop.run_in_executor(None, lines.readline):
-                if line.strip():
-                    await self.send(text=line.rstrip("\n"))
-                    await self.deliver()
-        finally:
-            poller.cancel()
-            await self.deliver()
-
-    async def _poll(self) -> None:
-        """Show notifications as they arrive and run reminders/expiry while the chat is open."""
-        ticks = 0
-        while True:
-            await asyncio.sleep(POLL_SECONDS)
-            await self.deliver()
-            ticks += 1
-            if ticks % 60 == 0:
-                await run_due(self.services)
-                await send_reminders(self.services)
+    async def deliver_notifications(self) -> int:
+        """This terminal's user only: the other console users read theirs in their own terminals."""
+        return await deliver_pending(self.services, self.name, self.capabilities, self.send, external_id=self.user)
 
 
 def console_services(services: Services, user: str, as_admin: bool) -> Services:
+    """``--as admin``: the user is a console admin for this run."""
     if not as_admin:
         return services
     admins = dict(services.admin_ids)
-    admins[CHANNEL] = admins.get(CHANNEL, frozenset()) | {user}
+    admins[CHANNEL_NAME] = admins.get(CHANNEL_NAME, frozenset()) | {user}
     return replace(services, admin_ids=admins)
+
+
+CHANNEL = ChannelSpec(
+    name=CHANNEL_NAME,
+    section="",  # nothing to configure but its admins
+    enabled_by="",
+    configured=never,  # a terminal of its own: `ocop-bot chat`
+    admins="console",
+    build=lambda shared: ConsoleChannel(shared.conversation, default_user()),
+)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
+from bot.channel import ChannelSpec
+from bot.channels import admin_ids
 from bot.config import Settings
 from handlers.context import Services
 from models.db import Database
@@ -11,23 +14,19 @@ from models.requests import ContactPolicy
 from models.search_service import SearchService
 
 
-def build_services(settings: Settings, db: Database) -> Services:
+def build_services(settings: Settings, db: Database, channels: Sequence[ChannelSpec] | None = None) -> Services:
+    """The services; the admins of each channel (of ``channels``, the registry by default) from ``[admins]``."""
     contact = settings.contact
     policy = ContactPolicy(
         daily_quota=contact.daily_quota,
         remind_after=timedelta(hours=contact.remind_after_hours),
         expire_after=timedelta(days=contact.expire_after_days),
     )
-    admins = settings.admins
     return Services(
         db=db,
         search=SearchService(db),
         policy=policy,
-        admin_ids={
-            "telegram": frozenset(admins.telegram),
-            "zalo_bot": frozenset(admins.zalo),
-            "zalo_oa": frozenset(admins.zalo),
-            "console": frozenset(admins.console),
-        },
+        admin_ids=admin_ids(settings, channels),
         default_language=settings.default_language,
+        flow_ttl=timedelta(hours=settings.conversation.flow_expiry_hours),
     )

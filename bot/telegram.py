@@ -3,7 +3,12 @@
 PTB does the HTTP; our Conversation does the talking. Every update goes through one TypeHandler that maps it to an
 Incoming, lets the Conversation answer it exactly once (update_id is stored with its effects), and sends what it
 returned. Flood limits: AIORateLimiter (30 msg/s overall, 20/min per group, RetryAfter waited out and retried)
-plus the 1 msg/s per private chat that it does not enforce.
+plus the 1 msg/s per private chat that it does not enforce. Broadcasts go through a lane of their own
+(bot/broadcast_transports.py TelegramTransport), which gives way to the replies counted here.
+
+The phone step: a reply asking for the phone number (``request_contact``) is one message with a reply keyboard —
+the "share my number" button, and the reply's other buttons (Skip) as text buttons on a row of their own, whose
+press sends their label as text. The next message to that chat that has no inline keyboard removes it.
 """
 
 from __future__ import annotations
@@ -28,13 +33,16 @@ from telegram import (
     KeyboardButton,
     PhotoSize,
     ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
     Update,
 )
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
 
-from bot.channel import ChannelRuntime
+from bot.broadcast_sender import Lane, SendRate
+from bot.broadcast_transports import TelegramTransport
+from bot.channel import ChannelRuntime, ChannelSpec, RecentSends, Shared
 from bot.config import TelegramSettings
 from handlers.app import COMMANDS, Conversation
 from handlers.delivery import RecipientBlocked
@@ -52,11 +60,22 @@ MENU = ("start", "search", "browse", "requests", "memos", "events", "link", "hel
 CAPTION_LIMIT = 1024
 SEND_ATTEMPTS = 4
 MAX_UPLOAD = MAX_FILE_BYTES  # the largest file a user may send us (catalogue lists)
+MAX_KEYBOARDS_KEPT = 10_000  # chats remembered as showing a reply keyboard (the oldest are forgotten)
 
 
 def _photo(photo: str | Attachment) -> str | InputFile:
     """A URL or file id as it is; an image we made, uploaded."""
     return InputFile(photo.data, filename=photo.filename) if isinstance(photo, Attachment) else photo
+
+
+def _contact_keyboard(part: Rendered) -> ReplyKeyboardMarkup:
+    """The phone step's reply keyboard: "share my number", then the reply's other buttons (Skip) as text buttons on
+    a row of their own; pressing one of those sends its label as text."""
+    rows = [[KeyboardButton(part.request_contact, request_contact=True)]]
+    others = [KeyboardButton(button.label) for row in part.buttons for button in row]
+    if others:
+        rows.append(others)
+    return ReplyKeyboardMarkup(rows, one_time_keyboard=True, resize_keyboard=True)
 
 
 class ChatRateLimiter(AIORateLimiter):
@@ -87,6 +106,22 @@ class ChatRateLimiter(AIORateLimiter):
         return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
 
 
+class CountingRateLimiter(ChatRateLimiter):
+    """The interactive channel's rate limiter, counting the messages it sends for the broadcast lane to give way to."""
+
+    def __init__(self, recent: RecentSends, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.recent = recent
+
+    async def process_request(  # type: ignore[override]
+        self, callback: Any, args: Any, kwargs: dict[str, Any], endpoint: str, data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> Any:
+        if endpoint.startswith(("send", "edit", "copy", "forward")):
+            self.recent.add()
+        return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+
+
 class TelegramChannel(ChannelRuntime):
     name = "telegram"
     capabilities = Capabilities(max_text=4096, max_buttons=100)
@@ -109,6 +144,9 @@ class TelegramChannel(ChannelRuntime):
         if settings.mode == "webhook":
             builder = builder.updater(None)
         self.application: Application = builder.build()  # type: ignore[type-arg]
+        # Chats showing the phone step's reply keyboard, until a message removes it. In this process's memory: a
+        # restart, or a reply sent by another replica, leaves it up (it hides once pressed: one_time_keyboard).
+        self._reply_keyboards: OrderedDict[int, None] = OrderedDict()
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
 
@@ -258,7 +296,7 @@ class TelegramChannel(ChannelRuntime):
         bot = self.application.bot
         rows = [[InlineKeyboardButton(b.label, callback_data=b.action) for b in row] for row in part.buttons]
         inline = InlineKeyboardMarkup(rows) if rows else None
-        if part.edit and edit_message_id is not None:
+        if part.edit and edit_message_id is not None and not part.request_contact:
             try:
                 edit = {"chat_id": chat_id, "message_id": edit_message_id, "text": part.text, "reply_markup": inline}
                 await self._call(bot.edit_message_text, **edit)
@@ -267,22 +305,35 @@ class TelegramChannel(ChannelRuntime):
                 if "not modified" in str(error).lower():
                     return
                 log.info("could not edit message %s (%s); sending a new one", edit_message_id, error)
-        if part.request_contact:
-            share = KeyboardButton(part.request_contact, request_contact=True)
-            keyboard = ReplyKeyboardMarkup([[share]], one_time_keyboard=True, resize_keyboard=True)
-            await self._call(bot.send_message, chat_id=chat_id, text=part.text, reply_markup=keyboard)
-            if inline is not None:
-                await self._call(bot.send_message, chat_id=chat_id, text="⬇️", reply_markup=inline)
+        if part.request_contact:  # one message: a reply keyboard cannot go with inline buttons
+            await self._call(bot.send_message, chat_id=chat_id, text=part.text, reply_markup=_contact_keyboard(part))
+            self._reply_keyboards[chat_id] = None
+            self._reply_keyboards.move_to_end(chat_id)
+            while len(self._reply_keyboards) > MAX_KEYBOARDS_KEPT:
+                self._reply_keyboards.popitem(last=False)
         elif part.photo and len(part.text) <= CAPTION_LIMIT:
-            await self._call(bot.send_photo, chat_id=chat_id, photo=_photo(part.photo), caption=part.text,
-                             reply_markup=inline)
+            await self._post(bot.send_photo, chat_id, inline, photo=_photo(part.photo), caption=part.text)
         else:
             if part.photo:
-                await self._call(bot.send_photo, chat_id=chat_id, photo=_photo(part.photo))
-            await self._call(bot.send_message, chat_id=chat_id, text=part.text, reply_markup=inline)
+                await self._post(bot.send_photo, chat_id, None, photo=_photo(part.photo))
+            await self._post(bot.send_message, chat_id, inline, text=part.text)
         if part.document is not None:
             name, data = await load_document(self.services.db, part.document, self.services.memo_place)
-            await self._call(bot.send_document, chat_id=chat_id, document=InputFile(data, filename=name))
+            document = InputFile(data, filename=name)
+            if part.request_contact:  # the keyboard just shown stays up
+                await self._call(bot.send_document, chat_id=chat_id, document=document)
+            else:
+                await self._post(bot.send_document, chat_id, None, document=document)
+
+    async def _post(self, method: Any, chat_id: int, inline: InlineKeyboardMarkup | None, **kwargs: Any) -> Any:
+        """Send a message with its inline keyboard; one without any removes the phone step's reply keyboard if the
+        chat shows it (a message has one markup: the removal waits for a message without inline buttons)."""
+        removes = inline is None and chat_id in self._reply_keyboards
+        result = await self._call(method, chat_id=chat_id, reply_markup=ReplyKeyboardRemove() if removes else inline,
+                                  **kwargs)
+        if removes:
+            self._reply_keyboards.pop(chat_id, None)
+        return result
 
     async def _call(self, method: Any, **kwargs: Any) -> Any:
         """Call the Bot API; retry network errors with backoff; 403 means the user blocked the bot."""
@@ -300,3 +351,36 @@ class TelegramChannel(ChannelRuntime):
                 log.warning("telegram call failed (%s); retrying in %.1fs", error, delay)
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable")
+
+
+# -- the declaration (bot/channels.py) ----------------------------------------------------------------------------
+
+
+def _build(shared: Shared) -> TelegramChannel:
+    limiter = CountingRateLimiter(shared.replies, max_retries=3)  # the broadcast lane gives way to these replies
+    return TelegramChannel(shared.conversation, shared.settings.telegram, rate_limiter=limiter)
+
+
+def broadcast_lane(shared: Shared) -> Lane:
+    """The Telegram lane as configured: free (about 30 a second) or paid broadcasts (up to 1000), giving way to
+    the replies this process sends."""
+    b, telegram = shared.settings.broadcast, shared.settings.telegram
+    assert telegram.token is not None
+    rate, in_flight = (b.telegram_paid_rate, b.telegram_paid_in_flight) if b.telegram_paid else (
+        b.telegram_rate, b.telegram_in_flight)
+    transport = TelegramTransport(
+        telegram.token.get_secret_value(), telegram.base_url, paid=b.telegram_paid,
+        timeout=b.send_timeout_seconds, connections=in_flight + 2,
+    )
+    return Lane(transport, SendRate(rate, interactive=shared.replies), in_flight)
+
+
+CHANNEL = ChannelSpec(
+    name="telegram",
+    section="telegram",
+    enabled_by="telegram.token",
+    configured=lambda settings: settings.telegram.token is not None,
+    admins="telegram",
+    build=_build,
+    broadcast=broadcast_lane,
+)

@@ -13,7 +13,7 @@ from functools import partial
 
 import aiohttp
 
-from bot.channel import ChannelRuntime, finish
+from bot.channel import ChannelRuntime, Shared
 from bot.links import LinkSigner
 from handlers.app import Conversation
 from handlers.delivery import ChannelUnavailable, RecipientBlocked, RecipientUnreachable
@@ -72,6 +72,13 @@ def with_link(text: str, link: str) -> list[str]:
     return [together] if len(together) <= MAX_TEXT else [text, link]
 
 
+def link_signer_of(shared: Shared) -> LinkSigner:
+    """The signer of the download links a Zalo channel sends instead of files."""
+    if shared.signer is None:
+        raise ValueError("the Zalo channels send memos as download links: set web.secret and web.public_url")
+    return shared.signer
+
+
 class ChatQueue:
     """Work done in the background after an update was acknowledged: one chat's items in arrival order,
     different chats concurrently."""
@@ -111,7 +118,7 @@ class ChatQueue:
 
 
 class ZaloChannel(ChannelRuntime):
-    """A Zalo channel's life: start, then ``run`` (its loops and the notification pump) until cancelled or until
+    """A Zalo channel's life: start, then ``run`` (its loops and the notification pump) until stopped or until
     Zalo refuses its credentials, which stops it for good with a log line saying what to fix."""
 
     def __init__(self, conversation: Conversation, signer: LinkSigner, backoff: Backoff) -> None:
@@ -128,22 +135,6 @@ class ZaloChannel(ChannelRuntime):
             self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60, sock_connect=10))
         return self._http
 
-    def loops(self) -> list[Awaitable[None]]:
-        """What runs besides the pump (the polling loop)."""
-        return []
-
-    async def run(self, pump_interval: float = 1.0) -> None:
-        """The pump and the channel's loops until cancelled or refused; then the channel is stopped cleanly."""
-        jobs = [asyncio.create_task(self.pump(pump_interval)), *(asyncio.create_task(loop) for loop in self.loops())]
-        refused = asyncio.create_task(self.refused.wait())
-        try:
-            await asyncio.wait([refused, *jobs], return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            self.stopping.set()
-            refused.cancel()
-            await finish([refused, *jobs])
-            await self.stop()
-
     async def stop(self) -> None:
         await self.queue.close()
         if self._http is not None:
@@ -151,10 +142,12 @@ class ZaloChannel(ChannelRuntime):
             self._http = None
 
     def refuse(self, what: str) -> None:
-        """Zalo refused our credentials: nothing will work until a person fixes the configuration."""
+        """Zalo refused our credentials: nothing will work until a person fixes the configuration; the channel's
+        loops stop (``run`` ends)."""
         if not self.refused.is_set():
             log.error("%s: %s; the channel is stopped", self.name, what)
             self.refused.set()
+            self.stopping.set()
 
     def check_usable(self) -> None:
         if self.refused.is_set():

@@ -18,9 +18,12 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from bot.broadcast_sender import Lane, SendRate
+from bot.broadcast_transports import ZaloBotTransport
+from bot.channel import ChannelSpec, Shared
 from bot.config import ZaloBotSettings
 from bot.links import LinkSigner
-from bot.zalo_base import Backoff, ZaloApiError, ZaloChannel, network_error, request_id
+from bot.zalo_base import Backoff, ZaloApiError, ZaloChannel, link_signer_of, network_error, request_id
 from handlers.app import Conversation
 from handlers.delivery import ChannelUnavailable, RecipientBlocked
 from handlers.messages import Attachment, Capabilities, Incoming
@@ -64,12 +67,16 @@ class ZaloBotChannel(ZaloChannel):
                 await self.call("setWebhook", {"url": self.settings.webhook_url, "secret_token": self._secret})
         except ZaloApiError as error:
             if error.code == 401:
-                self.refuse(REFUSED)
+                self.refuse_token()
             else:
                 log.warning("zalo_bot: could not finish starting (%s); carrying on", error)
 
     def loops(self) -> list[Awaitable[None]]:
         return [self.poll()] if self.settings.mode == "polling" else []
+
+    def refuse_token(self) -> None:
+        """Zalo answered 401: the token is wrong or was reset."""
+        self.refuse(REFUSED)
 
     # -- inbound ------------------------------------------------------------------------------------------------
 
@@ -91,7 +98,7 @@ class ZaloBotChannel(ZaloChannel):
                     failures = 0
                     continue
                 if error.code == 401:
-                    self.refuse(REFUSED)
+                    self.refuse_token()
                     return
                 delay = error.retry_after or self.backoff.delay(failures)
                 failures += 1
@@ -189,7 +196,7 @@ class ZaloBotChannel(ZaloChannel):
                 return await self.call(method, payload)
             except ZaloApiError as error:
                 if error.code == 401:
-                    self.refuse(REFUSED)
+                    self.refuse_token()
                     raise ChannelUnavailable(str(error)) from error
                 if error.code == 403:
                     raise RecipientBlocked(str(error)) from error
@@ -238,3 +245,28 @@ def _image_url(update: dict[str, Any]) -> str:
     """Where Zalo keeps the picture of a message.image.received update (``photo_url``, or ``photo``)."""
     message = update.get("message") if isinstance(update.get("message"), dict) else {}
     return str(message.get("photo_url") or message.get("photo") or "")
+
+
+# -- the declaration (bot/channels.py) ----------------------------------------------------------------------------
+
+
+def _build(shared: Shared) -> ZaloBotChannel:
+    return ZaloBotChannel(shared.conversation, shared.settings.zalo.bot, link_signer_of(shared))
+
+
+def broadcast_lane(shared: Shared) -> Lane:
+    """Broadcasts go through a client of their own (not started: it only sends), at ``broadcast.zalo_rate``."""
+    b = shared.settings.broadcast
+    transport = ZaloBotTransport(_build(shared), timeout=b.send_timeout_seconds)
+    return Lane(transport, SendRate(b.zalo_rate), b.zalo_in_flight)
+
+
+CHANNEL = ChannelSpec(
+    name="zalo_bot",
+    section="zalo.bot",
+    enabled_by="zalo.bot.token",
+    configured=lambda settings: settings.zalo.bot.token is not None,
+    admins="zalo",  # [admins] zalo lists the Zalo ids of both Zalo channels
+    build=_build,
+    broadcast=broadcast_lane,
+)

@@ -20,11 +20,13 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from bot.channel import ChannelSpec, Shared
 from bot.config import ZaloOASettings
 from bot.links import LinkSigner
-from bot.zalo_base import Backoff, ZaloApiError, ZaloChannel, network_error, request_id
+from bot.zalo_base import Backoff, ZaloApiError, ZaloChannel, link_signer_of, network_error, request_id
 from bot.zalo_tokens import OATokens, TokenRefused
-from handlers.app import ACTIONS, Conversation
+from handlers.actions import is_payload
+from handlers.app import Conversation
 from handlers.delivery import ChannelUnavailable, RecipientUnreachable
 from handlers.messages import MAX_ACTION_BYTES, Attachment, Button, Capabilities, Incoming
 from handlers.render import Rendered
@@ -155,7 +157,7 @@ class ZaloOAChannel(ZaloChannel):
         if not text.startswith(PAYLOAD_MARK) or len(text.encode()) > MAX_ACTION_BYTES + 1 or " " in text:
             return ""
         action = text[len(PAYLOAD_MARK):]
-        return action if action.partition(":")[0] in ACTIONS else ""
+        return action if is_payload(action) else ""
 
     # -- outbound -----------------------------------------------------------------------------------------------
 
@@ -256,3 +258,21 @@ def _file_payload(event: dict[str, Any]) -> dict[str, Any]:
 def file_url_in(event: dict[str, Any]) -> str:
     """Where Zalo keeps the file or picture a user sent (fetched before the update is handled)."""
     return str(_file_payload(event).get("url") or "")
+
+
+# -- the declaration (bot/channels.py) ----------------------------------------------------------------------------
+
+
+def _build(shared: Shared) -> ZaloOAChannel:
+    return ZaloOAChannel(shared.conversation, shared.settings.zalo.oa, link_signer_of(shared))
+
+
+CHANNEL = ChannelSpec(
+    name="zalo_oa",
+    section="zalo.oa",
+    enabled_by="zalo.oa.refresh_token",
+    configured=lambda settings: settings.zalo.oa.enabled,
+    admins="zalo",  # [admins] zalo lists the Zalo ids of both Zalo channels
+    build=_build,
+    broadcast=None,  # Zalo's 7-day window makes a broadcast a paid campaign
+)

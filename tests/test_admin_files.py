@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from bot.console import ConsoleChat
+from bot.console import ConsoleChannel
+from handlers.app import Conversation
 from handlers.messages import CONSOLE, Attachment, Capabilities, DocumentRef, Reply
 from handlers.render import render
 from models.charts import PNG_SIGNATURE
@@ -54,11 +55,11 @@ def test_attachments_are_never_queued_as_notifications() -> None:
 async def test_the_console_saves_charts_and_exports(sqlite_db: Database, tmp_path: Path) -> None:
     await load_catalogue(sqlite_db)
     out = io.StringIO()
-    console = ConsoleChat(make_services(sqlite_db), "office", out=out, documents=tmp_path / "documents")
-    await console.send(text="/stats")
+    console = ConsoleChannel(Conversation(make_services(sqlite_db)), "office", out=out, documents=tmp_path / "documents")
+    await console.says(text="/stats")
     [chart] = (tmp_path / "documents").glob("ocop-stats-*.png")
     assert chart.read_bytes().startswith(PNG_SIGNATURE) and f"[{chart}]" in out.getvalue()
-    await console.send(text="/export products")
+    await console.says(text="/export products")
     [sheet] = (tmp_path / "documents").glob("ocop-products-*.xlsx")
     assert len(list(load_workbook(sheet, read_only=True).worksheets[0].values)) == 6  # header, five products
 

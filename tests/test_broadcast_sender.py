@@ -13,10 +13,11 @@ import aiohttp
 import pytest
 from sqlmodel import col, select
 
-from bot.broadcast_sender import BroadcastSender, CountingRateLimiter, Lane, RecentSends, SendRate
+from bot.broadcast_sender import BroadcastSender, Lane, RecentSends, SendRate
 from bot.broadcast_transports import TelegramTransport, ZaloBotTransport
 from bot.config import BroadcastSettings, ZaloBotSettings
 from bot.links import LinkSigner
+from bot.telegram import CountingRateLimiter
 from bot.web import make_app, start_site
 from bot.zalo_bot import ZaloBotChannel
 from handlers.app import Conversation

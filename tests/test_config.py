@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.channels import configured
 from bot.config import ConfigError, load_settings
 
 
@@ -17,13 +18,13 @@ def test_defaults_without_a_file() -> None:
     settings = load_settings()
     assert settings.database.url.startswith("sqlite+aiosqlite:///")
     assert settings.telegram.mode == "polling"
-    assert not settings.has_platform_channel
+    assert configured(settings) == []
 
 
 def test_config_toml_in_the_working_directory_is_read(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text('[telegram]\ntoken = "123:ABC"\n', encoding="utf-8")
     settings = load_settings()
-    assert settings.has_platform_channel
+    assert [spec.name for spec in configured(settings)] == ["telegram"]
 
 
 def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

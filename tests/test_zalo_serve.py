@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.channels import configured
 from bot.config import ConfigError, ZaloBotSettings, ZaloOASettings, load_settings
 from tests.fake_zalo import (
     APP_ID,
@@ -46,7 +47,7 @@ def test_every_zalo_key_is_documented_in_the_example() -> None:
         assert section in example["zalo"]
         for key in model.model_fields:
             assert re.search(rf"^(# )?{key} = ", text, flags=re.M), f"zalo.{section}.{key} is not documented"
-    assert not load_settings(EXAMPLE).has_platform_channel
+    assert configured(load_settings(EXAMPLE)) == []
 
 
 def test_a_zalo_channel_needs_the_link_signing_secret_and_address(tmp_path: Path) -> None:
@@ -69,7 +70,7 @@ def test_the_oa_needs_its_app_and_keys(tmp_path: Path) -> None:
     assert "rt-secret-value" not in message
     complete = f'app_id = "{APP_ID}"\napp_secret = "app-secret"\nwebhook_key = "oa-key"\n'
     settings = load_settings(write(tmp_path, path.read_text().replace("[zalo.oa]\n", "[zalo.oa]\n" + complete)))
-    assert settings.zalo.oa.enabled and settings.has_platform_channel
+    assert settings.zalo.oa.enabled and [spec.name for spec in configured(settings)] == ["zalo_oa"]
 
 
 def test_a_short_webhook_secret_is_refused_without_echoing_it(tmp_path: Path) -> None:
