@@ -46,6 +46,12 @@ def admin_ids(settings: Settings, channels: Sequence[ChannelSpec] | None = None)
     }
 
 
+def broadcast_channels(channels: Sequence[ChannelSpec] | None = None) -> tuple[str, ...]:
+    """The channels a broadcast reaches: those with a broadcast lane (Zalo OA has none — its 7-day window makes a
+    broadcast a paid campaign)."""
+    return tuple(spec.name for spec in (registry() if channels is None else channels) if spec.broadcast)
+
+
 def how_to_enable(channels: Sequence[ChannelSpec] | None = None) -> str:
     """The keys that turn the channels on, for messages: "telegram.token, zalo.bot.token or zalo.oa.refresh_token"."""
     keys = [spec.enabled_by for spec in (registry() if channels is None else channels) if spec.enabled_by]

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from bot.channel import ChannelSpec
-from bot.channels import admin_ids
+from bot.channels import admin_ids, broadcast_channels
 from bot.config import Settings
 from handlers.context import Services
 from models.db import Database
@@ -29,4 +29,5 @@ def build_services(settings: Settings, db: Database, channels: Sequence[ChannelS
         admin_ids=admin_ids(settings, channels),
         default_language=settings.default_language,
         flow_ttl=timedelta(hours=settings.conversation.flow_expiry_hours),
+        broadcast_channels=broadcast_channels(channels),
     )

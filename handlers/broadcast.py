@@ -154,7 +154,7 @@ async def _ask_preview(ctx: Context) -> Question:
     """The message as recipients will see it, then who gets it, how many, and the Send button."""
     data = ctx.state.data
     audience = Audience.parse(data["chosen"])
-    count = bc.count_of(await bc.recipients(ctx.session, audience))
+    count = bc.count_of(await bc.recipients(ctx.session, audience, ctx.services.broadcast_channels))
     shown = Reply(data["text"], photo=await _photo(ctx, data.get("photo") or ""))
     change = Option("back", ctx.t("broadcast.change_audience"))
     described = await describe(ctx, audience)
@@ -191,7 +191,7 @@ async def _send(ctx: Context) -> None:
     audience = Audience.parse(data["chosen"])
     broadcast = await bc.create_broadcast(  # StaleAction when the audience emptied since the preview
         ctx.session, ctx.user, channel=ctx.incoming.channel, chat_id=ctx.incoming.chat_id, text=data["text"],
-        photo=data.get("photo") or "", audience=audience, now=ctx.now,
+        photo=data.get("photo") or "", audience=audience, channels=ctx.services.broadcast_channels, now=ctx.now,
     )
     ctx.state.leave()
     ctx.say("broadcast.queued", number=broadcast.id, count=broadcast.total)

@@ -39,6 +39,7 @@ class Services:
     memo_place: str = "Hà Nội"
     default_language: str = "vi"
     flow_ttl: timedelta = timedelta(hours=24)  # a flow left alone longer than this ends at the next message
+    broadcast_channels: tuple[str, ...] = ()  # the channels a broadcast reaches: those with a broadcast sender
 
     chat_locks: defaultdict[tuple[str, str], asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
 

@@ -31,9 +31,6 @@ from models.errors import Stale, StaleAction
 from models.events import Registration
 from models.people import BuyerProfile, Identity, Role, User
 
-# Channels a broadcast reaches: those with a sender in bot/broadcast_sender.py. Zalo OA is left out: its
-# consultation messages only reach people who wrote in the last 7 days, and broadcasts there are paid campaigns.
-BROADCAST_CHANNELS = ("telegram", "zalo_bot")
 MAX_TEXT = 2000  # the longest text every broadcast channel takes in one message (Zalo: 2000)
 MAX_PHOTO_URL = 500
 MAX_ERROR = 300
@@ -149,9 +146,7 @@ class AudienceCount:
     by_role: dict[str, int]
 
 
-async def recipients(
-    session: AsyncSession, audience: Audience, channels: Sequence[str] = BROADCAST_CHANNELS
-) -> list[Recipient]:
+async def recipients(session: AsyncSession, audience: Audience, channels: Sequence[str]) -> list[Recipient]:
     """Every identity the audience reaches on ``channels``, users who blocked the bot left out, in user order."""
     query = (
         select(User.id, User.role, Identity.channel, Identity.external_id)
@@ -217,11 +212,12 @@ async def create_broadcast(
     text: str,
     photo: str,
     audience: Audience,
+    channels: Sequence[str],
     now: datetime,
 ) -> Broadcast:
-    """The Broadcast and one pending Delivery per recipient, in the session's transaction (audited)."""
+    """The Broadcast and one pending Delivery per recipient on ``channels``, in the session's transaction (audited)."""
     require_admin(admin)
-    found = await recipients(session, audience)
+    found = await recipients(session, audience, channels)
     if not found:
         raise StaleAction("nobody to send to", Stale.GONE)
     assert admin.id is not None

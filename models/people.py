@@ -29,13 +29,6 @@ class BuyerKind(StrEnum):
     ECOMMERCE = "ecommerce"
 
 
-class Channel(StrEnum):
-    TELEGRAM = "telegram"
-    ZALO_BOT = "zalo_bot"
-    ZALO_OA = "zalo_oa"
-    CONSOLE = "console"
-
-
 class User(SQLModel, table=True):
     """A person; one user may hold several channel identities once they link them."""
 

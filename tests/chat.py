@@ -53,6 +53,7 @@ def make_services(db: Database, clock: FakeClock | None = None, **policy: object
         policy=ContactPolicy(**policy),  # type: ignore[arg-type]
         admin_ids={"console": frozenset({"office"}), "telegram": frozenset({"9000"})},
         make_code=lambda: next(codes),
+        broadcast_channels=("telegram", "zalo_bot"),
     )
 
 

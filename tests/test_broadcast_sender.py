@@ -15,6 +15,7 @@ from sqlmodel import col, select
 
 from bot.broadcast_sender import BroadcastSender, Lane, RecentSends, SendRate
 from bot.broadcast_transports import TelegramTransport, ZaloBotTransport
+from bot.channels import broadcast_channels
 from bot.config import BroadcastSettings, ZaloBotSettings
 from bot.links import LinkSigner
 from bot.telegram import CountingRateLimiter
@@ -59,7 +60,8 @@ async def broadcast(db: Database, text: str = "Hội chợ OCOP 2026", photo: st
         admin = (await session.exec(select(User).where(User.role == Role.ADMIN.value))).one()
         chat = ADMIN if channel == "telegram" else "office"
         created = await create_broadcast(session, admin, channel=channel, chat_id=chat, text=text, photo=photo,
-                                         audience=Audience(AudienceKind.BUYERS), now=_now())
+                                         audience=Audience(AudienceKind.BUYERS), channels=broadcast_channels(),
+                                         now=_now())
         return created.id or 0
 
 

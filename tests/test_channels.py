@@ -17,7 +17,7 @@ import bot.housekeeping
 from bot.broadcast_sender import Lane, SendRate, build_sender
 from bot.broadcast_transports import Transport
 from bot.channel import ChannelRuntime, ChannelSpec, Shared, finish
-from bot.channels import admin_ids, configured, how_to_enable, registry
+from bot.channels import admin_ids, broadcast_channels, configured, how_to_enable, registry
 from bot.cli import serve
 from bot.config import AdminSettings, Settings, WebSettings
 from bot.console import ConsoleChannel
@@ -90,6 +90,7 @@ def test_every_channel_module_declares_itself() -> None:
     assert modules == {"console": "bot.console", "telegram": "bot.telegram", "zalo_bot": "bot.zalo_bot",
                        "zalo_oa": "bot.zalo_oa"}
     assert [name for name, spec in found.items() if spec.broadcast is not None] == ["telegram", "zalo_bot"]
+    assert broadcast_channels() == ("telegram", "zalo_bot")
     assert how_to_enable() == "telegram.token, zalo.bot.token or zalo.oa.refresh_token"
 
 
