@@ -45,7 +45,7 @@ from models.search_service import SearchService
 from models.text import normalize
 from tests.fake_telegram import TOKEN, FakeTelegram
 
-SECRET = "bench-secret"
+SECRET = "bench-secret-0123456789"
 QUERIES = Path(__file__).with_name("queries.jsonl")
 HEADER = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
 

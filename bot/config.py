@@ -3,20 +3,65 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_CONFIG = Path("config.toml")
 ENV_PREFIX = "OCOP_BOT__"
 _SENSITIVE = ("token", "secret", "password", "url", "key")
+MAKE_SECRET = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+
+
+@dataclass(frozen=True)
+class SecretRule:
+    """What a secret we choose must look like; a refusal names the rule and the length, never the value."""
+
+    min_length: int
+    max_length: int = 1024
+    alphabet: str = ""  # a regex character class the whole value must be made of, e.g. "A-Za-z0-9_-"
+    alphabet_name: str = ""  # the same, as told to people
+    distinct: int = 1  # different characters at least: "aaaa…" is long but no secret
+
+    def __call__(self, value: SecretStr) -> SecretStr:
+        text = value.get_secret_value()
+        if not text:
+            problem = "empty: give the value, or leave the key out"
+        elif len(text) < self.min_length:
+            problem = f"too short ({len(text)} characters): it needs at least {self.min_length}"
+        elif len(text) > self.max_length:
+            problem = f"too long ({len(text)} characters): at most {self.max_length} are allowed"
+        elif self.alphabet and not re.fullmatch(f"[{self.alphabet}]+", text):
+            problem = f"only the characters {self.alphabet_name} are allowed"
+        elif len(set(text)) < self.distinct:
+            problem = f"too repetitive: it needs at least {self.distinct} different characters"
+        else:
+            return value
+        hint = f"; make a random one with: {MAKE_SECRET}" if self.min_length > 1 else ""
+        raise PydanticCustomError("secret_rule", "{problem}{hint}", {"problem": problem, "hint": hint})
+
+
+# Signs download links with HMAC-SHA256, so whoever learns it forges every link: it must resist an offline search
+# from one link. 32 random URL-safe characters are about 190 bits.
+LinkSecret = Annotated[SecretStr, AfterValidator(SecretRule(32, distinct=10))]
+# Telegram takes 1-256 characters of A-Z a-z 0-9 _ -; 16 random ones are about 95 bits.
+TelegramWebhookSecret = Annotated[
+    SecretStr, AfterValidator(SecretRule(16, 256, alphabet=r"A-Za-z0-9_\-", alphabet_name="A-Z a-z 0-9 _ -"))
+]
+# Zalo Bot Platform takes 8-256 characters; we ask for 16 as for Telegram.
+ZaloWebhookSecret = Annotated[SecretStr, AfterValidator(SecretRule(16, 256))]
+# Issued by Zalo (the app's and the OA's secret keys): whatever Zalo gave, but not empty.
+IssuedSecret = Annotated[SecretStr, AfterValidator(SecretRule(1))]
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
 
 class DatabaseSettings(Section):
@@ -30,7 +75,10 @@ class TelegramSettings(Section):
     base_url: str = "https://api.telegram.org/bot"
     webhook_url: str = ""
     webhook_path: str = Field(default="webhook", pattern=r"^[A-Za-z0-9_\-]{1,64}$")
-    webhook_secret: SecretStr | None = None
+    webhook_secret: TelegramWebhookSecret | None = None
+    poll_timeout: int = Field(default=30, ge=1, le=60)  # seconds a getUpdates call waits for updates
+    messages_per_second: float = Field(default=30.0, gt=0, le=1000)  # all replies of this process (Bot API: ~30)
+    chat_gap_seconds: float = Field(default=1.0, ge=0, le=60)  # between two messages to one private chat
 
 
 class ZaloBotSettings(Section):
@@ -39,7 +87,7 @@ class ZaloBotSettings(Section):
     base_url: str = "https://bot-api.zaloplatforms.com"
     webhook_url: str = ""
     webhook_path: str = Field(default="webhook", pattern=r"^[A-Za-z0-9_\-]{1,64}$")
-    webhook_secret: SecretStr | None = Field(default=None, min_length=8, max_length=256)
+    webhook_secret: ZaloWebhookSecret | None = None
     poll_timeout: int = Field(default=30, ge=1, le=60)
 
 
@@ -48,8 +96,8 @@ class ZaloOASettings(Section):
 
     app_id: str = ""
     oa_id: str = ""
-    app_secret: SecretStr | None = None  # header secret_key of the token refresh
-    webhook_key: SecretStr | None = None  # the key in X-ZEvent-Signature (OA secret key or app secret)
+    app_secret: IssuedSecret | None = None  # header secret_key of the token refresh
+    webhook_key: IssuedSecret | None = None  # the key in X-ZEvent-Signature (OA secret key or app secret)
     refresh_token: SecretStr | None = None  # the first one; rotated tokens live in the database
     access_token: SecretStr | None = None
     base_url: str = "https://openapi.zalo.me"
@@ -74,7 +122,7 @@ class WebSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     public_url: str = ""  # how users reach it, e.g. https://ocop.example.vn (links in messages)
-    secret: SecretStr | None = None  # signs download links; required when a channel needs links
+    secret: LinkSecret | None = None  # signs download links; required when a channel needs links
     link_ttl_hours: int = Field(default=72, ge=1)
 
 
@@ -119,7 +167,9 @@ class BroadcastSettings(Section):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid")
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", hide_input_in_errors=True
+    )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     default_language: Literal["vi", "en"] = "vi"
@@ -148,7 +198,9 @@ class Settings(BaseSettings):
     def missing(self) -> list[tuple[str, str]]:
         """Keys that other settings make necessary: (key, why)."""
         found: list[tuple[str, str]] = []
-        bot, oa = self.zalo.bot, self.zalo.oa
+        bot, oa, telegram = self.zalo.bot, self.zalo.oa, self.telegram
+        if telegram.token is not None and telegram.mode == "webhook" and telegram.webhook_secret is None:
+            found.append(("telegram.webhook_secret", "required in webhook mode"))
         if bot.token is not None and bot.mode == "webhook" and bot.webhook_secret is None:
             found.append(("zalo.bot.webhook_secret", "required in webhook mode"))
         if oa.enabled:

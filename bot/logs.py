@@ -1,8 +1,26 @@
-"""Logging set-up: levels for chatty libraries, and secrets replaced by *** in every record."""
+"""Logging set-up: levels for chatty libraries, and secrets replaced by *** wherever the process writes an error.
+
+Every log record is redacted as it is made (a record factory): its message, its formatted exception and its stack,
+so no handler, formatter or test capture ever sees a secret. Exceptions nobody catches are printed by
+``sys.excepthook`` (the main thread) and ``threading.excepthook`` (other threads): both are replaced by versions
+that redact. asyncio needs no handler of its own: its default exception handler ("Task exception was never
+retrieved", errors in callbacks) writes through the ``asyncio`` logger, so its records are redacted like any other.
+
+Secrets come from the settings at start and, at run time, from whoever learns a new one (the Zalo OA tokens the
+bot refreshes): ``redact.add(token)``.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+import re
+import sys
+import threading
+import traceback
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote, quote_plus
 
 from pydantic import BaseModel, SecretStr
 from sqlalchemy.engine import make_url
@@ -10,21 +28,80 @@ from sqlalchemy.engine import make_url
 from bot.config import Settings
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+HIDDEN = "***"
 
 
-class RedactSecrets(logging.Filter):
-    def __init__(self, secrets: list[str]) -> None:
-        super().__init__()
-        self._secrets = sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
+class Redactor:
+    """The secrets to hide, whatever their length, and the text with each of them replaced by ``***``."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
+    def __init__(self) -> None:
+        self._secrets: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+        self._lock = threading.Lock()
+
+    def add(self, *secrets: str | None) -> None:
+        """Hide these from now on (empty values are ignored), as written and as URLs and JSON escape them."""
+        forms = {form for secret in secrets if secret for form in _written_forms(secret)}
+        with self._lock:
+            if forms <= self._secrets:
+                return
+            self._secrets |= forms
+            longest_first = sorted(self._secrets, key=len, reverse=True)
+            self._pattern = re.compile("|".join(re.escape(secret) for secret in longest_first))
+
+    def __call__(self, text: str) -> str:
+        pattern = self._pattern
+        return pattern.sub(HIDDEN, text) if pattern is not None and text else text
+
+
+def _written_forms(secret: str) -> set[str]:
+    return {secret, quote(secret, safe=""), quote(secret), quote_plus(secret), json.dumps(secret)[1:-1],
+            repr(secret)[1:-1]}
+
+
+redact = Redactor()  # the process's secrets: configure_logging adds the settings', others add rotated tokens
+
+
+def redact_record(record: logging.LogRecord) -> None:
+    """Hide every secret in what ``record`` prints: the message, the exception with its traceback, the stack."""
+    try:
         message = record.getMessage()
-        redacted = message
-        for secret in self._secrets:
-            redacted = redacted.replace(secret, "***")
-        if redacted != message:
-            record.msg, record.args = redacted, None
-        return True
+    except Exception:  # arguments that do not fit the format: show both, as logging's own error report would
+        message = f"{record.msg!r} with arguments {record.args!r}"
+    record.msg, record.args = redact(message), None
+    if isinstance(record.exc_info, tuple) and record.exc_info[1] is not None:
+        record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        record.exc_info = None  # only the redacted text is kept: no handler can format the original
+    elif record.exc_text:
+        record.exc_text = redact(record.exc_text)
+    if record.stack_info:
+        record.stack_info = redact(record.stack_info)
+
+
+class RedactingRecordFactory:
+    """Wraps the record factory in place: every record is redacted as it is made."""
+
+    def __init__(self, make: Any) -> None:
+        self.make = make
+
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        record: logging.LogRecord = self.make(*args, **kwargs)
+        redact_record(record)
+        return record
+
+
+def print_uncaught(kind: type[BaseException], error: BaseException, tb: TracebackType | None) -> None:
+    """``sys.excepthook``: the traceback Python would print at exit, redacted."""
+    sys.stderr.write(redact("".join(traceback.format_exception(kind, error, tb))))
+
+
+def print_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    """``threading.excepthook``: as Python prints it, redacted (SystemExit ends a thread silently)."""
+    if args.exc_type is SystemExit or args.exc_value is None:
+        return
+    name = args.thread.name if args.thread is not None else threading.get_ident()
+    text = "".join(traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback))
+    sys.stderr.write(redact(f"Exception in thread {name}:\n{text}"))
 
 
 def secrets_of(model: BaseModel) -> list[str]:
@@ -39,15 +116,19 @@ def secrets_of(model: BaseModel) -> list[str]:
     return found
 
 
+def install_redaction() -> None:
+    """Redact log records as they are made and uncaught exceptions as they are printed (once per process)."""
+    if not isinstance(logging.getLogRecordFactory(), RedactingRecordFactory):
+        logging.setLogRecordFactory(RedactingRecordFactory(logging.getLogRecordFactory()))
+    sys.excepthook = print_uncaught
+    threading.excepthook = print_uncaught_in_thread
+    logging.captureWarnings(True)  # warnings go through logging too, so they are redacted
+
+
 def configure_logging(settings: Settings) -> None:
+    redact.add(*secrets_of(settings), make_url(settings.database.url).password)
+    install_redaction()
     logging.basicConfig(level=settings.log_level, format=FORMAT)
-    secrets = secrets_of(settings)
-    password = make_url(settings.database.url).password
-    if password:
-        secrets.append(str(password))
-    redact = RedactSecrets(secrets)
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(redact)
     if settings.log_level != "DEBUG":
         for chatty in ("alembic", "httpx", "httpcore", "aiohttp.access"):
             logging.getLogger(chatty).setLevel(logging.WARNING)

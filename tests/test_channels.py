@@ -99,7 +99,7 @@ def test_only_configured_channels_are_started() -> None:
     telegram = Settings(telegram={"token": "123:ABC"})  # type: ignore[arg-type]
     assert [spec.name for spec in configured(telegram)] == ["telegram"]
     both = Settings(zalo={"bot": {"token": "1:x"}, "oa": {"refresh_token": "r"}},  # type: ignore[arg-type]
-                    web={"secret": "s", "public_url": "https://ocop.example.vn"})
+                    web={"secret": "link-secret-for-channel-tests-0123456789", "public_url": "https://ocop.example.vn"})
     assert [spec.name for spec in configured(both)] == ["zalo_bot", "zalo_oa"]
 
 

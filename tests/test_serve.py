@@ -14,12 +14,12 @@ async def test_serve_webhook_healthz_and_sigterm(tmp_path: Path, unused_tcp_port
             "OCOP_BOT__TELEGRAM__TOKEN": TOKEN,
             "OCOP_BOT__TELEGRAM__BASE_URL": fake.base_url,
             "OCOP_BOT__TELEGRAM__MODE": "webhook",
-            "OCOP_BOT__TELEGRAM__WEBHOOK_SECRET": "hook-secret",
+            "OCOP_BOT__TELEGRAM__WEBHOOK_SECRET": "hook-secret-0123456789",
             "OCOP_BOT__TELEGRAM__WEBHOOK_URL": "https://ocop.example.vn/telegram/webhook",
         }
         async with serve_process(tmp_path, unused_tcp_port, settings) as served:
             update = fake.message_update(77, "che thai nguyen")
-            assert await post_webhook(f"{served.base}/telegram/webhook", update, "hook-secret") == 200
+            assert await post_webhook(f"{served.base}/telegram/webhook", update, "hook-secret-0123456789") == 200
             reply = await fake.wait_for(77, "Chè", timeout=20)
             assert "Thái Nguyên" in reply.text  # the sample catalogue was loaded into the empty database
         assert fake.count("setWebhook") == 1

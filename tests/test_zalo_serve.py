@@ -62,7 +62,7 @@ def test_a_zalo_channel_needs_the_link_signing_secret_and_address(tmp_path: Path
 
 def test_the_oa_needs_its_app_and_keys(tmp_path: Path) -> None:
     path = write(tmp_path, '[zalo.oa]\nrefresh_token = "rt-secret-value"\n'
-                           '[web]\nsecret = "s3cret-for-links"\npublic_url = "https://ocop.example.vn"\n')
+                           '[web]\nsecret = "s3cret-for-links-0123456789-abcdefgh"\npublic_url = "https://ocop.example.vn"\n')
     with pytest.raises(ConfigError) as error:
         load_settings(path)
     message = str(error.value)
@@ -83,7 +83,7 @@ def test_a_short_webhook_secret_is_refused_without_echoing_it(tmp_path: Path) ->
 async def test_serve_runs_both_zalo_channels(tmp_path: Path, unused_tcp_port: int) -> None:
     async with serving(FakeZaloBot()) as bot, serving(FakeZaloOA()) as oa:
         settings = {
-            "OCOP_BOT__WEB__SECRET": "link-secret-for-serve",
+            "OCOP_BOT__WEB__SECRET": "link-secret-for-serve-0123456789-abcdef",
             "OCOP_BOT__WEB__PUBLIC_URL": "https://ocop.example.vn",
             "OCOP_BOT__ZALO__BOT__TOKEN": BOT_TOKEN,
             "OCOP_BOT__ZALO__BOT__BASE_URL": bot.url,
