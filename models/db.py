@@ -17,6 +17,8 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# Server connections are replaced after half an hour, before idle timeouts of proxies and poolers end them for us.
+RECYCLE_SECONDS = 1800
 
 
 def utcnow() -> datetime:
@@ -43,20 +45,27 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class Database:
-    """One engine and its session factory; ``schema`` isolates a PostgreSQL database (tests, tenants)."""
+    """One engine and its session factory; ``schema`` isolates a PostgreSQL database (tests, tenants).
+
+    A server database may end our connections (a restart, a failover, pg_terminate_backend): the pool tests each
+    connection as it hands it out (pre-ping) and replaces a dead one, so the next piece of work never fails on it.
+    """
 
     def __init__(self, url: str, *, echo: bool = False, schema: str | None = None) -> None:
         self.url = make_url(url)
         self.schema = schema
         connect_args: dict[str, Any] = {}
+        pool: dict[str, Any] = {}
         if self.url.get_backend_name() == "sqlite":
             database = self.url.database
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
             connect_args["timeout"] = 30
-        elif schema:
-            connect_args["server_settings"] = {"search_path": f"{schema},public"}
-        self.engine: AsyncEngine = create_async_engine(self.url, echo=echo, connect_args=connect_args)
+        else:
+            pool = {"pool_pre_ping": True, "pool_recycle": RECYCLE_SECONDS}
+            if schema:
+                connect_args["server_settings"] = {"search_path": f"{schema},public"}
+        self.engine: AsyncEngine = create_async_engine(self.url, echo=echo, connect_args=connect_args, **pool)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
