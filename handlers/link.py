@@ -1,12 +1,16 @@
 """/link: one person, one account on every channel. `/link` gives a code; `/link CODE` on the other channel,
-confirmed, joins the two accounts (requests, memos, roles, notifications shared)."""
+confirmed, joins the two accounts (requests, memos, roles, notifications shared). Wrong codes are limited per user
+(models.linking): the user is told how many tries are left, then when to try again."""
 
 from __future__ import annotations
 
+import math
+
 from handlers.context import Context
 from handlers.flow import Flow, Kind, Option, Question, Step, begin, register
+from models.claims import WrongCode
 from models.errors import LinkRefused
-from models.linking import LINK_VALID, complete_link, find_link, issue_link_code
+from models.linking import LINK_VALID, TooManyGuesses, complete_link, find_link, issue_link_code
 
 
 async def command(ctx: Context, arg: str) -> None:
@@ -19,6 +23,12 @@ async def command(ctx: Context, arg: str) -> None:
         link = await find_link(ctx.session, ctx.user, code, ctx.now)
     except LinkRefused as refused:
         ctx.say(f"link.{refused.reason}")
+        return
+    except WrongCode as wrong:
+        ctx.say("link.invalid", left=wrong.left)
+        return
+    except TooManyGuesses as limit:
+        ctx.say("link.too_many", minutes=max(1, math.ceil((limit.retry_at - ctx.now).total_seconds() / 60)))
         return
     await begin(ctx, LINK, code_id=link.code.id, name=link.other.display_name or "?", channels=link.channels)
 

@@ -12,8 +12,8 @@ from handlers.context import Context
 from handlers.flow import Flow, Invalid, Kind, Option, Question, Step, begin, register
 from models import geography
 from models.catalog import Producer, find_producers
-from models.claims import MAX_ATTEMPTS, redeem_code
-from models.errors import InvalidCode
+from models.claims import WrongCode, redeem_code
+from models.errors import TooManyAttempts
 from models.people import BuyerKind, BuyerProfile, Role
 
 REGIONS = tuple(geography.NEW_REGIONS)
@@ -138,16 +138,18 @@ async def _ask_code(ctx: Context) -> Question:
 
 
 async def _read_code(ctx: Context, text: str) -> int:
+    """The claimed producer's id. Wrong codes are counted on the server, per producer (models.claims): starting
+    again or picking the record again gives no new tries."""
     try:
         producer = await redeem_code(ctx.session, ctx.user, int(ctx.state.data["pick"]), text, ctx.now)
-    except InvalidCode:
-        attempts = int(ctx.state.data.get("attempts", 0)) + 1
-        ctx.state.goto("code", attempts=attempts)
-        if attempts >= MAX_ATTEMPTS:
-            ctx.state.leave()
-            ctx.say("claim.too_many")
-            return 0
-        raise Invalid("claim.invalid", left=MAX_ATTEMPTS - attempts) from None
+    except TooManyAttempts:
+        ctx.state.leave()
+        ctx.say("claim.too_many")
+        return 0
+    except WrongCode as wrong:
+        if wrong.left is None:
+            raise Invalid("claim.invalid_code") from None
+        raise Invalid("claim.invalid", left=wrong.left) from None
     return producer.id or 0
 
 

@@ -1,20 +1,27 @@
-"""One-time codes with which a producer claims their catalogue record; issued by admins, used once."""
+"""One-time codes with which a producer claims their catalogue record; issued by admins, used once.
+
+Wrong codes are counted on the server, on the codes themselves: a wrong code typed for a producer counts against
+every open code of that producer, whoever typed it and however often they started again; after ``MAX_ATTEMPTS``
+wrong ones the codes are void and the office issues a new one.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Column
+from sqlalchemy import Column, func, update
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from models.catalog import Producer
 from models.db import UTCDateTime, utcnow
-from models.errors import InvalidCode, NotAuthorised
+from models.errors import InvalidCode, NotAuthorised, TooManyAttempts
 from models.people import Role, User
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read out over the phone
@@ -25,6 +32,14 @@ MAX_ATTEMPTS = 5
 
 def random_code() -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+class WrongCode(InvalidCode):
+    """A code that matches no live code; ``left`` wrong tries remain before refusal (None: no code to try)."""
+
+    def __init__(self, left: int | None) -> None:
+        super().__init__("no live code matches" if left is None else f"no live code matches; {left} tries left")
+        self.left = left
 
 
 def code_digest(code: str) -> str:
@@ -44,6 +59,7 @@ class ClaimCode(SQLModel, table=True):
     expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     used_by: int | None = Field(default=None, foreign_key="app_user.id")
+    failed_attempts: int = Field(default=0)  # wrong codes typed for its producer while it was open
 
 
 async def issue_code(
@@ -72,14 +88,51 @@ def _open_codes(producer_id: int, now: datetime) -> SelectOfScalar[ClaimCode]:
     )
 
 
+def _still_live(now: datetime) -> tuple[Any, ...]:
+    return (
+        col(ClaimCode.used_at).is_(None),
+        col(ClaimCode.expires_at) > now,
+        col(ClaimCode.failed_attempts) < MAX_ATTEMPTS,
+    )
+
+
+async def _count_wrong_try(session: AsyncSession, ids: list[int | None]) -> int:
+    """One more wrong try on each of these codes, counted in the database (concurrent tries all count); the tries
+    left."""
+    await session.exec(
+        update(ClaimCode)
+        .where(col(ClaimCode.id).in_(ids), col(ClaimCode.failed_attempts) < MAX_ATTEMPTS)
+        .values(failed_attempts=ClaimCode.failed_attempts + 1)
+    )
+    worst = (await session.exec(select(func.max(ClaimCode.failed_attempts)).where(col(ClaimCode.id).in_(ids)))).one()
+    return MAX_ATTEMPTS - int(worst or 0)
+
+
 async def redeem_code(session: AsyncSession, user: User, producer_id: int, code: str, now: datetime) -> Producer:
-    """Link ``user`` to the producer when ``code`` is a live code for it; InvalidCode otherwise."""
-    claim = (await session.exec(_open_codes(producer_id, now).where(ClaimCode.code_hash == code_digest(code)))).first()
+    """Link ``user`` to the producer when ``code`` is a live code for it.
+
+    Otherwise WrongCode, the wrong try counted against every open code of the producer (written before raising:
+    the caller keeps the transaction), or TooManyAttempts once the codes are void, whatever is typed.
+    """
     producer = await session.get(Producer, producer_id)
-    if claim is None or producer is None:
-        raise InvalidCode("no live code matches")
-    claim.used_at = now
-    claim.used_by = user.id
+    codes = list((await session.exec(_open_codes(producer_id, now))).all()) if producer else []
+    live = [row for row in codes if row.failed_attempts < MAX_ATTEMPTS]
+    if codes and not live:
+        raise TooManyAttempts("the producer's codes are void")
+    if producer is None or not live:
+        raise WrongCode(None)
+    digest = code_digest(code)
+    claim = next((row for row in live if hmac.compare_digest(row.code_hash, digest)), None)
+    if claim is None:
+        left = await _count_wrong_try(session, [row.id for row in live])
+        raise WrongCode(left) if left > 0 else TooManyAttempts("the producer's codes are now void")
+    used = await session.exec(  # guarded: a try counted or a use made meanwhile by another update wins
+        update(ClaimCode)
+        .where(col(ClaimCode.id) == claim.id, *_still_live(now))
+        .values(used_at=now, used_by=user.id)
+    )
+    if used.rowcount != 1:
+        raise WrongCode(None)  # another update used it, or made it void, since it was read
     user.producer_id = producer_id
     if not user.is_admin:
         user.role = Role.PRODUCER.value

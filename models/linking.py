@@ -1,5 +1,10 @@
 """One person on several channels: a one-time code asked for on one channel and typed on another joins the two
-users into one, so requests, memos, roles and notifications are shared."""
+users into one, so requests, memos, roles and notifications are shared.
+
+A code is used once and lasts ``LINK_VALID``. Wrong codes are counted on the server per user: after
+``MAX_GUESSES`` in ``GUESS_WINDOW`` the user's next codes are refused, right or wrong, until the oldest wrong one
+is out of the window.
+"""
 
 from __future__ import annotations
 
@@ -13,12 +18,14 @@ from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
-from models.claims import code_digest, random_code
+from models.claims import WrongCode, code_digest, random_code
 from models.db import UTCDateTime, utcnow
-from models.errors import InvalidCode, LinkRefused, Stale, StaleAction
+from models.errors import LinkRefused, Stale, StaleAction, TooManyAttempts
 from models.people import BuyerProfile, Role, User, identities_of
 
 LINK_VALID = timedelta(minutes=15)
+MAX_GUESSES = 5
+GUESS_WINDOW = timedelta(minutes=15)
 ROLE_RANK = {Role.NONE.value: 0, Role.BUYER.value: 1, Role.PRODUCER.value: 2, Role.ADMIN.value: 3}
 
 
@@ -31,6 +38,24 @@ class LinkCode(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
+class LinkGuess(SQLModel, table=True):
+    """A wrong link code typed by ``user_id``; kept for ``GUESS_WINDOW``."""
+
+    __tablename__ = "link_guess"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class TooManyGuesses(TooManyAttempts):
+    """Too many wrong link codes lately; codes are taken again from ``retry_at``."""
+
+    def __init__(self, retry_at: datetime) -> None:
+        super().__init__(f"too many wrong link codes; again from {retry_at.isoformat()}")
+        self.retry_at = retry_at
 
 
 @dataclass(frozen=True)
@@ -56,10 +81,24 @@ async def issue_link_code(
 
 
 async def find_link(session: AsyncSession, user: User, code: str, now: datetime) -> PendingLink:
-    """The link ``code`` would make for ``user``; InvalidCode or LinkRefused when it cannot be made."""
+    """The link ``code`` would make for ``user``; LinkRefused when it cannot be made. A wrong code is recorded
+    (before raising: the caller keeps the transaction) and raises WrongCode with the tries left, the last one
+    TooManyGuesses; while ``user`` has had ``MAX_GUESSES`` wrong codes in ``GUESS_WINDOW`` every code is refused
+    unread with TooManyGuesses."""
+    assert user.id is not None
+    since = now - GUESS_WINDOW
+    await session.exec(delete(LinkGuess).where(col(LinkGuess.user_id) == user.id, col(LinkGuess.at) <= since))
+    recent = (await session.exec(
+        select(LinkGuess.at).where(LinkGuess.user_id == user.id).order_by(col(LinkGuess.at))
+    )).all()
+    if len(recent) >= MAX_GUESSES:
+        raise TooManyGuesses(recent[-MAX_GUESSES] + GUESS_WINDOW)
     found = (await session.exec(_open_codes(now).where(LinkCode.code_hash == code_digest(code)))).first()
     if found is None:
-        raise InvalidCode("no live link code matches")
+        session.add(LinkGuess(user_id=user.id, at=now))
+        await session.flush()
+        left = MAX_GUESSES - len(recent) - 1
+        raise WrongCode(left) if left > 0 else TooManyGuesses((recent[0] if recent else now) + GUESS_WINDOW)
     return await _check(session, user, found)
 
 
