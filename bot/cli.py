@@ -27,7 +27,7 @@ from handlers.context import Services
 from handlers.i18n import translator
 from models.catalog import catalog_summary
 from models.catalog_export import COLUMNS, product_rows
-from models.catalog_import import ImportFileError, ImportReport, import_file
+from models.catalog_import import BATCH_ROWS, ImportFileError, ImportReport, import_file
 from models.db import Database
 from models.lexicon import gloss
 from models.ocop import Group
@@ -218,9 +218,20 @@ async def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    """Import a file in batches (each its own transaction: the bot keeps answering meanwhile); a file of more than
+    ten batches shows its progress on stderr at every tenth."""
     db = await open_database(settings)
+    shown = 0
+
+    async def progress(report: ImportReport) -> None:
+        nonlocal shown
+        tenth = report.rows_done * 10 // max(report.rows, 1)
+        if report.rows > 10 * BATCH_ROWS and shown < tenth < 10:
+            shown = tenth
+            print(f"… {report.rows_done} of {report.rows} rows", file=sys.stderr, flush=True)
+
     try:
-        report = await import_file(db, args.file, dry_run=args.dry_run)
+        report = await import_file(db, args.file, dry_run=args.dry_run, after_batch=progress)
     except (UnreadableFile, ImportFileError) as exc:
         print(f"ocop-bot import: {args.file}: {explain(translator('en'), exc)}", file=sys.stderr)
         return 1

@@ -1,15 +1,24 @@
-"""Import of provincial OCOP lists (CSV/XLSX): tolerant header matching, per-row validation, idempotent upsert."""
+"""Import of provincial OCOP lists (CSV/XLSX): tolerant header matching, per-row validation, idempotent upsert.
+
+A file is read twice, streamed: first checked as a whole (a header row with the required columns, at most
+``MAX_ROWS`` data rows, readable to the end), then validated row by row and written in batches of ``BATCH_ROWS``,
+each batch in a short transaction of its own, so that nobody else waits long for the database. Parsing runs in a
+worker thread, off the event loop. A file refused by the check changes nothing; a crash halfway leaves the batches
+before it imported, and importing the file again completes it (re-importing changes nothing that is already there).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from itertools import chain, islice
 from pathlib import Path
 
 from rapidfuzz import fuzz, process
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import geography
@@ -22,7 +31,10 @@ from models.tabular import Row, read_bytes, read_rows
 from models.text import clean, normalize
 
 OCOP_START = date(2018, 1, 1)
-MAX_CELL = 4000
+MAX_CELL = 4000  # the longest cell read for a column that is not stored as it is
+MAX_ROWS = 100_000  # data rows in one file
+BATCH_ROWS = 500  # rows validated and written per transaction
+HEADER_ROWS = 15  # the header row is looked for among the first rows (title rows may come before it)
 
 # field -> header spellings seen in provincial lists and in our own export (compared after normalize()).
 HEADERS: dict[str, tuple[str, ...]] = {
@@ -61,10 +73,24 @@ PRODUCT_FIELDS = (
     "group", "subgroup", "stars", "potential_5", "decision_no", "decision_date", "description", "unit",
     "capacity", "season", "photo",
 )
+# field -> the longest text its database column holds (a longer cell is a row error, not a failed import).
+MAX_LENGTH: dict[str, int] = {
+    "producer": Producer.__table__.c["name"].type.length,  # type: ignore[attr-defined]
+    **{name: Producer.__table__.c[name].type.length for name in ("address", "ward", "phone", "email")},  # type: ignore[attr-defined]
+    **{
+        name: Product.__table__.c[name].type.length  # type: ignore[attr-defined]
+        for name in ("name", "subgroup", "decision_no", "description", "unit", "capacity", "season", "photo")
+    },
+}
+
+
+class ImportInterrupted(Exception):
+    """The import was told to stop (its process is stopping); the batches written before stay."""
 
 
 class ImportFileError(ImportProblem):
-    """The file as a whole cannot be imported (no header row with the required columns); nothing was written."""
+    """The file as a whole cannot be imported (no header row with the required columns, too many rows); nothing
+    was written."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +142,7 @@ class ImportReport:
     producers_updated: int = 0
     errors: list[RowError] = field(default_factory=list)
     dry_run: bool = False
+    rows_done: int = 0  # data rows validated and written so far (where an interrupted import resumes)
 
     @property
     def imported(self) -> int:
@@ -144,49 +171,100 @@ def match_headers(cells: list[str]) -> dict[int, str]:
 
 def _find_header(rows: list[Row]) -> tuple[int, dict[int, str]]:
     best: tuple[int, dict[int, str]] = (-1, {})
-    for position, (_line, cells) in enumerate(rows[:15]):
+    for position, (_line, cells) in enumerate(rows):
         columns = match_headers(cells)
         if len(columns) > len(best[1]):
             best = (position, columns)
     return best
 
 
-def parse_rows(rows: Iterable[Row], today: date) -> tuple[list[ParsedRow], list[RowError], int]:
-    """Validate every data row; returns the good rows, one error per bad row, and the number of data rows."""
-    rows = list(rows)
-    position, columns = _find_header(rows)
+def _split_header(rows: Iterable[Row]) -> tuple[dict[int, str], Iterator[Row]]:
+    """The columns of the header row (looked for among the first HEADER_ROWS rows) and the rows after it."""
+    iterator = iter(rows)
+    head = list(islice(iterator, HEADER_ROWS))
+    position, columns = _find_header(head)
     missing = [name for name in REQUIRED if name not in columns.values()]
     if "province" not in columns.values() and "address" not in columns.values():
         missing.append("province")
     if position < 0 or missing:
-        found = ", ".join(cell for cell in (rows[max(position, 0)][1] if rows else []) if cell) or "—"
+        found = ", ".join(cell for cell in (head[max(position, 0)][1] if head else []) if cell) or "—"
         raise ImportFileError("no_header", columns=tuple(missing), found=found)
-    parsed: list[ParsedRow] = []
-    errors: list[RowError] = []
-    seen: dict[tuple[tuple[str, str], str], int] = {}
-    data_rows = 0
-    for line, cells in rows[position + 1 :]:
-        if not any(cells):
-            continue
-        data_rows += 1
-        values = {name: clean(cells[index]) if index < len(cells) else "" for index, name in columns.items()}
+    return columns, chain(head[position + 1 :], iterator)
+
+
+def count_rows(rows: Iterable[Row], limit: int = MAX_ROWS, stop: Callable[[], bool] = lambda: False) -> int:
+    """The check before anything is written: the header is found and the file read to the end (a malformed file
+    raises here); the data rows, at most ``limit`` (more raise ``ImportFileError``). ``stop`` is asked every
+    thousand rows (``ImportInterrupted``)."""
+    _columns, data = _split_header(rows)
+    count = 0
+    for number, (_line, cells) in enumerate(data, start=1):
+        if number % 1000 == 0 and stop():
+            raise ImportInterrupted
+        if any(cells):
+            count += 1
+            if count > limit:
+                raise ImportFileError("too_many_rows", limit=limit)
+    return count
+
+
+class RowParser:
+    """The data rows validated in order and handed out a batch at a time (``take``); it remembers every bad row
+    and the products seen so far (a product listed twice is an error the second time)."""
+
+    def __init__(self, rows: Iterable[Row], today: date) -> None:
+        self.columns, self._data = _split_header(rows)
+        self.today = today
+        self.errors: list[RowError] = []
+        self.data_rows = 0  # data rows read so far
+        self.done = False  # every row has been read
+        self._seen: dict[tuple[tuple[str, str], str], int] = {}
+
+    def take(self, size: int) -> list[ParsedRow]:
+        """The good rows among the next ``size`` data rows (fewer at the end of the file, and ``done`` is set)."""
+        parsed: list[ParsedRow] = []
+        taken = 0
+        for line, cells in self._data:
+            if not any(cells):
+                continue
+            self.data_rows += 1
+            taken += 1
+            row = self._parse(line, cells)
+            if row is not None:
+                parsed.append(row)
+            if taken == size:
+                return parsed
+        self.done = True
+        return parsed
+
+    def _parse(self, line: int, cells: list[str]) -> ParsedRow | None:
+        values = {name: clean(cells[index]) if index < len(cells) else "" for index, name in self.columns.items()}
         try:
-            row = _parse_row(line, values, today)
+            row = _parse_row(line, values, self.today)
         except ImportProblem as problem:
-            errors.append(RowError(line, problem))
-            continue
-        if row.product_key in seen:
-            errors.append(RowError(line, ImportProblem("duplicate", first_line=seen[row.product_key])))
-            continue
-        seen[row.product_key] = line
-        parsed.append(row)
-    return parsed, errors, data_rows
+            self.errors.append(RowError(line, problem))
+            return None
+        first = self._seen.setdefault(row.product_key, line)
+        if first != line:
+            self.errors.append(RowError(line, ImportProblem("duplicate", first_line=first)))
+            return None
+        return row
+
+
+def parse_rows(rows: Iterable[Row], today: date) -> tuple[list[ParsedRow], list[RowError], int]:
+    """Validate every data row; returns the good rows, one error per bad row, and the number of data rows."""
+    parser = RowParser(rows, today)
+    parsed: list[ParsedRow] = []
+    while not parser.done:
+        parsed += parser.take(BATCH_ROWS)
+    return parsed, parser.errors, parser.data_rows
 
 
 def _parse_row(line: int, v: dict[str, str], today: date) -> ParsedRow:
     for name in v:
-        if len(v[name]) > MAX_CELL:
-            raise ImportProblem("too_long", column=name, limit=MAX_CELL)
+        limit = MAX_LENGTH.get(name, MAX_CELL)
+        if len(v[name]) > limit or (name in ("name", "producer") and len(normalize(v[name])) > limit):
+            raise ImportProblem("too_long", column=name, limit=limit)
     if not v.get("name"):
         raise ImportProblem("missing_name")
     if not v.get("producer"):
@@ -301,44 +379,109 @@ def _parse_date(text: str, today: date) -> date | None:
     return parsed
 
 
-async def import_file(db: Database, path: Path, *, dry_run: bool = False, today: date | None = None) -> ImportReport:
-    return await import_rows(db, read_rows(path), dry_run=dry_run, today=today)
+BatchHook = Callable[[AsyncSession, ImportReport], Awaitable[None]]
+ProgressHook = Callable[[ImportReport], Awaitable[None]]
 
 
-async def import_data(
-    db: Database, data: bytes, name: str, *, dry_run: bool = False, today: date | None = None
-) -> ImportReport:
-    """Import a file received as bytes (e.g. a document sent to the bot)."""
-    return await import_rows(db, read_bytes(data, name), dry_run=dry_run, today=today)
+async def import_file(db: Database, path: Path, **options: object) -> ImportReport:
+    """Import a file on disk (``ocop-bot import``); options as for ``import_rows``."""
+    return await import_rows(db, read_rows(path), **options)  # type: ignore[arg-type]
+
+
+async def import_data(db: Database, data: bytes, name: str, **options: object) -> ImportReport:
+    """Import a file received as bytes; options as for ``import_rows``."""
+    return await import_rows(db, read_bytes(data, name), **options)  # type: ignore[arg-type]
 
 
 async def import_rows(
-    db: Database, rows: Iterable[Row], *, dry_run: bool = False, today: date | None = None
+    db: Database,
+    rows: Iterable[Row],
+    *,
+    dry_run: bool = False,
+    today: date | None = None,
+    batch_rows: int = BATCH_ROWS,
+    resume: ImportReport | None = None,
+    in_batch: BatchHook | None = None,
+    after_batch: ProgressHook | None = None,
+    stop: Callable[[], bool] = lambda: False,
 ) -> ImportReport:
-    """Validate all rows, then upsert the good ones in one transaction (rolled back when ``dry_run``)."""
-    async with db.session() as session, session.begin():
-        report = await import_in_session(session, rows, today=today or utcnow().date())
-        if dry_run:
-            report.dry_run = True
-            await session.rollback()
+    """Check the whole file (``count_rows``: a refused file changes nothing), then validate and upsert its rows in
+    batches of ``batch_rows``, each in a transaction of its own (rolled back when ``dry_run``).
+
+    ``rows`` is read twice (a ``Spreadsheet``, or a list), in a worker thread. ``resume`` is the report an
+    interrupted import of the same file left: its ``rows_done`` rows are validated again but not written, and its
+    counts carry on. ``in_batch`` runs inside each batch's transaction (a job records its progress there; raising
+    undoes the batch), ``after_batch`` after each batch. When ``stop`` turns true, ``ImportInterrupted`` is raised
+    between batches."""
+    if iter(rows) is rows:  # a one-shot iterator cannot be read twice
+        rows = list(rows)
+    total = await asyncio.to_thread(count_rows, rows, MAX_ROWS, stop)
+    parser = await asyncio.to_thread(RowParser, rows, today or utcnow().date())
+    report = ImportReport(rows=total, dry_run=dry_run)
+    if resume is not None:
+        for name in _COUNTS:
+            setattr(report, name, getattr(resume, name))
+    run = _Run()
+    while not parser.done:
+        if stop():
+            raise ImportInterrupted
+        batch = await asyncio.to_thread(parser.take, batch_rows)
+        if parser.data_rows <= report.rows_done:  # written before the interruption
+            run.touched.update(row.producer_key for row in batch)
+            continue
+        async with db.session() as session, session.begin() as transaction:
+            if await _upsert(session, batch, report, run) and not dry_run:
+                await bump_catalog_version(session)
+            report.rows_done = parser.data_rows
+            if in_batch is not None:
+                await in_batch(session, report)
+            if dry_run:
+                await transaction.rollback()
+        if after_batch is not None:
+            await after_batch(report)
+    report.errors = parser.errors
     return report
 
 
+_COUNTS = (
+    "rows_done", "products_created", "products_updated", "products_unchanged", "producers_created",
+    "producers_updated",
+)
+
+
 async def import_in_session(session: AsyncSession, rows: Iterable[Row], *, today: date) -> ImportReport:
-    """Validate all rows and upsert the good ones in the caller's transaction (e.g. a file sent to the bot)."""
+    """Validate ``rows`` and upsert the good ones in the caller's transaction, in one go: for a few rows only (files
+    are imported in batches by ``import_rows``)."""
     parsed, errors, count = parse_rows(rows, today)
     report = ImportReport(rows=count, errors=errors)
-    await _upsert(session, parsed, report)
-    if report.changed:
+    if await _upsert(session, parsed, report, _Run()):
         await bump_catalog_version(session)
     return report
 
 
-async def _upsert(session: AsyncSession, rows: list[ParsedRow], report: ImportReport) -> None:
+@dataclass
+class _Run:
+    """What one import has done so far, across its batches."""
+
+    touched: set[tuple[str, str]] = field(default_factory=set)  # producers already set from an earlier row
+    created: set[tuple[str, str]] = field(default_factory=set)  # producers created (counted once in a dry run)
+
+
+async def _upsert(session: AsyncSession, rows: list[ParsedRow], report: ImportReport, run: _Run) -> bool:
+    """Create or update the batch's producers and products (found by name key); True when anything changed."""
+    if not rows:
+        return False
     now = utcnow()
-    producers = {(p.name_key, p.province): p for p in (await session.exec(select(Producer))).all()}
-    products = {(p.producer_id, p.name_key): p for p in (await session.exec(select(Product))).all()}
-    touched: set[tuple[str, str]] = set()
+    keys = {row.producer_key for row in rows}
+    query = select(Producer).where(col(Producer.name_key).in_({name for name, _province in keys}))
+    producers = {(p.name_key, p.province): p for p in (await session.exec(query)).all()}
+    ids = [p.id for key, p in producers.items() if key in keys]
+    products: dict[tuple[int | None, str], Product] = {}
+    if ids:
+        names = {row.product_key[1] for row in rows}
+        query = select(Product).where(col(Product.producer_id).in_(ids), col(Product.name_key).in_(names))
+        products = {(p.producer_id, p.name_key): p for p in (await session.exec(query)).all()}
+    changed = False
     for row in rows:
         key = row.producer_key
         producer = producers.get(key)
@@ -348,25 +491,32 @@ async def _upsert(session: AsyncSession, rows: list[ParsedRow], report: ImportRe
             session.add(producer)
             await session.flush()
             producers[key] = producer
-            report.producers_created += 1
-            touched.add(key)
-        elif key not in touched:
-            touched.add(key)
+            changed = True
+            if key not in run.created:  # a dry run creates it again in each batch (each one is rolled back)
+                report.producers_created += 1
+            run.created.add(key)
+            run.touched.add(key)
+        elif key not in run.touched:
+            run.touched.add(key)
             if _assign(producer, row, PRODUCER_FIELDS):
                 producer.updated_at = now
                 report.producers_updated += 1
+                changed = True
         assert producer.id is not None
-        product = products.get((producer.id, normalize(row.name)))
+        product = products.get((producer.id, row.product_key[1]))
         if product is None:
-            product = Product(producer_id=producer.id, name=row.name, name_key=normalize(row.name), **_values(row))
+            product = Product(producer_id=producer.id, name=row.name, name_key=row.product_key[1], **_values(row))
             session.add(product)
             report.products_created += 1
+            changed = True
         elif _assign(product, row, ("name", *PRODUCT_FIELDS)):
             product.updated_at = now
             report.products_updated += 1
+            changed = True
         else:
             report.products_unchanged += 1
     await session.flush()
+    return changed
 
 
 def _values(row: ParsedRow) -> dict[str, object]:
