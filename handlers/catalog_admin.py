@@ -1,5 +1,6 @@
-"""Catalogue management in the chat (admins): import a CSV/XLSX list sent as a file, change a product's stars,
-hide a product or show it again. Admins see the buttons for this on product cards."""
+"""Catalogue management in the chat (admins): import a CSV/XLSX list sent as a file (a background job: the row
+report comes as a notification), change a product's stars, hide a product or show it again. Admins see the buttons
+for this on product cards."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from handlers.flow import Flow, Kind, Option, Question, Step, begin, register
 from handlers.i18n import Translator
 from handlers.messages import Button
 from models.catalog import Product
-from models.catalog_admin import RATINGS, import_catalogue, set_hidden, set_stars
-from models.catalog_import import ImportFileError
+from models.catalog_admin import RATINGS, set_hidden, set_stars
+from models.catalog_import import ImportReport
+from models.clock import TIMEZONE
 from models.errors import ImportProblem, Stale, StaleAction
+from models.import_jobs import queue
 from models.tabular import MAX_FILE_BYTES, UnreadableFile, read_bytes
 
 MAX_ERRORS_SHOWN = 30
@@ -34,21 +37,9 @@ def card_buttons(ctx: Context, product: Product) -> list[Button]:
     return [ctx.button("catalog.edit_stars", EditStars(number)), ctx.button("catalog.hide", HideProduct(number))]
 
 
-async def on_document(ctx: Context) -> None:
-    """A file sent to the bot: an admin's provincial list is imported and the row report comes back."""
-    if not ctx.user.is_admin:
-        ctx.say("input.no_documents")
-        return
-    name, data = ctx.incoming.document_name[:200], ctx.incoming.document_data
-    if not data:
-        ctx.say("import.no_data", name=name, limit=MAX_FILE_BYTES // (1024 * 1024))
-        return
-    try:
-        report = await import_catalogue(ctx.session, ctx.user, read_bytes(data, name), name, ctx.now)
-    except (UnreadableFile, ImportFileError) as error:
-        ctx.say("import.failed", name=name, reason=explain(ctx.t, error))
-        return
-    text = ctx.t(
+def import_report(t: Translator, name: str, report: ImportReport) -> str:
+    """The row report of an import: the counts, then the first bad rows by line and reason."""
+    text = t(
         "import.report",
         name=name,
         rows=report.rows,
@@ -58,11 +49,30 @@ async def on_document(ctx: Context) -> None:
         producers=report.producers_created,
         errors=len(report.errors),
     )
-    lines = [ctx.t("import.row_error", line=error.line, reason=explain(ctx.t, error.problem))
+    lines = [t("import.row_error", line=error.line, reason=explain(t, error.problem))
              for error in report.errors[:MAX_ERRORS_SHOWN]]
     if len(report.errors) > MAX_ERRORS_SHOWN:
-        lines.append(ctx.t("import.more_errors", n=len(report.errors) - MAX_ERRORS_SHOWN))
-    ctx.say("import.page", body="\n".join([text, *lines]))
+        lines.append(t("import.more_errors", n=len(report.errors) - MAX_ERRORS_SHOWN))
+    return "\n".join([text, *lines])
+
+
+async def on_document(ctx: Context) -> None:
+    """A file sent to the bot: an admin's provincial list is checked for what costs little (size, kind, an XLSX's
+    declared sizes) and queued for import (handlers/import_jobs.py); the row report comes when it is done."""
+    if not ctx.user.is_admin:
+        ctx.say("input.no_documents")
+        return
+    name, data = ctx.incoming.document_name[:200], ctx.incoming.document_data
+    if not data:
+        ctx.say("import.no_data", name=name, limit=MAX_FILE_BYTES // (1024 * 1024))
+        return
+    try:
+        read_bytes(data, name)
+    except UnreadableFile as error:
+        ctx.say("import.failed", name=name, reason=explain(ctx.t, error))
+        return
+    await queue(ctx.session, ctx.user, name, data, ctx.now.astimezone(TIMEZONE).date(), ctx.now)
+    ctx.say("import.queued", name=name)
 
 
 async def stars_command(ctx: Context, arg: str) -> None:

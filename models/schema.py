@@ -9,6 +9,7 @@ from models.catalog import CatalogVersion, Producer, Product
 from models.claims import ClaimCode
 from models.conversation import ChatState, ProcessedUpdate
 from models.events import Event, Registration
+from models.import_jobs import ImportJob
 from models.linking import LinkCode
 from models.memos import Memo
 from models.notifications import Notification
@@ -21,6 +22,6 @@ metadata = SQLModel.metadata
 
 __all__ = [
     "AdminGrant", "AuditLog", "Broadcast", "BuyerProfile", "CatalogVersion", "ChatState", "ClaimCode",
-    "ContactRequest", "Delivery", "Event", "Identity", "LinkCode", "Memo", "Notification", "ProcessedUpdate",
-    "Producer", "Product", "Registration", "StoredFile", "User", "ZaloToken", "metadata",
+    "ContactRequest", "Delivery", "Event", "Identity", "ImportJob", "LinkCode", "Memo", "Notification",
+    "ProcessedUpdate", "Producer", "Product", "Registration", "StoredFile", "User", "ZaloToken", "metadata",
 ]

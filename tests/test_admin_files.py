@@ -1,8 +1,10 @@
 """Files the office exchanges with the bot: generated attachments (charts, exports) on each channel, and a list an
-admin uploads on Telegram, end to end against the fake Bot API."""
+admin uploads on Telegram, end to end against the fake Bot API (imported by the worker, reported as a notification;
+tests/test_import_jobs.py has the rest of that story)."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -10,7 +12,9 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook, load_workbook
 
+from bot.channel import finish
 from bot.console import ConsoleChannel
+from bot.housekeeping import ImportWorker
 from handlers.app import Conversation
 from handlers.messages import CONSOLE, Attachment, Capabilities, DocumentRef, Reply
 from handlers.render import render
@@ -69,11 +73,16 @@ async def test_the_console_saves_charts_and_exports(sqlite_db: Database, tmp_pat
 
 @pytest.fixture
 async def polling(sqlite_db: Database) -> AsyncIterator[Running]:
+    """The Telegram channel with the import worker that ``serve`` runs beside it (bot/housekeeping.py)."""
     fake = FakeTelegram()
     await fake.start()
     try:
         async for running in run_channel(sqlite_db, fake, "polling"):
+            imports = ImportWorker(running.channel.services)
+            task = asyncio.create_task(imports.run())
             yield running
+            imports.stopping.set()
+            await finish([task])
     finally:
         await fake.stop()
 
@@ -94,7 +103,8 @@ async def test_an_admin_uploads_a_list_and_gets_files_back_on_telegram(polling: 
     office = polling.user(OFFICE)
     office.mark = len(fake.sent_to(OFFICE))
     await fake.push(fake.document_update(OFFICE, "danh-sach-ocop.xlsx", xlsx_list()))
-    report = await office.expect("📥 danh-sach-ocop.xlsx: 2 dòng dữ liệu — 1 sản phẩm mới")
+    await office.expect("📥 Đang nhập «danh-sach-ocop.xlsx» — bạn sẽ nhận báo cáo khi xong.")
+    report = await office.expect("📥 danh-sach-ocop.xlsx: 2 dòng dữ liệu — 1 sản phẩm mới")  # from the worker
     assert "Dòng 3: không rõ tỉnh/thành phố «Atlantis»" in report.text
     assert fake.count("getFile") == 1 and fake.count("download") == 1
 
