@@ -54,7 +54,8 @@ Row = tuple[int, list[str]]  # (line or row number as the user sees it, cell tex
 
 
 class Spreadsheet:
-    """A CSV or XLSX file that passed the cheap checks; each iteration reads its rows from the start, streamed.
+    """A CSV or XLSX file that passed the cheap checks; each iteration reads its rows from the start, streamed (one
+    reading at a time).
 
     Reading raises ``UnreadableFile`` for anything malformed found on the way."""
 

@@ -20,9 +20,9 @@ from models.catalog import Product
 from models.catalog_import import BATCH_ROWS, ImportReport
 from models.clock import FakeClock
 from models.db import Database
-from models.import_jobs import LEASE, MAX_ATTEMPTS, RETRY_AFTER, ImportJob, claim, queue
+from models.import_jobs import FILE_TTL, LEASE, MAX_ATTEMPTS, RETRY_AFTER, ImportJob, claim, queue
 from models.people import User
-from models.stored_files import StoredFile
+from models.stored_files import StoredFile, remove_expired
 from tests.chat import ChatUser, load_catalogue, make_services
 
 PROVINCES = ("Hà Nội", "Thái Nguyên", "Nghệ An", "Cần Thơ", "Quảng Ninh", "Lâm Đồng")
@@ -254,3 +254,17 @@ async def test_housekeeping_runs_the_jobs_queued_in_its_process(sqlite_db: Datab
                 break
             await asyncio.sleep(0.01)
     assert [message.text.split(":")[0] for message in got] == ["📥 danh-sach.csv"]
+
+
+async def test_a_job_whose_file_was_kept_too_long_says_so(db: Database) -> None:
+    people = People(db)
+    await sends_file(people.office, "cu.csv", LIST.encode())
+    people.services.clock.advance(days=FILE_TTL.days + 1)  # type: ignore[attr-defined]
+    async with db.transaction() as session:
+        assert await remove_expired(session, people.services.clock.now()) == 1  # what housekeeping does
+    assert (await the_job(db)).file_id is None
+    await run_next(people.services, "worker")
+    [refusal] = await people.office.receive()
+    assert refusal.text == ("Không nhập được «cu.csv»; chưa có gì thay đổi. Lý do: tệp không còn được lưu (đã chờ "
+                            "quá lâu); hãy gửi lại")
+    assert (await the_job(db)).outcome == "refused"
