@@ -70,7 +70,7 @@ class ImportWorker(Stoppable):
         self.every = every
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[-100:]
         self.woken = asyncio.Event()
-        self.jobs = 0  # jobs run (tests wait on it)
+        self.jobs = 0  # jobs this worker has run
 
     async def run(self) -> None:
         unsubscribe = on_queued(self.woken.set)

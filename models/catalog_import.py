@@ -34,6 +34,7 @@ OCOP_START = date(2018, 1, 1)
 MAX_CELL = 4000  # the longest cell read for a column that is not stored as it is
 MAX_ROWS = 100_000  # data rows in one file
 BATCH_ROWS = 500  # rows validated and written per transaction
+ANNOUNCE_BATCHES = 20  # batches between two bumps of the catalogue version (each makes every process reindex)
 HEADER_ROWS = 15  # the header row is looked for among the first rows (title rows may come before it)
 
 # field -> header spellings seen in provincial lists and in our own export (compared after normalize()).
@@ -412,7 +413,8 @@ async def import_rows(
     interrupted import of the same file left: its ``rows_done`` rows are validated again but not written, and its
     counts carry on. ``in_batch`` runs inside each batch's transaction (a job records its progress there; raising
     undoes the batch), ``after_batch`` after each batch. When ``stop`` turns true, ``ImportInterrupted`` is raised
-    between batches."""
+    between batches. The catalogue version is bumped every ANNOUNCE_BATCHES batches that changed something and once
+    at the end (a resumed import bumps it at its end when the interrupted one had changed anything)."""
     if iter(rows) is rows:  # a one-shot iterator cannot be read twice
         rows = list(rows)
     total = await asyncio.to_thread(count_rows, rows, MAX_ROWS, stop)
@@ -421,17 +423,21 @@ async def import_rows(
     if resume is not None:
         for name in _COUNTS:
             setattr(report, name, getattr(resume, name))
-    run = _Run()
+    run = _Run(unannounced=resume is not None and resume.changed)
+    batches = 0
     while not parser.done:
         if stop():
             raise ImportInterrupted
         batch = await asyncio.to_thread(parser.take, batch_rows)
-        if parser.data_rows <= report.rows_done:  # written before the interruption
+        if parser.data_rows <= report.rows_done:  # written before the interruption (or nothing left)
             run.touched.update(row.producer_key for row in batch)
             continue
+        batches += 1
         async with db.session() as session, session.begin() as transaction:
-            if await _upsert(session, batch, report, run) and not dry_run:
+            run.unannounced |= await _upsert(session, batch, report, run)
+            if run.unannounced and not dry_run and batches % ANNOUNCE_BATCHES == 0:
                 await bump_catalog_version(session)
+                run.unannounced = False
             report.rows_done = parser.data_rows
             if in_batch is not None:
                 await in_batch(session, report)
@@ -439,6 +445,9 @@ async def import_rows(
                 await transaction.rollback()
         if after_batch is not None:
             await after_batch(report)
+    if run.unannounced and not dry_run:
+        async with db.transaction() as session:
+            await bump_catalog_version(session)
     report.errors = parser.errors
     return report
 
@@ -465,6 +474,7 @@ class _Run:
 
     touched: set[tuple[str, str]] = field(default_factory=set)  # producers already set from an earlier row
     created: set[tuple[str, str]] = field(default_factory=set)  # producers created (counted once in a dry run)
+    unannounced: bool = False  # changes written since the catalogue version was last bumped
 
 
 async def _upsert(session: AsyncSession, rows: list[ParsedRow], report: ImportReport, run: _Run) -> bool:

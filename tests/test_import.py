@@ -20,6 +20,7 @@ from sqlmodel import select
 
 from handlers.catalog_admin import explain
 from handlers.i18n import translator
+from models import catalog_import
 from models.catalog import Producer, Product, bump_catalog_version, catalog_version
 from models.catalog_export import COLUMNS, product_rows
 from models.catalog_import import MAX_ROWS, ImportFileError, ImportReport, import_data, import_file, import_rows
@@ -263,7 +264,23 @@ async def test_a_resumed_import_reports_like_one_that_ran_through(db: Database, 
     assert (resumed.rows, resumed.rows_done, resumed.products_created, resumed.products_unchanged) == (3, 3, 3, 0)
     assert (resumed.producers_created, resumed.producers_updated) == (2, 0)
     async with db.session() as session:
-        assert await catalog_version(session) == 3  # each batch that changed something says so
+        assert await catalog_version(session) == 1  # bumped once, at the end: the interrupted run had not yet
+
+
+async def test_search_indexes_are_told_every_few_batches_and_at_the_end(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(catalog_import, "ANNOUNCE_BATCHES", 2)
+    versions: list[int] = []
+
+    async def after_batch(report: ImportReport) -> None:
+        async with sqlite_db.session() as session:
+            versions.append(await catalog_version(session))
+
+    await import_data(sqlite_db, ONE_PRODUCER.encode(), "list.csv", today=TODAY, batch_rows=1, after_batch=after_batch)
+    assert versions == [0, 1, 1]  # products created in every batch: told after the second
+    async with sqlite_db.session() as session:
+        assert await catalog_version(session) == 2  # and once more when the import ended
 
 
 async def test_a_dry_run_in_batches_counts_like_a_real_run_and_writes_nothing(db: Database, tmp_path: Path) -> None:

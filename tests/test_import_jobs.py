@@ -16,7 +16,7 @@ from handlers.context import Services
 from handlers.import_jobs import run_next
 from handlers.render import Rendered
 from models.audit import AuditLog
-from models.catalog import Product
+from models.catalog import Product, catalog_version
 from models.catalog_import import BATCH_ROWS, ImportReport
 from models.clock import FakeClock
 from models.db import Database
@@ -182,6 +182,8 @@ async def test_a_job_whose_worker_died_is_resumed_and_completes(db: Database) ->
     assert await products(db) == 3 * BATCH_ROWS
     job = await the_job(db)
     assert (job.outcome, job.attempts, job.rows_done) == ("done", 2, 3 * BATCH_ROWS)
+    async with db.session() as session:
+        assert await catalog_version(session) == 1  # the search indexes are told, though the first run had not
     [report] = await people.office.receive()  # one report, with the counts of the whole import
     assert report.text.startswith(f"📥 lon.csv: {3 * BATCH_ROWS} dòng dữ liệu — {3 * BATCH_ROWS} sản phẩm mới, 0 cập "
                                   "nhật, 0 không đổi; 120 chủ thể mới; 0 dòng lỗi")  # 40 names × 6 provinces
