@@ -1,9 +1,10 @@
 """Button payloads: small typed records, one codec.
 
 A payload is its record's tag and fields joined by ":" ("p:12", "er:3:buyer"), at most 64 bytes (Telegram's
-callback_data). Fields are ids and indexes (non-negative ints) or short words (``[a-z0-9_]``, up to 24 characters);
-trailing empty words are left out. ``decode`` checks the tag, the number of fields and each field's type, so a
-payload that was tampered with, cut, or written by another version is refused (``Stale.OUTDATED``).
+callback_data). Fields are ids and indexes (non-negative ints up to ``models.parse.MAX_ID``, in ASCII digits as
+``encode`` writes them) or short words (``[a-z0-9_]``, up to 24 characters); trailing empty words are left out.
+``decode`` checks the tag, the number of fields and each field's type and range, so a payload that was tampered
+with, cut, or written by another version is refused (``Stale.OUTDATED``).
 
 Versions: a record's tag names its version. Changing a record's fields means giving it a new tag; buttons already
 sent then read as out of date instead of meaning something else. Every payload is still authorised on use: a record
@@ -17,10 +18,10 @@ import re
 from typing import Any, ClassVar, TypeVar, get_type_hints
 
 from handlers.messages import MAX_ACTION_BYTES
+from models import parse
 from models.errors import Stale, StaleAction
 
 _WORD = re.compile(r"[a-z0-9_]{0,24}")
-_ID = re.compile(r"[0-9]{1,12}")
 _RECORDS: dict[str, type[Action]] = {}
 A = TypeVar("A", bound="type[Action]")
 
@@ -61,7 +62,7 @@ def action(tag: str):
 
 def decode(payload: str) -> Action:
     """The record a payload stands for; StaleAction (out of date) for anything else."""
-    if len(payload.encode()) > MAX_ACTION_BYTES:
+    if len(payload) > MAX_ACTION_BYTES or len(payload.encode(errors="replace")) > MAX_ACTION_BYTES:
         raise StaleAction("payload too long")
     tag, *parts = payload.split(":")
     record = _RECORDS.get(tag)
@@ -78,9 +79,10 @@ def decode(payload: str) -> Action:
             continue
         text = parts[index]
         if kind is int:
-            if not _ID.fullmatch(text):
+            number = parse.canonical(text)
+            if number is None:
                 raise StaleAction(f"bad {field.name} in {payload[:40]!r}")
-            values[field.name] = int(text)
+            values[field.name] = number
         else:
             if not _WORD.fullmatch(text):
                 raise StaleAction(f"bad {field.name} in {payload[:40]!r}")

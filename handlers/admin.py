@@ -6,6 +6,7 @@ from handlers.actions import GrantAdmin, IssueClaimCode, RevokeAdmin, positive
 from handlers.context import Context
 from handlers.messages import Button, Reply
 from models import admin as admins
+from models import parse
 from models.audit import recent
 from models.catalog import Producer, find_producers
 from models.claims import CODE_VALID, issue_code
@@ -21,14 +22,15 @@ def require_admin(ctx: Context) -> None:
 
 
 async def claim_code(ctx: Context, arg: str) -> None:
-    """/claimcode PRODUCER (name or id): a one-time code the producer types to claim their record."""
+    """/claimcode PRODUCER (name, or id as "12" or "#12"): a one-time code the producer types to claim their record."""
     require_admin(ctx)
     text = arg.strip()
     if not text:
         ctx.say("claimcode.usage")
         return
-    if text.isdigit():
-        producer = await ctx.session.get(Producer, int(text))
+    producer_id = parse.record_id(text)
+    if producer_id is not None:
+        producer = await ctx.session.get(Producer, producer_id)
         producers = [producer] if producer else []
     else:
         producers = await find_producers(ctx.session, text)

@@ -15,7 +15,7 @@ from handlers.flow import Flow, Invalid, Kind, Option, Question, Step, begin
 from handlers.i18n import LANGUAGES, Translator
 from handlers.messages import Attachment, Button, Reply
 from models import broadcasts as bc
-from models import geography
+from models import geography, parse
 from models.broadcasts import Audience, AudienceKind, BroadcastStatus, Progress
 from models.errors import Stale, StaleAction
 from models.events import all_events, get_event
@@ -103,8 +103,9 @@ async def _read_place(ctx: Context, text: str) -> str:
 
 async def _after_place(ctx: Context) -> str:
     answer = ctx.state.data["place"]
-    if answer.isdigit():  # a region from the menu
-        region = geography.resolve(REGIONS[int(answer)]).candidates[0]
+    index = parse.number(answer, high=len(REGIONS) - 1)
+    if index is not None:  # a region from the menu
+        region = geography.resolve(REGIONS[index]).candidates[0]
         ctx.state.goto("place", chosen=Audience.of_place(region).key)
     return "which" if answer == "which" else "preview"
 

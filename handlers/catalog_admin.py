@@ -10,6 +10,7 @@ from handlers.context import Context
 from handlers.flow import Flow, Kind, Option, Question, Step, begin, register
 from handlers.i18n import Translator
 from handlers.messages import Button
+from models import parse
 from models.catalog import Product
 from models.catalog_admin import RATINGS, set_hidden, set_stars
 from models.catalog_import import ImportReport
@@ -76,13 +77,15 @@ async def on_document(ctx: Context) -> None:
 
 
 async def stars_command(ctx: Context, arg: str) -> None:
-    """/stars PRODUCT_ID N"""
+    """/stars PRODUCT_ID N (the id as the card shows it, "#12" or "12")"""
     require_admin(ctx)
     parts = arg.split()
-    if len(parts) != 2 or not parts[0].isdigit() or not parts[1].isdigit() or int(parts[1]) not in RATINGS:
+    product_id = parse.record_id(parts[0]) if len(parts) == 2 else None
+    stars = parse.number(parts[1], min(RATINGS), max(RATINGS)) if len(parts) == 2 else None
+    if product_id is None or stars is None:
         ctx.say("catalog.stars_usage")
         return
-    await _set_stars(ctx, int(parts[0]), int(parts[1]))
+    await _set_stars(ctx, product_id, stars)
 
 
 async def choose_stars(ctx: Context, action: EditStars) -> None:
@@ -117,19 +120,21 @@ async def _set_stars(ctx: Context, product_id: int, stars: int) -> None:
 async def hide_command(ctx: Context, arg: str) -> None:
     """/hide PRODUCT_ID"""
     require_admin(ctx)
-    if not arg.strip().isdigit():
+    product_id = parse.record_id(arg)
+    if product_id is None:
         ctx.say("catalog.hide_usage")
         return
-    await hide(ctx, HideProduct(int(arg.strip())))
+    await hide(ctx, HideProduct(product_id))
 
 
 async def unhide_command(ctx: Context, arg: str) -> None:
     """/unhide PRODUCT_ID"""
     require_admin(ctx)
-    if not arg.strip().isdigit():
+    product_id = parse.record_id(arg)
+    if product_id is None:
         ctx.say("catalog.hide_usage")
         return
-    await unhide(ctx, UnhideProduct(int(arg.strip())))
+    await unhide(ctx, UnhideProduct(product_id))
 
 
 async def hide(ctx: Context, action: HideProduct) -> None:

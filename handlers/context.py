@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from handlers.actions import Action
 from handlers.i18n import Translator, translator
 from handlers.messages import Button, Capabilities, Incoming, Reply
+from models import parse
 from models.claims import random_code
 from models.clock import Clock, SystemClock
 from models.conversation import ChatState
@@ -88,19 +89,9 @@ def notify(session: AsyncSession, recipient: User, build: Callable[[Translator],
         enqueue(session, recipient.id, build(translator(recipient.language)).to_json())
 
 
-def parse_id(text: str) -> int:
-    """A positive database id from button data; anything else is a tampered or stale button."""
-    if not text.isdigit() or len(text) > 12:
-        raise StaleAction(f"bad id {text[:20]!r}")
-    value = int(text)
-    if value <= 0:
-        raise StaleAction("bad id")
-    return value
-
-
 def parse_index(text: str, size: int) -> int:
-    """An index into a fixed list of choices (0 ≤ index < size) from button data."""
-    index = int(text) if text.isdigit() and len(text) < 6 else -1
-    if not 0 <= index < size:
+    """An index into a fixed list of choices (0 ≤ index < size) from button data; a tampered one is stale."""
+    index = parse.canonical(text, high=size - 1) if size > 0 else None
+    if index is None:
         raise StaleAction(f"bad index {text[:20]!r}")
     return index

@@ -14,6 +14,7 @@ from handlers.flow import Flow, Invalid, Kind, Option, Question, Step, begin
 from handlers.i18n import Translator
 from handlers.messages import Button, Reply
 from models import events as ev
+from models import parse
 from models.errors import InvalidEvent, Stale, StaleAction
 from models.events import Event, EventRole, local_day
 from models.people import Role
@@ -122,18 +123,28 @@ async def command(ctx: Context, arg: str) -> None:
     require_admin(ctx)
     word, _, rest = arg.strip().partition(" ")
     word, rest = word.lower(), rest.strip()
+    event_id = parse.record_id(rest)
+    memo_id, untie_or_event = _memo_and_event(rest)
     if word in ("", "list"):
         await _admin_list(ctx)
     elif word == "new":
         await begin(ctx, NEW_EVENT)
-    elif word == "edit" and rest.isdigit():
-        await choose_field(ctx, EditEvent(int(rest)))
-    elif word == "cancel" and rest.isdigit():
-        await _ask_cancel(ctx, int(rest))
-    elif word == "memo" and len(rest.split()) == 2 and all(part.isdigit() for part in rest.split()):
-        await _attach(ctx, *(int(part) for part in rest.split()))
+    elif word == "edit" and event_id is not None:
+        await choose_field(ctx, EditEvent(event_id))
+    elif word == "cancel" and event_id is not None:
+        await _ask_cancel(ctx, event_id)
+    elif word == "memo" and memo_id is not None and untie_or_event is not None:
+        await _attach(ctx, memo_id, untie_or_event)
     else:
         ctx.say("event.usage")
+
+
+def _memo_and_event(text: str) -> tuple[int | None, int | None]:
+    """"MEMO EVENT" of /event memo: two ids ("#3 #1" or "3 1"), the event 0 to untie the memo."""
+    parts = text.split()
+    if len(parts) != 2:
+        return None, None
+    return parse.record_id(parts[0]), 0 if parse.number(parts[1].removeprefix("#")) == 0 else parse.record_id(parts[1])
 
 
 async def _admin_list(ctx: Context) -> None:
@@ -186,7 +197,8 @@ def _draft(ctx: Context) -> dict[str, str]:
         if isinstance(value, dict):
             draft.update(value)
         elif field == "theme" and value is not None:
-            draft["theme"] = "" if value == "all" else THEMES[int(value)]
+            index = parse.number(value, high=len(THEMES) - 1)
+            draft["theme"] = THEMES[index] if index is not None else ""  # "all": nationwide
     return draft
 
 

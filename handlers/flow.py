@@ -19,13 +19,14 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
 from typing import Any
 
 from handlers.actions import Answer, Cancel
 from handlers.context import Context
 from handlers.messages import Attachment, Button, Reply
+from models import parse
 from models.conversation import ChatState
 from models.errors import Stale, StaleAction
 from models.text import normalize
@@ -34,8 +35,7 @@ SKIP, DONE, CANCEL = "skip", "done", "cancel"
 SKIP_WORDS = frozenset({"bo qua", "skip", "bo", "qua", "khong co", "next"})
 DONE_WORDS = frozenset({"xong", "done", "ok", "xong roi", "finish"})
 MAX_TEXT = 1000
-_PHONE = re.compile(r"^\+?[0-9][0-9 .\-]{7,17}[0-9]$")
-_DATE_FORMATS = ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y-%m-%d", "%d/%m/%y")
+_PHONE = re.compile(r"\+?[0-9][0-9 .\-]{7,17}[0-9]")
 
 
 class Kind(StrEnum):
@@ -294,10 +294,8 @@ async def _typed_choice(ctx: Context, flow: Flow, step: Step, text: str) -> str 
         return DONE
     if step.skip and key in SKIP_WORDS:
         return SKIP
-    typed = text.strip().rstrip(".")
-    if typed.isdigit() and 1 <= int(typed) <= len(choices):
-        return choices[int(typed) - 1][1]
-    return None
+    position = parse.option_number(text, len(choices))
+    return choices[position - 1][1] if position is not None else None
 
 
 async def _chosen(ctx: Context, flow: Flow, step: Step, value: str, *, edit: bool = False) -> None:
@@ -359,25 +357,24 @@ async def read_text(_ctx: Context, text: str) -> str:
 
 
 async def read_phone(_ctx: Context, text: str) -> str:
-    if not _PHONE.match(text):
+    if not _PHONE.fullmatch(text):
         raise Invalid("flow.phone_invalid")
     return text[:40]
 
 
 async def read_number(_ctx: Context, text: str) -> int:
-    digits = text.replace(".", "").replace(",", "").replace(" ", "")
-    if not digits.isdigit() or len(digits) > 12:
+    """A whole amount in ASCII digits, its thousands grouped or not ("1200", "1.200")."""
+    value = parse.quantity(text)
+    if value is None:
         raise Invalid("flow.number_invalid")
-    return int(digits)
+    return value
 
 
 async def read_date(_ctx: Context, text: str) -> str:
-    for fmt in _DATE_FORMATS:
-        try:
-            return datetime.strptime(text, fmt).date().isoformat()
-        except ValueError:
-            continue
-    raise Invalid("flow.date_invalid", example=f"{date(2027, 1, 15):%d/%m/%Y}")
+    day = parse.calendar_date(text)
+    if day is None:
+        raise Invalid("flow.date_invalid", example=f"{date(2027, 1, 15):%d/%m/%Y}")
+    return day.isoformat()
 
 
 async def _not_typed(_ctx: Context, _text: str) -> None:

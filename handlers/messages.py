@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from models.parse import plain
+
 MAX_ACTION_BYTES = 64  # Telegram's callback_data limit; our actions are compact ids, never user text
 
 
@@ -34,6 +36,7 @@ class Attachment:
     filename: str
     data: bytes = field(repr=False)
     mime: str = "application/octet-stream"
+    kept: int | None = None  # the stored_file row holding it while it waits in the outbox (handlers/outgoing.py)
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,14 @@ class Incoming:
     display_name: str = ""
     language_code: str = ""  # the platform's hint ("vi", "en-US")
     is_group: bool = False
+
+    def __post_init__(self) -> None:
+        """What the user wrote is made safe to keep (models.parse.plain): no NUL for PostgreSQL, no lone
+        surrogate that cannot be encoded, whichever channel it came from."""
+        for name in ("text", "action", "contact_phone", "document_name", "display_name", "language_code"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, plain(value))
 
 
 @dataclass(frozen=True)

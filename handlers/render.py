@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from handlers.messages import Attachment, Button, Capabilities, DocumentRef, Reply
+from models import parse
 from models.text import normalize
 
 
@@ -55,8 +56,8 @@ class Wording:
 
 def keyed(buttons: tuple[Button, ...]) -> tuple[Button, ...]:
     """The buttons with what to type for each: its own key, else the next number after the numbered keys."""
-    used = [int(button.key) for button in buttons if button.key.isdigit()]
-    number = max(used, default=0)
+    used = [parse.number(button.key) for button in buttons]
+    number = max((n for n in used if n is not None), default=0)
     out = []
     for button in buttons:
         if not button.key:
@@ -75,8 +76,8 @@ def render(reply: Reply, capabilities: Capabilities, wording: Wording) -> list[R
     buttons = reply.buttons
     options: tuple[Button, ...] = flat[: reply.listed]
     if flat and not (capabilities.buttons and len(flat) <= capabilities.max_buttons):
-        numbered = [f"{b.key}. {b.label}" for b in flat[reply.listed :] if b.key.isdigit()]
-        words = [f"«{b.key}»" for b in flat[reply.listed :] if not b.key.isdigit()]
+        numbered = [f"{b.key}. {b.label}" for b in flat[reply.listed :] if _numbered(b)]
+        words = [f"«{b.key}»" for b in flat[reply.listed :] if not _numbered(b)]
         lines = numbered + ([wording.typed.format(words=" / ".join(words))] if words else [])
         if numbered and wording.hint:
             lines.append(wording.hint)
@@ -115,13 +116,25 @@ def _files(reply: Reply, capabilities: Capabilities) -> tuple[str | Attachment, 
     return photo, document
 
 
+def _numbered(button: Button) -> bool:
+    return parse.number(button.key) is not None
+
+
 def choose_option(text: str, options: list[list[str]]) -> str | None:
-    """The action of the option the user typed: by its key (its number, or a word), then by its label."""
-    key = normalize(text.strip().rstrip("."))
+    """The action of the option the user typed: by its key (its number in ASCII digits, or a word), then by its
+    label. Only 0-9 make a number: "²" or "２" pick nothing."""
+    typed = text.strip().rstrip(".")
+    number = parse.number(typed)
+    keys = [option[2] if len(option) > 2 else str(index + 1) for index, option in enumerate(options)]
+    if number is not None:
+        by_number = [option[1] for option, key in zip(options, keys, strict=True) if parse.number(key) == number]
+        if by_number:
+            return by_number[0]
+    key = normalize(typed)
     if not key:
         return None
-    for index, option in enumerate(options):
-        if normalize(option[2] if len(option) > 2 else str(index + 1)) == key:
+    for option, option_key in zip(options, keys, strict=True):
+        if parse.number(option_key) is None and normalize(option_key) == key:
             return option[1]
     matches = [option[1] for option in options if normalize(option[0]) == key]
     return matches[0] if len(matches) == 1 else None

@@ -15,6 +15,7 @@ from sqlalchemy import Column
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models import parse
 from models.audit import record
 from models.db import UTCDateTime, utcnow
 from models.errors import AdminChangeRefused, NotAuthorised
@@ -105,8 +106,9 @@ async def revoke_admin(session: AsyncSession, actor: User, target: User, admin_i
 async def find_people(session: AsyncSession, text: str, channel: str) -> list[User]:
     """Users ``text`` names: "#12" (our number), "telegram:123" or a bare id on ``channel``, or part of a name."""
     text = text.strip()
-    if text.startswith("#") and text[1:].isdigit():
-        user = await session.get(User, int(text[1:]))
+    if text.startswith("#"):
+        user_id = parse.record_id(text)
+        user = await session.get(User, user_id) if user_id is not None else None
         return [user] if user else []
     on_channel, _, external = text.partition(":") if ":" in text else (channel, "", text)
     if external and " " not in external:

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models import geography
+from models import geography, parse
 from models.admin import require_admin
 from models.audit import record
 from models.catalog import Producer
@@ -162,7 +162,7 @@ async def recipients(session: AsyncSession, audience: Audience, channels: Sequen
     elif kind is AudienceKind.LANGUAGE:
         query = query.where(User.language == audience.value)
     elif kind is AudienceKind.EVENT:
-        event_id = int(audience.value) if audience.value.isdigit() else 0
+        event_id = parse.canonical(audience.value) or 0
         query = query.join(Registration, col(Registration.user_id) == User.id).where(
             Registration.event_id == event_id
         )

@@ -5,7 +5,6 @@ it survives restarts and is shared by replicas: whichever process's pump finds a
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -15,7 +14,7 @@ from sqlalchemy import Column, UniqueConstraint, func
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models import geography
+from models import geography, parse
 from models.admin import require_admin
 from models.audit import record
 from models.clock import TIMEZONE
@@ -32,7 +31,6 @@ MAX_DESCRIPTION = 2000
 REMINDER_HOUR = 9  # local time, on the day before the event
 NATIONWIDE = frozenset({"ca nuoc", "toan quoc", "nationwide", "all", "vietnam", "viet nam"})
 FIELDS = ("name", "theme", "venue", "dates", "deadline", "description")  # what an admin can edit
-_DATE = re.compile(r"(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})|(\d{4})-(\d{2})-(\d{2})")
 
 
 class EventStatus(StrEnum):
@@ -133,15 +131,11 @@ def default_deadline(starts_on: date, today: date) -> date:
 
 
 def parse_dates(text: str) -> list[date]:
-    """Every date written dd/mm/yyyy (or yyyy-mm-dd) in ``text``, in order."""
-    found = []
-    for match in _DATE.finditer(text):
-        day, month, year = (match.group(1), match.group(2), match.group(3)) if match.group(1) else (
-            match.group(6), match.group(5), match.group(4))
-        try:
-            found.append(date(int(year), int(month), int(day)))
-        except ValueError:
-            raise InvalidEvent("date") from None
+    """Every date written dd/mm/yyyy (or yyyy-mm-dd) in ``text``, in order; InvalidEvent for one that is no real
+    day or falls outside the years models.parse takes."""
+    found = parse.dates_in(text)
+    if found is None:
+        raise InvalidEvent("date")
     return found
 
 

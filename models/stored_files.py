@@ -16,6 +16,7 @@ from sqlalchemy import Column, LargeBinary, delete
 from sqlmodel import Field, SQLModel, col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models import parse
 from models.db import UTCDateTime
 
 MAX_NAME = 200
@@ -61,8 +62,7 @@ def file_ref(stored: StoredFile) -> str:
 
 def ref_id(text: str) -> int | None:
     """The kept file a ``file:N`` reference names; None for a URL or anything else."""
-    number = text.removeprefix(FILE_REF)
-    return int(number) if text.startswith(FILE_REF) and number.isdigit() else None
+    return parse.canonical(text.removeprefix(FILE_REF)) if text.startswith(FILE_REF) else None
 
 
 async def store(
