@@ -7,6 +7,7 @@ import hmac
 from datetime import datetime, timedelta
 
 from bot.config import WebSettings
+from models import parse
 from models.stored_files import StoredFile
 
 
@@ -35,10 +36,17 @@ class LinkSigner:
         return self.url("file", stored.id, now, stored.extension, until=stored.expires_at)
 
     def valid(self, kind: str, item: int, expires: str, signature: str, now: datetime) -> bool:
-        """True for an untampered link that has not expired (constant-time comparison)."""
-        if not expires.isdigit() or int(expires) < now.timestamp():
+        """True for an untampered link that has not expired (constant-time comparison). ``expires`` and
+        ``signature`` are as the query string gave them: anything but what ``url`` wrote is refused."""
+        until = self.expiry(expires)
+        if until is None or until < now.timestamp():
             return False
-        return hmac.compare_digest(self._signature(kind, item, int(expires)), signature)
+        return hmac.compare_digest(self._signature(kind, item, until).encode(), signature.encode(errors="replace"))
+
+    @staticmethod
+    def expiry(expires: str) -> int | None:
+        """The expiry a link names (seconds since 1970, as ``url`` writes it); None for anything else."""
+        return parse.canonical(expires, high=parse.MAX_TIMESTAMP)
 
 
 def link_signer(web: WebSettings) -> LinkSigner | None:

@@ -1,47 +1,81 @@
-"""Our aiohttp server: channel webhooks register routes on it; it serves /healthz and signed downloads (memos, and
-the exports and charts made for channels that cannot send files)."""
+"""Our aiohttp server: channel webhooks register routes on it; it serves /healthz (which asks the database) and
+signed downloads (memos, and the exports and charts made for channels that cannot send files).
+
+Route patterns take ASCII digits only and every number in a path or a query string is read with models.parse, so
+a tampered, cut or made-up link is answered 403 or 404 with a short text, never 500."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from urllib.parse import quote
 
 from aiohttp import web
+from sqlalchemy import text
 
 from bot.links import LinkSigner
 from handlers.context import Services
 from handlers.memos import load_document
 from handlers.messages import DocumentRef
+from models import parse
+from models.db import Database
 from models.errors import StaleAction
 from models.stored_files import load
 
 log = logging.getLogger(__name__)
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+HEALTH_TIMEOUT = 2.0  # seconds the database has to answer /healthz
+INVALID_LINK = "This link is invalid or has expired.\n"
+NO_DOCUMENT = "No such document.\n"
+NO_FILE = "No such file: it may have been removed after its link expired.\n"
 
 
-def make_app(services: Services, signer: LinkSigner | None = None) -> web.Application:
+def make_app(services: Services, signer: LinkSigner | None = None, *, health_timeout: float = HEALTH_TIMEOUT
+             ) -> web.Application:
     app = web.Application(client_max_size=2 * 1024 * 1024)
-    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/healthz", _healthz(services.db, health_timeout))
     if signer is not None:
-        app.router.add_get(r"/memos/{id:\d+}.docx", _memo_download(services, signer))
-        app.router.add_get(r"/files/{id:\d+}.{extension:[A-Za-z0-9]+}", _file_download(services, signer))
+        app.router.add_get("/memos/{id:[0-9]+}.docx", _memo_download(services, signer))
+        app.router.add_get("/files/{id:[0-9]+}.{extension:[A-Za-z0-9]+}", _file_download(services, signer))
     return app
 
 
-async def _healthz(_request: web.Request) -> web.Response:
-    return web.json_response({"ok": True})
+async def database_health(db: Database, timeout: float) -> str:
+    """"ok" when the database answers a trivial query within ``timeout`` seconds; else a short reason: "timeout"
+    or the error's class name (never its message, which may hold the database's address)."""
+    try:
+        async with asyncio.timeout(timeout), db.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except TimeoutError:
+        return "timeout"
+    except Exception as error:  # whatever the driver raises when the database is down or refuses us
+        return type(error).__name__
+    return "ok"
+
+
+def _healthz(db: Database, timeout: float):  # type: ignore[no-untyped-def]
+    async def healthz(_request: web.Request) -> web.Response:
+        database = await database_health(db, timeout)
+        if database != "ok":
+            log.warning("/healthz: the database is not answering (%s)", database)
+            return web.json_response({"ok": False, "database": database}, status=503)
+        return web.json_response({"ok": True, "database": "ok"})
+
+    return healthz
 
 
 def _memo_download(services: Services, signer: LinkSigner):  # type: ignore[no-untyped-def]
     async def download(request: web.Request) -> web.StreamResponse:
-        memo_id = int(request.match_info["id"])
+        memo_id = parse.canonical(request.match_info["id"])
+        if memo_id is None:
+            return web.Response(status=404, text=NO_DOCUMENT)
         expires, signature = request.query.get("exp", ""), request.query.get("sig", "")
         if not signer.valid("memo", memo_id, expires, signature, services.clock.now()):
-            return web.Response(status=403, text="This link is invalid or has expired.\n")
+            return web.Response(status=403, text=INVALID_LINK)
         try:
             name, data = await load_document(services.db, DocumentRef("memo", memo_id), services.memo_place)
         except StaleAction:
-            return web.Response(status=404, text="No such document.\n")
+            return web.Response(status=404, text=NO_DOCUMENT)
         headers = {"Content-Disposition": f'attachment; filename="{name}"'}
         return web.Response(body=data, content_type=DOCX, headers=headers)
 
@@ -50,15 +84,18 @@ def _memo_download(services: Services, signer: LinkSigner):  # type: ignore[no-u
 
 def _file_download(services: Services, signer: LinkSigner):  # type: ignore[no-untyped-def]
     async def download(request: web.Request) -> web.StreamResponse:
-        file_id = int(request.match_info["id"])
+        file_id = parse.canonical(request.match_info["id"])
+        if file_id is None:
+            return web.Response(status=404, text=NO_FILE)
         expires, signature = request.query.get("exp", ""), request.query.get("sig", "")
         now = services.clock.now()
         if not signer.valid("file", file_id, expires, signature, now):
-            return web.Response(status=403, text="This link is invalid or has expired.\n")
+            return web.Response(status=403, text=INVALID_LINK)
         async with services.db.session() as session:
             stored = await load(session, file_id, now)
-        if stored is None or int(stored.expires_at.timestamp()) != int(expires):  # the link names this very file
-            return web.Response(status=404, text="No such file: it may have been removed after its link expired.\n")
+        if (stored is None or stored.extension != request.match_info["extension"]  # the link names this very file
+                or int(stored.expires_at.timestamp()) != signer.expiry(expires)):
+            return web.Response(status=404, text=NO_FILE)
         disposition = "inline" if stored.mime.startswith("image/") else "attachment"
         headers = {"Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(stored.filename)}",
                    "Cache-Control": "private, no-store"}
