@@ -367,3 +367,33 @@ async def test_another_buyers_request_or_memo_is_refused(world: World) -> None:
         assert reply.text == refusal, (record, reply.text)
     assert not any(secret in message.text for message in lan.seen + hao.seen for secret in MINHS)
 
+
+
+async def test_what_the_fuzz_run_found_gets_the_polite_answer(world: World) -> None:
+    """The inputs that ended in the apology before models.parse, each with the message for its place."""
+    office, lan, guest = world.users["office"], world.users["lan"], world.users["guest"]
+    typed = {
+        "/stars ² 4": t("catalog.stars_usage"),
+        "/stars 1 ²": t("catalog.stars_usage"),
+        f"/stars {2**31} 4": t("catalog.stars_usage"),
+        "/hide ٣": t("catalog.hide_usage"),
+        "/unhide #99999999999999999999": t("catalog.hide_usage"),
+        "/event edit ²": t("event.usage"),
+        "/event memo 1 ²": t("event.usage"),
+        "/admin grant #99999999999999999999": translator("vi")("admin.no_such_user",
+                                                               query="#99999999999999999999"),
+    }
+    for text, answer in typed.items():
+        await office.says(text)
+        assert office.last == answer, (text, office.last)
+    await office.says("/hide #3")  # an id as lists show it
+    assert office.last.startswith("Đã ẩn «") and "/unhide 3" in office.last
+    for payload in ("p:²", "p:２", f"p:{2**31}", "mv:99999999999", "er:1:b²"):
+        [reply] = await lan.taps(payload)
+        assert (reply.text, reply.notice) == (t("error.stale.outdated"), True), payload
+    await guest.says("/start")
+    for number in ("²", "١", "１", "99999999999999999999"):  # at a numbered menu
+        await guest.says(number)
+        assert guest.last.startswith(t("flow.choose_listed")), (number, guest.last)
+    await guest.says("1")
+    assert "Tên doanh nghiệp" in guest.last
