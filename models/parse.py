@@ -22,8 +22,9 @@ _DIGITS = re.compile(r"[0-9]+")  # (a str pattern's [0-9] is ASCII only, unlike 
 _GROUPED = re.compile(r"[0-9]{1,3}(?:[., \u00a0][0-9]{3})*")  # thousands grouped by ".", ",", a space or NBSP
 _DAY_MONTH_YEAR = re.compile(r"([0-9]{1,2})([/.\-])([0-9]{1,2})\2([0-9]{4}|[0-9]{2})")
 _ISO = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
-_DATES_IN = re.compile(r"(?<![0-9])(?:([0-9]{1,2})[/.\-]([0-9]{1,2})[/.\-]([0-9]{4})|([0-9]{4})-([0-9]{2})-([0-9]{2}))"
-                       r"(?![0-9])")
+_DATES_IN = re.compile(
+    r"(?<![0-9])(?:([0-9]{1,2})[/.\-]([0-9]{1,2})[/.\-]([0-9]{4})|([0-9]{4})-([0-9]{2})-([0-9]{2}))(?![0-9])"
+)
 
 
 def plain(text: str) -> str:
@@ -63,11 +64,11 @@ def option_number(text: str, count: int) -> int | None:
 def quantity(text: str, high: int = MAX_QUANTITY) -> int | None:
     """An amount typed plainly or with its thousands grouped ("1200", "1.200", "1,200", "1 200"): 0 … ``high``."""
     text = text.strip()
-    grouped = _GROUPED.fullmatch(text)
-    if grouped is None:
+    if _GROUPED.fullmatch(text) is None:
         return number(text, 0, high)
-    separators = set(re.findall(r"[^0-9]", text))
-    return number(re.sub(r"[^0-9]", "", text), 0, high) if len(separators) <= 1 else None
+    separators = {character for character in text if not "0" <= character <= "9"}  # one kind ("1.200,000": no)
+    digits = "".join(character for character in text if "0" <= character <= "9")
+    return number(digits, 0, high) if len(separators) <= 1 else None
 
 
 def calendar_date(text: str) -> date | None:
