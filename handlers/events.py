@@ -140,11 +140,12 @@ async def command(ctx: Context, arg: str) -> None:
 
 
 def _memo_and_event(text: str) -> tuple[int | None, int | None]:
-    """"MEMO EVENT" of /event memo: two ids ("#3 #1" or "3 1"), the event 0 to untie the memo."""
+    """"MEMO EVENT" of /event memo: two ids ("3 1" or "#3 #1"); the event 0 unties the memo."""
     parts = text.split()
     if len(parts) != 2:
         return None, None
-    return parse.record_id(parts[0]), 0 if parse.number(parts[1].removeprefix("#")) == 0 else parse.record_id(parts[1])
+    untie = parse.number(parts[1].removeprefix("#")) == 0
+    return parse.record_id(parts[0]), 0 if untie else parse.record_id(parts[1])
 
 
 async def _admin_list(ctx: Context) -> None:
