@@ -5,15 +5,17 @@ told how it goes.
   process). The others wait, and take over within ``lock_retry_seconds`` when it dies.
 - Each channel has a lane: an evenly spaced rate with a ceiling on any one second's sends (``SendRate``: time lost
   to a stall is made up without a burst), a bound on sends in flight, and about one message a second to any one
-  chat. The broadcast has its own rate, not the interactive channel's rate limiter: queued behind
-  ten thousand broadcast messages, a user's reply would wait minutes. The lane instead gives way to the replies this
-  process is sending (``RecentSends``, counted by bot/telegram.py ``CountingRateLimiter``), so answers always come
-  first.
+  chat, counted with the channel's replies in this process (its ``Pacer``): the admin's own chat gets their
+  replies, their copy and the progress message spaced. The broadcast has its own rate, not the interactive
+  channel's: queued behind ten thousand broadcast messages, a user's reply would wait minutes. The lane instead
+  gives way to the replies this process is sending (``RecentSends``, counted by the channels as they send), so
+  answers always come first.
 - A send's outcome is written (in batches of ``flush_seconds``) before its place in flight is freed: after a crash
   at most ``in_flight`` recipients of a channel get the message twice, and nobody is left out.
-- 429: that recipient waits retry_after; when 429s come thick (a flood on the whole bot) the lane pauses. 403: the
-  user blocked the bot, marked and skipped. Network errors and timeouts: retried with doubling waits. A retry goes
-  when due (once its wait is written), not when the next pass over the table reaches it.
+- 429: that recipient waits retry_after (the progress message too); when 429s come thick (a flood on the whole
+  bot) the lane pauses. 403: the user blocked the bot, marked and skipped. Network errors and timeouts: retried
+  with doubling waits. A retry goes when due (once its wait is written), not when the next pass over the table
+  reaches it.
 """
 
 from __future__ import annotations
@@ -29,15 +31,16 @@ from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from bot.broadcast_transports import SendFailed, Throttled, Transport
+from bot.broadcast_transports import Transport
 from bot.channel import ChannelSpec, RecentSends, Shared
 from bot.channels import configured
 from bot.config import BroadcastSettings, Settings
 from bot.links import link_signer
+from bot.pacing import Pacer
+from bot.retry import ChannelUnavailable, RecipientBlocked, RetryPolicy, SendFailed, Throttled
 from bot.runtime import build_services
 from handlers.app import Conversation
 from handlers.broadcast import progress_reply
-from handlers.delivery import ChannelUnavailable, RecipientBlocked
 from handlers.i18n import translator
 from models.broadcasts import (
     Broadcast,
@@ -190,6 +193,10 @@ class Lane:
     # when due, without waiting for the next pass over the table to reach them. Each with the batch that wrote it.
     retries: list[tuple[datetime, int, int, Job]] = field(default_factory=list)
 
+    # The channel's pacer in this process, shared with its replies: a chat the replies just wrote to (the admin's)
+    # waits its turn here too, and a send here counts for them.
+    pacer: Pacer | None = None
+
     def __post_init__(self) -> None:
         self.window = asyncio.Semaphore(self.in_flight)
 
@@ -197,14 +204,21 @@ class Lane:
     def channel(self) -> str:
         return self.transport.channel
 
-    async def space(self, chat_id: str) -> None:
-        """Keep about one message a second to one chat (two broadcasts in a row)."""
+    def chat_free_at(self, chat_id: str) -> float:
+        """When the next message to the chat may go (monotonic clock)."""
         last = self.last_sent.get(chat_id)
-        if last is not None and (wait := last + PER_CHAT_SECONDS - time.monotonic()) > 0:
+        due = last + PER_CHAT_SECONDS if last is not None else 0.0
+        return max(due, self.pacer.chat_free_at(chat_id)) if self.pacer is not None else due
+
+    async def space(self, chat_id: str) -> None:
+        """Keep about one message a second to one chat (two broadcasts in a row, a reply just before)."""
+        if (wait := self.chat_free_at(chat_id) - time.monotonic()) > 0:
             await asyncio.sleep(wait)
 
     def sent_to(self, chat_id: str) -> None:
         now = time.monotonic()
+        if self.pacer is not None:
+            self.pacer.note_sent(chat_id)
         self.last_sent[chat_id] = now
         if len(self.last_sent) > 50_000:
             self.last_sent = {chat: at for chat, at in self.last_sent.items() if at > now - PER_CHAT_SECONDS}
@@ -277,6 +291,7 @@ class BroadcastSender:
         self._stopped: set[int] = set()  # broadcasts cancelled: jobs already fetched are dropped
         self._content: dict[int, Content] = {}
         self._looked: dict[int, float] = {}  # broadcast -> when its progress was last counted and reported
+        self._report_after: dict[int, float] = {}  # broadcast -> no progress message before (a 429's retry_after)
         self._sends: set[asyncio.Task[None]] = set()
         self._closing = False
         self._finished = asyncio.Event()
@@ -424,7 +439,8 @@ class BroadcastSender:
         except Exception as error:  # network errors, timeouts, anything unforeseen: try again later
             if job.attempts + 1 >= self.settings.max_attempts:
                 return Outcome(job, DeliveryStatus.FAILED, f"{type(error).__name__}: {error}")
-            delay = min(self.settings.retry_max_seconds, self.settings.retry_first_seconds * 2**job.attempts)
+            policy = RetryPolicy(self.settings.retry_first_seconds, self.settings.retry_max_seconds)
+            delay = policy.delay(job.attempts)
             log.info("broadcast send to %s failed (%s); again in %.0f s", lane.channel, error, delay)
             retry_at = now + timedelta(seconds=delay)
             return Outcome(job, DeliveryStatus.PENDING, f"{type(error).__name__}: {error}", retry_at)
@@ -504,6 +520,8 @@ class BroadcastSender:
                 final = broadcast.status != BroadcastStatus.SENDING.value
                 if not final and time.monotonic() - self._looked.get(number, -every) < every:
                     continue
+                if time.monotonic() < self._report_after.get(number, 0.0):
+                    continue  # the platform asked us to wait (429): even the last word waits
                 self._looked[number] = time.monotonic()
                 admin = await session.get(User, broadcast.created_by)
                 views.append((lane if editing else None, broadcast, await progress(session, broadcast),
@@ -526,8 +544,10 @@ class BroadcastSender:
         final = done.status != BroadcastStatus.SENDING.value
         reply = progress_reply(translator(language), done, self.clock.now())
         message_id = broadcast.progress_message_id
-        await lane.rate.take()
         chat = broadcast.admin_chat_id
+        if lane.chat_free_at(chat) > time.monotonic():
+            return  # the admin's chat just got a message (a reply, their copy): the progress waits its next round
+        await lane.rate.take()
         try:
             if message_id:
                 try:
@@ -536,8 +556,12 @@ class BroadcastSender:
                     message_id = await lane.transport.send_report(chat, reply)
             else:
                 message_id = await lane.transport.send_report(chat, reply)
+            lane.sent_to(chat)
         except Throttled as error:
             lane.rate.throttled(error.retry_after)
+            if lane.pacer is not None:
+                lane.pacer.throttled(chat, error.retry_after)
+            self._report_after[broadcast.id or 0] = time.monotonic() + error.retry_after  # not before it said
             return
         except (SendFailed, RecipientBlocked) as error:
             log.warning("progress of broadcast %s not shown to the admin: %s", broadcast.id, error)
@@ -585,14 +609,15 @@ def build_sender(
     db: Database,
     *,
     clock: Clock | None = None,
-    interactive: RecentSends | None = None,
-    conversation: Conversation | None = None,
+    shared: Shared | None = None,
     channels: Sequence[ChannelSpec] | None = None,
 ) -> BroadcastSender | None:
     """The sender for the configured channels that declare a broadcast lane (bot/channels.py); None when none can
-    broadcast. ``interactive`` counts this process's replies, for the lanes to give way to; a Zalo lane calls the
-    API through a channel client of its own (not started: it only sends), built on ``conversation``."""
-    conversation = conversation or Conversation(build_services(settings, db, channels))
-    shared = Shared(settings, conversation, link_signer(settings.web), interactive or RecentSends())
+    broadcast. ``shared`` is the process's (the replies counted for the lanes to give way to, the channels' pacers
+    shared with their lanes); a Zalo lane calls the API through a channel client of its own (not started: it only
+    sends)."""
+    if shared is None:
+        conversation = Conversation(build_services(settings, db, channels))
+        shared = Shared(settings, conversation, link_signer(settings.web), RecentSends())
     lanes = [spec.broadcast(shared) for spec in configured(settings, channels) if spec.broadcast is not None]
     return BroadcastSender(db, lanes, settings.broadcast, clock=clock) if lanes else None

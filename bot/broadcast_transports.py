@@ -39,8 +39,8 @@ from telegram.error import (
 from telegram.request import BaseRequest, RequestData
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.zalo_base import ZaloApiError
-from handlers.delivery import ChannelUnavailable, RecipientBlocked
+from bot.retry import ChannelUnavailable, RecipientBlocked, SendFailed, Throttled, TryLater
+from bot.zalo_base import ZaloApiError, bot_api_outcome
 from handlers.messages import Reply
 from models.stored_files import StoredFile
 
@@ -48,22 +48,6 @@ if TYPE_CHECKING:  # bot/zalo_bot.py builds its broadcast lane from ZaloBotTrans
     from bot.zalo_bot import ZaloBotChannel
 
 CAPTION_LIMIT = 1024  # Telegram photo captions; a longer text goes as a message with the photo as its preview
-
-
-class Throttled(Exception):
-    """The platform asked us to wait (429)."""
-
-    def __init__(self, retry_after: float) -> None:
-        super().__init__(f"429: retry after {retry_after:g} s")
-        self.retry_after = retry_after
-
-
-class SendFailed(Exception):
-    """The platform refused this message for this recipient for good (bad chat, bad photo…)."""
-
-
-class TryLater(Exception):
-    """A network error, a timeout or a server error: the message may be tried again."""
 
 
 class Transport(ABC):
@@ -330,16 +314,10 @@ class ZaloBotTransport(Transport):
             raise
 
     def _translated(self, error: ZaloApiError) -> Exception:
-        if error.code == 429:
-            return Throttled(float(error.retry_after or 1))
-        if error.code == 403:
-            return RecipientBlocked(str(error))
-        if error.code == 401:
-            self.api.refuse_token()
-            return ChannelUnavailable(str(error))
-        if error.code in {0, 408} or error.code >= 500:
-            return TryLater(str(error))
-        return SendFailed(str(error))
+        outcome = bot_api_outcome(error)
+        if isinstance(outcome, ChannelUnavailable):
+            self.api.refuse(str(outcome))
+        return outcome
 
 
 def _message_id(result: Any) -> str:

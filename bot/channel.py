@@ -1,74 +1,40 @@
-"""What every messaging-platform runtime shares: stopping cleanly, answering an update once, draining its users'
-notifications; and what a channel module declares (``ChannelSpec``) for the registry (bot/channels.py)."""
+"""What every messaging-platform runtime shares: updates stored before they are acknowledged and handled chat by
+chat, messages sent from the outbox, notifications taken into it, stopping cleanly; and what a channel module
+declares (``ChannelSpec``) for the registry (bot/channels.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from bot.config import Settings
+from bot.group_commit import GroupCommit
+from bot.inbox_worker import InboxWorker, Prepared
 from bot.links import LinkSigner
+from bot.outbox_sender import OutboxSender
+from bot.pacing import Pacer
+from bot.retry import ChannelUnavailable, RetryPolicy, Stopped
+from bot.stopping import Stoppable, finish
 from handlers.app import Conversation
-from handlers.delivery import deliver_pending
-from handlers.messages import Capabilities, Incoming
+from handlers.delivery import queue_notifications
+from handlers.messages import Capabilities
 from handlers.render import Rendered
-from models.people import mark_blocked
+from models import inbox
+from models.inbox import Received
 
 if TYPE_CHECKING:  # the broadcast sender builds lanes from the channel modules, which import this one
     from bot.broadcast_sender import Lane
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-STOP_GRACE = 5.0  # seconds a loop told to stop gets to finish what it is doing (a transaction is not cut short)
-
-
-async def finish(tasks: Sequence[asyncio.Task[object]], grace: float = STOP_GRACE) -> None:
-    """Wait for tasks that were told to stop, then cancel what is still running after ``grace`` seconds.
-
-    Cancelling a task in the middle of a database call can leave the driver's connection half-closed (seen with
-    aiosqlite: a close that never completes); loops that are asked to stop finish their round instead."""
-    if not tasks:
-        return
-    _, pending = await asyncio.wait(tasks, timeout=grace)
-    for task in pending:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-
-
-class Stoppable:
-    """Something whose loops run until told to stop (``stopping``): they end their round and return, and are not
-    cancelled in the middle of a database call."""
-
-    def __init__(self) -> None:
-        self.stopping = asyncio.Event()  # set to stop: the loops end their round and return
-
-    async def pause(self, seconds: float) -> None:
-        """Sleep, waking at once when stopping starts."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.stopping.wait(), seconds)
-
-    async def unless_stopping(self, work: Awaitable[T]) -> T | None:
-        """The result of ``work``, or None when stopping starts first (``work`` is then cancelled: only for waits
-        that hold no transaction, such as a long poll)."""
-        job = asyncio.ensure_future(work)
-        stop = asyncio.create_task(self.stopping.wait())
-        try:
-            await asyncio.wait([job, stop], return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stop.cancel()
-            if not job.done():
-                job.cancel()
-            await asyncio.gather(job, stop, return_exceptions=True)
-        return job.result() if not job.cancelled() else None
 
 
 class RecentSends:
@@ -95,6 +61,13 @@ class Shared:
     conversation: Conversation
     signer: LinkSigner | None  # signs download links ([web] secret and public_url); None when not configured
     replies: RecentSends  # the replies sent by this process, counted for the broadcast sender to give way to
+    pacers: dict[str, Pacer] = field(default_factory=dict)  # per channel: its replies and its broadcast lane share it
+
+    def pacer(self, channel: str, make: Callable[[], Pacer]) -> Pacer:
+        """The channel's pacer in this process (made on first use)."""
+        if channel not in self.pacers:
+            self.pacers[channel] = make()
+        return self.pacers[channel]
 
 
 @dataclass(frozen=True)
@@ -118,69 +91,149 @@ def never(_settings: Settings) -> bool:
 
 
 class ChannelRuntime(Stoppable, ABC):
-    """One platform: subclasses map platform updates to Incoming and Rendered messages to platform calls.
+    """One platform: subclasses turn what the platform sends into ``Incoming`` and rendered messages into platform
+    calls; everything between is the same for every channel.
 
-    Its life: ``start`` (connect; webhook routes go on the web app), then ``run`` (the notification pump and its
-    own loops, until ``stopping`` is set or a loop ends; then ``stop``: disconnect). Periodic work that is not about one
-    channel (reminders, expiry, sweeps) is the process's housekeeping (bot/housekeeping.py), not the pump's."""
+    Its life: ``start`` (the webhook routes go on the web app; nothing leaves the machine), then ``run``: ``connect``
+    (tried again while the platform cannot be reached; refused credentials stop the channel with one log line),
+    then until ``stopping`` is set or a loop ends: the inbox worker (stored updates → handled, replies → outbox), the
+    outbox sender, the notification pump (notifications → outbox) and the channel's own loops; then ``stop``.
+    Updates come in through ``receive``: stored in the inbox first, so that the platform is told we have them only
+    once we do. Periodic work that is not about one channel is the process's housekeeping (bot/housekeeping.py)."""
 
     name: str
     capabilities: Capabilities
+    connect_policy = RetryPolicy(first=1.0, maximum=60.0)
 
-    def __init__(self, conversation: Conversation) -> None:
+    def __init__(self, conversation: Conversation, *, pacer: Pacer | None = None,
+                 sends: RecentSends | None = None) -> None:
         super().__init__()
         self.conversation = conversation
         self.services = conversation.services
+        self.pacer = pacer
+        self.sends = sends  # counted for the broadcast lane to give way to
+        self.refused = asyncio.Event()  # the platform refused our credentials: stopped until a person fixes them
+        self.connected = asyncio.Event()  # connect() succeeded: the inbox and the outbox are running
+        self.pumped = 0  # rounds of the notification pump (tests wait on it)
 
-    @abstractmethod
+    @cached_property
+    def _stored(self) -> GroupCommit[Received]:
+        async def store(batch: Sequence[Received]) -> None:
+            self.inbox.remember(await inbox.receive(self.services.db, self.name, batch, self.services.clock.now()))
+
+        return GroupCommit(store)
+
+    @cached_property
+    def inbox(self) -> InboxWorker:
+        worker = InboxWorker(self.conversation, self.name, lambda: self.capabilities, self.prepare,
+                             on_handled=self.outbox.kick)
+        worker.stopping = self.stopping
+        return worker
+
+    @cached_property
+    def outbox(self) -> OutboxSender:
+        sender = OutboxSender(self.services, self.name, self.send_one, on_refused=self.refuse)
+        sender.stopping = self.stopping
+        return sender
+
     async def start(self, web_app: web.Application) -> None:
-        """Connect to the platform; webhook channels add their routes to ``web_app`` (before it starts)."""
+        """Add the channel's webhook routes to ``web_app`` (before it starts)."""
+
+    async def connect(self) -> None:
+        """Reach the platform (check the credentials, register the webhook…); raise ``TryLater`` while it cannot be
+        reached, ``ChannelUnavailable`` when it refuses us."""
 
     @abstractmethod
     async def stop(self) -> None:
         """Disconnect cleanly."""
 
+    def workers(self) -> list[Awaitable[None]]:
+        """The inbox worker and the outbox sender."""
+        return [self.inbox.run(), self.outbox.run()]
+
     def loops(self) -> list[Awaitable[None]]:
-        """What runs besides the pump (a polling loop, a token refresher); when one ends, the channel stops."""
+        """What runs besides the inbox, the outbox and the pump (a polling loop, a token refresher); when one ends,
+        the channel stops."""
         return []
 
-    async def run(self, pump_interval: float = 1.0) -> None:
-        """The pump and the channel's loops until ``stopping`` is set, the task is cancelled or one of the loops
-        ends (the platform refused us, the input ended); then they finish their round and the channel is stopped."""
-        jobs = [asyncio.create_task(self.pump(pump_interval)), *(asyncio.create_task(loop) for loop in self.loops())]
-        stop = asyncio.create_task(self.stopping.wait())
-        try:
-            await asyncio.wait([stop, *jobs], return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            self.stopping.set()
-            await finish([stop, *jobs])
-            await self.stop()
-
-    async def process(self, incoming: Incoming, update_key: str = "") -> list[Rendered] | None:
-        """Handle one inbound update (None when it was a redelivery) and send the replies to its chat."""
-        rendered = await self.conversation.handle(incoming, self.capabilities, update_key=update_key)
-        if rendered:
-            await self.send(incoming.chat_id, rendered)
-        return rendered
+    @abstractmethod
+    async def prepare(self, payload: dict[str, Any]) -> Prepared | None:
+        """What a stored update asks of us (None: nothing, e.g. the bot's own message), ready to be handled."""
 
     @abstractmethod
+    async def send_one(self, chat_id: str, part: Rendered, context: dict[str, Any]) -> None:
+        """Send one message; raise what bot/retry.py names when it could not be sent."""
+
     async def send(self, chat_id: str, rendered: list[Rendered]) -> None:
-        """Send messages to a chat; raise handlers.delivery.RecipientBlocked when the user blocked us."""
+        """Send messages at once, outside the outbox (the console)."""
+        for part in rendered:
+            await self.send_one(chat_id, part, {})
 
-    async def mark_blocked(self, external_id: str) -> None:
-        async with self.services.db.transaction() as session:
-            await mark_blocked(session, self.name, external_id)
+    async def receive(self, updates: list[Received]) -> None:
+        """Store updates in the inbox (raises when the database cannot take them: the platform must not be told we
+        have them), then have them handled."""
+        await self._stored.put(updates)
+        for update in updates:
+            self.inbox.kick(update.chat_id)
 
-    async def deliver_notifications(self) -> int:
-        return await deliver_pending(self.services, self.name, self.capabilities, self.send)
+    def refuse(self, what: str) -> None:
+        """The platform refused our credentials: nothing will work until a person fixes the configuration; the
+        channel stops (``run`` ends), what was not sent stays in the outbox."""
+        if not self.refused.is_set():
+            log.error("%s: %s; the channel is stopped", self.name, what)
+            self.refused.set()
+            self.stopping.set()
+
+    def check_usable(self) -> None:
+        if self.refused.is_set():
+            raise ChannelUnavailable(f"{self.name} is stopped: its credentials were refused")
+
+    async def run(self, pump_interval: float = 1.0) -> None:
+        """Connect, then the inbox, the outbox, the pump and the channel's loops until ``stopping`` is set, the task
+        is cancelled or one of the loops ends; then they finish their round and the channel is stopped."""
+        try:
+            if await self._connect():
+                self.connected.set()
+                jobs = [asyncio.create_task(job) for job in
+                        (*self.workers(), self.pump(pump_interval), *self.loops())]
+                stop = asyncio.create_task(self.stopping.wait())
+                try:
+                    await asyncio.wait([stop, *jobs], return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    self.stopping.set()
+                    await finish([stop, *jobs])
+        finally:
+            self.stopping.set()
+            await self.stop()
+
+    async def _connect(self) -> bool:
+        """``connect`` until it works; False when refused, or stopped first."""
+        try:
+            await self.connect_policy.call(self.connect, what=f"{self.name}: connecting", stopping=self.stopping)
+        except ChannelUnavailable as error:
+            self.refuse(str(error))
+            return False
+        except Stopped:
+            return False
+        return True
+
+    async def idle(self) -> None:
+        """Wait until what this process was given is handled and sent (tests and benchmarks)."""
+        while True:
+            await self.inbox.drained()
+            await self.outbox.drained()
+            if self.inbox.is_idle() and self.outbox.is_idle():
+                return
 
     async def pump(self, interval: float = 1.0) -> None:
-        """Until the channel stops: deliver the notifications queued for its users."""
+        """Until the channel stops: the notifications for its users into its outbox."""
         while not self.stopping.is_set():
             try:
-                await self.deliver_notifications()
+                for chat_id in await queue_notifications(self.services, self.name, self.capabilities):
+                    self.outbox.kick(chat_id)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("%s: notification pump failed; retrying", self.name)
+            self.pumped += 1
             await self.pause(interval)

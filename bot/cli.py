@@ -167,21 +167,22 @@ async def serve(
     runtimes: list[ChannelRuntime] = []
     runs: list[asyncio.Task[None]] = []
     sender = None
+    status = 0
     runner = None
     try:
+        await services.search.index()  # built before the first update: a handler never waits for it
         for spec in configured(settings, channels):
             runtimes.append(spec.build(shared))
             await runtimes[-1].start(app)  # before the web server starts: webhook routes are added to it
         runner, port = await start_site(app, settings.web.host, settings.web.port)
         runs = [asyncio.create_task(runtime.run(), name=runtime.name) for runtime in runtimes]
-        sender = build_sender(settings, db, clock=services.clock, interactive=shared.replies,
-                              conversation=conversation, channels=channels)
+        sender = build_sender(settings, db, clock=services.clock, shared=shared, channels=channels)
         if sender is not None:
             runs.append(asyncio.create_task(sender.run(), name="broadcasts"))  # sender.close() ends it
         async with housekeeping(services):
             names = ", ".join(runtime.name for runtime in runtimes)
             print(f"ocop-bot serving {names}; web server on {settings.web.host}:{port}", flush=True)
-            await stop.wait()
+            status = await _until_stopped(stop, runs[:len(runtimes)])
     finally:
         if sender is not None:
             await sender.close()  # sends in flight finish and are written: nobody gets them twice after a restart
@@ -195,7 +196,25 @@ async def serve(
             await runner.cleanup()
         for signum in signals:
             loop.remove_signal_handler(signum)
-    return 0
+    return status
+
+
+async def _until_stopped(stop: asyncio.Event, channels: list[asyncio.Task[None]]) -> int:
+    """Until SIGTERM (0), or until every channel has stopped on its own — their credentials refused (1)."""
+    if not channels:
+        await stop.wait()
+        return 0
+    stopped = asyncio.ensure_future(stop.wait())
+    every_channel = asyncio.ensure_future(asyncio.wait(channels))
+    try:
+        await asyncio.wait([stopped, every_channel], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        every_channel.cancel()
+    if stop.is_set():
+        return 0
+    print("ocop-bot: no channel is running (see the log above for what to fix); stopping", file=sys.stderr, flush=True)
+    return 1
 
 
 async def chat(services: Services, console: ConsoleChannel) -> None:

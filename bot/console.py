@@ -23,9 +23,9 @@ from bot.channel import ChannelRuntime, ChannelSpec, never
 from handlers.actions import Answer
 from handlers.app import Conversation
 from handlers.context import Services
-from handlers.delivery import deliver_pending
+from handlers.delivery import queue_notifications
 from handlers.memos import load_document
-from handlers.messages import CONSOLE, Incoming
+from handlers.messages import CONSOLE, Attachment, Incoming
 from handlers.render import Rendered
 
 CHANNEL_NAME = "console"
@@ -67,6 +67,7 @@ class ConsoleChannel(ChannelRuntime):
         self.begin_as = begin_as
 
     async def start(self, web_app: web.Application | None = None) -> None:  # type: ignore[override]
+        """Greet the user (there is no route to add)."""
         self.out.write(f"ocop-bot — {self.user}. /help for help, a number picks an option, Ctrl-D quits.\n")
         self.out.flush()
 
@@ -92,24 +93,41 @@ class ConsoleChannel(ChannelRuntime):
         await self.deliver_notifications()
 
     async def says(self, **what: Any) -> list[Rendered] | None:
-        """The user typed ``text`` (or pressed ``action``): the replies are shown."""
+        """The user typed ``text`` (or pressed ``action``): the replies are shown at once."""
         incoming = Incoming(channel=self.name, user_id=self.user, chat_id=self.user, display_name=self.user, **what)
-        return await self.process(incoming)
+        rendered = await self.conversation.handle(incoming, self.capabilities)
+        if rendered:
+            await self.send(self.user, rendered)
+        return rendered
 
-    async def send(self, chat_id: str, rendered: list[Rendered]) -> None:
-        for message in rendered:
-            self.out.write(f"\n{message.text}\n")
-            if message.document is not None:
-                name, data = await load_document(self.services.db, message.document, self.services.memo_place)
-                self.documents.mkdir(parents=True, exist_ok=True)
-                path = self.documents / name
-                path.write_bytes(data)
-                self.out.write(f"[{path}]\n")
+    async def prepare(self, payload: dict[str, Any]) -> None:
+        return None  # nothing is stored for the console: it reads its terminal
+
+    async def send_one(self, chat_id: str, part: Rendered, context: dict[str, Any]) -> None:
+        self.out.write(f"\n{part.text}\n")
+        if part.document is not None:
+            if isinstance(part.document, Attachment):
+                name, data = part.document.filename, part.document.data
+            else:
+                name, data = await load_document(self.services.db, part.document, self.services.memo_place)
+            self.documents.mkdir(parents=True, exist_ok=True)
+            path = self.documents / Path(name).name
+            path.write_bytes(data)
+            self.out.write(f"[{path}]\n")
         self.out.flush()
 
-    async def deliver_notifications(self) -> int:
+    def workers(self) -> list[Awaitable[None]]:
+        return []  # its input is the terminal, and it shows its own user's messages only (deliver_notifications)
+
+    async def pump(self, interval: float = 1.0) -> None:
+        while not self.stopping.is_set():
+            await self.deliver_notifications()
+            await self.pause(interval)
+
+    async def deliver_notifications(self) -> None:
         """This terminal's user only: the other console users read theirs in their own terminals."""
-        return await deliver_pending(self.services, self.name, self.capabilities, self.send, external_id=self.user)
+        await queue_notifications(self.services, self.name, self.capabilities, external_id=self.user)
+        await self.outbox.drain(self.user)
 
 
 def console_services(services: Services, user: str, as_admin: bool) -> Services:

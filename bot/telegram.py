@@ -1,10 +1,12 @@
 """The Telegram channel on python-telegram-bot 22: polling or webhook, inline buttons, photos, documents, limits.
 
-PTB does the HTTP; our Conversation does the talking. Every update goes through one TypeHandler that maps it to an
-Incoming, lets the Conversation answer it exactly once (update_id is stored with its effects), and sends what it
-returned. Flood limits: AIORateLimiter (30 msg/s overall, 20/min per group, RetryAfter waited out and retried)
-plus the 1 msg/s per private chat that it does not enforce. Broadcasts go through a lane of their own
-(bot/broadcast_transports.py TelegramTransport), which gives way to the replies counted here.
+PTB's ``Bot`` does the HTTP (on our aiohttp request layer); our inbox, Conversation and outbox do the rest. An
+update is stored before Telegram is told we have it: the webhook answers 200 once its row is committed, and polling
+asks for the next updates (which confirms the earlier ones to Telegram) only once the last batch is stored. The
+outbox sends each chat's messages in order within Telegram's limits (bot/pacing.py: ``messages_per_second`` in all,
+``chat_gap_seconds`` to one private chat, 20 a minute to a group), and a 429 is waited out and tried again, never
+dropped. Broadcasts go through a lane of their own (bot/broadcast_transports.py TelegramTransport), which gives way
+to the messages counted here.
 
 The phone step: a reply asking for the phone number (``request_contact``) is one message with a reply keyboard —
 the "share my number" button, and the reply's other buttons (Skip) as text buttons on a row of their own, whose
@@ -13,18 +15,19 @@ press sends their label as text. The next message to that chat that has no inlin
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hmac
 import json
 import logging
 from collections import OrderedDict
+from collections.abc import Awaitable
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from aiohttp import web
-from aiolimiter import AsyncLimiter
 from telegram import (
+    Bot,
     BotCommand,
     Document,
     InlineKeyboardButton,
@@ -37,19 +40,40 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 
 from bot.broadcast_sender import Lane, SendRate
-from bot.broadcast_transports import TelegramTransport
+from bot.broadcast_transports import AiohttpRequest, TelegramTransport
 from bot.channel import ChannelRuntime, ChannelSpec, RecentSends, Shared
 from bot.config import TelegramSettings
+from bot.inbox_worker import Prepared
+from bot.pacing import Pacer
+from bot.retry import (
+    ChannelUnavailable,
+    RecipientBlocked,
+    RetryPolicy,
+    SendFailed,
+    Stopped,
+    Throttled,
+    TryLater,
+)
 from handlers.app import COMMANDS, Conversation
-from handlers.delivery import RecipientBlocked
 from handlers.i18n import LANGUAGES, translator
 from handlers.memos import load_document
 from handlers.messages import Attachment, Capabilities, Incoming
 from handlers.render import Rendered
+from models.errors import StaleAction
+from models.inbox import Received
 from models.stored_files import MAX_IMAGE_BYTES
 from models.tabular import MAX_FILE_BYTES
 
@@ -58,9 +82,10 @@ log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MENU = ("start", "search", "browse", "requests", "memos", "events", "link", "help", "lang", "cancel")
 CAPTION_LIMIT = 1024
-SEND_ATTEMPTS = 4
 MAX_UPLOAD = MAX_FILE_BYTES  # the largest file a user may send us (catalogue lists)
 MAX_KEYBOARDS_KEPT = 10_000  # chats remembered as showing a reply keyboard (the oldest are forgotten)
+CONNECTIONS = 64  # to the Bot API, for sending
+REFUSED = "Telegram refused the bot token (401): check telegram.token (a token revoked in @BotFather stops at once)"
 
 
 def _photo(photo: str | Attachment) -> str | InputFile:
@@ -78,48 +103,28 @@ def _contact_keyboard(part: Rendered) -> ReplyKeyboardMarkup:
     return ReplyKeyboardMarkup(rows, one_time_keyboard=True, resize_keyboard=True)
 
 
-class ChatRateLimiter(AIORateLimiter):
-    """AIORateLimiter plus Telegram's limit of about one message a second to each private chat."""
-
-    def __init__(self, per_chat_per_second: float = 1.0, max_chats: int = 10_000, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._per_chat = per_chat_per_second
-        self._max_chats = max_chats
-        self._chats: OrderedDict[int, AsyncLimiter] = OrderedDict()
-
-    def _chat_limiter(self, chat_id: int) -> AsyncLimiter:
-        limiter = self._chats.pop(chat_id, None) or AsyncLimiter(1, 1 / self._per_chat)
-        self._chats[chat_id] = limiter
-        while len(self._chats) > self._max_chats:
-            self._chats.popitem(last=False)
-        return limiter
-
-    async def process_request(  # type: ignore[override]
-        self, callback: Any, args: Any, kwargs: dict[str, Any], endpoint: str, data: dict[str, Any],
-        rate_limit_args: int | None,
-    ) -> Any:
-        chat_id = data.get("chat_id")
-        private = (isinstance(chat_id, int) and chat_id > 0) or (isinstance(chat_id, str) and chat_id.isdigit())
-        if private and not data.get("allow_paid_broadcast"):
-            async with self._chat_limiter(int(chat_id)):  # type: ignore[arg-type]
-                return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
-        return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+def chat_of(update: Update) -> str:
+    """The chat an update belongs to (its updates are handled in order); "" for updates about no chat."""
+    chat, user = update.effective_chat, update.effective_user
+    return str(chat.id) if chat is not None else str(user.id) if user is not None else ""
 
 
-class CountingRateLimiter(ChatRateLimiter):
-    """The interactive channel's rate limiter, counting the messages it sends for the broadcast lane to give way to."""
-
-    def __init__(self, recent: RecentSends, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.recent = recent
-
-    async def process_request(  # type: ignore[override]
-        self, callback: Any, args: Any, kwargs: dict[str, Any], endpoint: str, data: dict[str, Any],
-        rate_limit_args: int | None,
-    ) -> Any:
-        if endpoint.startswith(("send", "edit", "copy", "forward")):
-            self.recent.add()
-        return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+def translated(error: TelegramError, what: str) -> Exception:
+    """A PTB error as what to do next (bot/retry.py); the token never appears in the text."""
+    if isinstance(error, RetryAfter):
+        after = error.retry_after
+        return Throttled(after if isinstance(after, int | float) else after.total_seconds(), what)
+    if isinstance(error, InvalidToken):
+        return ChannelUnavailable(REFUSED)
+    if isinstance(error, Forbidden):
+        return RecipientBlocked(str(error))
+    if isinstance(error, ChatMigrated):
+        return SendFailed(f"{what}: the group is now {error.new_chat_id}")
+    if isinstance(error, BadRequest):
+        return SendFailed(f"{what}: {error}")
+    if isinstance(error, TimedOut | NetworkError | Conflict):
+        return TryLater(f"{what}: {error}")
+    return TryLater(f"{what}: {type(error).__name__}: {error}")
 
 
 class TelegramChannel(ChannelRuntime):
@@ -127,88 +132,139 @@ class TelegramChannel(ChannelRuntime):
     capabilities = Capabilities(max_text=4096, max_buttons=100)
 
     def __init__(
-        self, conversation: Conversation, settings: TelegramSettings, *, rate_limiter: AIORateLimiter | None = None
+        self, conversation: Conversation, settings: TelegramSettings, *, sends: RecentSends | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
-        super().__init__(conversation)
+        super().__init__(conversation, sends=sends,
+                         pacer=pacer or Pacer(settings.messages_per_second, settings.chat_gap_seconds))
         if settings.token is None:
             raise ValueError("telegram.token is not set")
         self.settings = settings
-        builder = (
-            ApplicationBuilder()
-            .token(settings.token.get_secret_value())
-            .base_url(settings.base_url)
-            .base_file_url(settings.base_url.replace("/bot", "/file/bot"))
-            .rate_limiter(rate_limiter or ChatRateLimiter(max_retries=3))
-            .concurrent_updates(256)  # one chat stays in order: the Conversation holds a lock per chat
+        self.bot = Bot(
+            settings.token.get_secret_value(),
+            base_url=settings.base_url,
+            base_file_url=settings.base_url.replace("/bot", "/file/bot"),
+            request=AiohttpRequest(CONNECTIONS, timeout=30),
+            get_updates_request=AiohttpRequest(1, timeout=settings.poll_timeout + 15),
         )
-        if settings.mode == "webhook":
-            builder = builder.updater(None)
-        self.application: Application = builder.build()  # type: ignore[type-arg]
         # Chats showing the phone step's reply keyboard, until a message removes it. In this process's memory: a
         # restart, or a reply sent by another replica, leaves it up (it hides once pressed: one_time_keyboard).
         self._reply_keyboards: OrderedDict[int, None] = OrderedDict()
-        self.application.add_handler(TypeHandler(Update, self._on_update))
-        self.application.add_error_handler(self._on_error)
+        self.poll_policy = RetryPolicy(first=1.0, maximum=30.0)
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
 
-    async def start(self, web_app: web.Application | None = None) -> None:  # type: ignore[override]
-        """Initialise PTB, publish the command menus, and start polling or the webhook."""
+    async def start(self, web_app: web.Application) -> None:
         if self.settings.mode == "webhook":
-            if web_app is None:
-                raise ValueError("webhook mode needs the web server")
             web_app.router.add_post(f"/telegram/{self.settings.webhook_path}", self.webhook)
-        await self.application.initialize()
-        await self.set_commands()
-        await self.application.start()
-        if self.settings.mode == "webhook":
-            secret = self.settings.webhook_secret.get_secret_value() if self.settings.webhook_secret else None
-            if self.settings.webhook_url:
-                await self.application.bot.set_webhook(
-                    self.settings.webhook_url, secret_token=secret, allowed_updates=Update.ALL_TYPES
-                )
-        else:
-            assert self.application.updater is not None
-            await self.application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
-        log.info("telegram channel started (%s) as @%s", self.settings.mode, self.application.bot.username)
+
+    async def connect(self) -> None:
+        """Check the token, publish the command menus, register (or delete) the webhook."""
+        try:
+            await self.bot.initialize()
+            await self.set_commands()
+            if self.settings.mode == "webhook" and self.settings.webhook_url:
+                secret = self.settings.webhook_secret.get_secret_value() if self.settings.webhook_secret else None
+                await self.bot.set_webhook(self.settings.webhook_url, secret_token=secret,
+                                           allowed_updates=Update.ALL_TYPES)
+            elif self.settings.mode == "polling":
+                await self.bot.delete_webhook()
+        except TelegramError as error:
+            raise translated(error, "starting") from None  # InvalidToken's text holds the token: not chained
+        log.info("telegram channel started (%s) as @%s", self.settings.mode, self.bot.username)
 
     async def stop(self) -> None:
-        if self.application.updater is not None and self.application.updater.running:
-            await self.application.updater.stop()
-        if self.application.running:
-            await self.application.stop()
-        await self.application.shutdown()
+        with contextlib.suppress(Exception):
+            await self.bot.shutdown()
+
+    def loops(self) -> list[Awaitable[None]]:
+        return [self.poll()] if self.settings.mode == "polling" else []
 
     async def set_commands(self) -> None:
         for language in LANGUAGES:
             t = translator(language)
             commands = [BotCommand(name, t(f"menu.{name}")) for name in MENU if name in COMMANDS]
             code = None if language == "vi" else language  # Vietnamese is the default menu
-            await self.application.bot.set_my_commands(commands, language_code=code)
+            await self.bot.set_my_commands(commands, language_code=code)
 
     # -- inbound ------------------------------------------------------------------------------------------------
 
     async def webhook(self, request: web.Request) -> web.Response:
-        """POST /telegram/<path>: check the secret in constant time, queue the update, answer at once."""
+        """POST /telegram/<path>: the secret checked in constant time first; the update stored, then 200."""
         expected = self.settings.webhook_secret.get_secret_value() if self.settings.webhook_secret else ""
         given = request.headers.get(SECRET_HEADER, "")
         if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
             return web.Response(status=403, text="forbidden")
         try:
-            data = await request.json(loads=json.loads)
-            update = Update.de_json(data, self.application.bot)
-        except (ValueError, TypeError, KeyError):
-            return web.Response(status=400, text="bad update")
-        await self.application.update_queue.put(update)
+            data = json.loads(await request.read())
+        except (ValueError, RecursionError):
+            return web.Response(status=400, text="not JSON")
+        received = self.received(data)
+        if received is None:
+            return web.Response(status=400, text="not an update")
+        try:
+            await self.receive([received])
+        except Exception as error:  # not stored: Telegram must deliver it again
+            log.warning("telegram: an update could not be stored (%s); asking Telegram to retry", error)
+            return web.Response(status=503, text="try again")
         return web.Response(text="ok")
 
-    async def _on_update(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+    def received(self, data: Any) -> Received | None:
+        """An update as the inbox keeps it; None when it is not one (then nothing is stored)."""
+        update_id = data.get("update_id") if isinstance(data, dict) else None
+        if type(update_id) is not int or update_id < 0:
+            return None
+        try:
+            update = Update.de_json(data, self.bot)
+        except Exception:
+            return None
+        return Received(str(update_id), chat_of(update), data)
+
+    async def poll(self) -> None:
+        """getUpdates until stopped; a batch is confirmed to Telegram (by asking for the next) once it is stored."""
+        offset: int | None = None
+        while not self.stopping.is_set():
+            try:
+                updates = await self.poll_policy.call(partial(self._get_updates, offset), what="telegram: getUpdates",
+                                                      stopping=self.stopping)
+            except ChannelUnavailable as error:
+                self.refuse(str(error))
+                return
+            except Stopped:
+                return
+            if updates is None:
+                return
+            batch = [r for r in (self.received(u.to_dict()) for u in updates) if r is not None]
+            try:
+                await self.poll_policy.call(partial(self._store, batch), what="telegram: storing updates",
+                                            stopping=self.stopping)
+            except Stopped:
+                return  # not stored: asked for again at the next start (the offset was not moved)
+            if updates:
+                offset = updates[-1].update_id + 1
+
+    async def _get_updates(self, offset: int | None) -> tuple[Update, ...] | None:
+        try:
+            return await self.unless_stopping(self.bot.get_updates(
+                offset=offset, timeout=self.settings.poll_timeout, allowed_updates=Update.ALL_TYPES))
+        except TelegramError as error:
+            raise translated(error, "getUpdates") from None
+
+    async def _store(self, batch: list[Received]) -> None:
+        try:
+            await self.receive(batch)
+        except Exception as error:
+            raise TryLater(f"the database did not take the updates: {error}") from error
+
+    async def prepare(self, payload: dict[str, Any]) -> Prepared | None:
+        update = Update.de_json(payload, self.bot)
         incoming = self.to_incoming(update)
         query = update.callback_query
         if incoming is None:
-            if query:
-                await query.answer()
-            return
+            if query is not None:
+                with contextlib.suppress(TelegramError):
+                    await self.bot.answer_callback_query(query.id)
+            return None
         message = update.message
         if message is not None and not incoming.is_group:
             if message.document is not None and incoming.document_name:
@@ -218,18 +274,19 @@ class TelegramChannel(ChannelRuntime):
                 if fitting:
                     largest = max(fitting, key=lambda size: size.width * size.height)
                     incoming = replace(incoming, image=await self._download(largest, MAX_IMAGE_BYTES))
-        rendered = await self.conversation.handle(incoming, self.capabilities, update_key=str(update.update_id))
-        if rendered is None:  # a redelivery, already answered
-            return
-        if query is not None:
+        if query is None:
+            return Prepared(incoming)
+        pressed = query.message.message_id if query.message is not None else None
+
+        def arrange(rendered: list[Rendered]) -> list[tuple[Rendered, dict[str, Any]]]:
+            """A button press is answered first (its notice as a toast, or nothing), then the messages; a message
+            that replaces another (paging) names the one whose button was pressed."""
             notices = [part for part in rendered if part.notice]
-            await self._answer(query, notices[0].text if notices else None)
-            rendered = [part for part in rendered if not part.notice]
-        message_id = query.message.message_id if query is not None and query.message is not None else None
-        try:
-            await self.send(incoming.chat_id, rendered, edit_message_id=message_id)
-        except RecipientBlocked:
-            await self.mark_blocked(incoming.user_id)
+            first = (notices[0] if notices else Rendered("", notice=True), {"callback": query.id})
+            return [first, *((part, {"edit": pressed} if part.edit and pressed else {})
+                             for part in rendered if not part.notice)]
+
+        return Prepared(incoming, arrange)
 
     def to_incoming(self, update: Update) -> Incoming | None:
         user, chat = update.effective_user, update.effective_chat
@@ -265,7 +322,7 @@ class TelegramChannel(ChannelRuntime):
         if sent.file_size and sent.file_size > limit:
             return b""
         try:
-            data = await (await sent.get_file()).download_as_bytearray()
+            data = await (await self.bot.get_file(sent.file_id)).download_as_bytearray()
         except TelegramError as error:
             log.warning("could not download %s: %s", sent.file_unique_id, error)
             return b""
@@ -276,89 +333,105 @@ class TelegramChannel(ChannelRuntime):
         if not text.startswith("/"):
             return False
         command = text.split()[0]
-        mine = (self.application.bot.username or "").lower()
+        mine = (self.bot.username or "").lower()
         return "@" not in command or command.split("@", 1)[1].lower() == mine
-
-    async def _answer(self, query: Any, notice: str | None) -> None:
-        with contextlib.suppress(BadRequest):  # too old to answer: nothing to do
-            await query.answer(text=notice[:200] if notice else None)
-
-    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        log.error("telegram update failed: %s", context.error, exc_info=context.error)
 
     # -- outbound -----------------------------------------------------------------------------------------------
 
-    async def send(self, chat_id: str, rendered: list[Rendered], *, edit_message_id: int | None = None) -> None:
-        for part in rendered:
-            await self._send_part(int(chat_id), part, edit_message_id)
+    async def send_one(self, chat_id: str, part: Rendered, context: dict[str, Any]) -> None:
+        if "callback" in context:
+            try:
+                await self.bot.answer_callback_query(str(context["callback"]), text=part.text[:200] or None)
+            except TelegramError as error:  # too old to answer: nothing to do
+                log.debug("callback query not answered: %s", error)
+            if part.notice:
+                return
+        await self._send_part(int(chat_id), part, context.get("edit"))
 
     async def _send_part(self, chat_id: int, part: Rendered, edit_message_id: int | None) -> None:
-        bot = self.application.bot
+        bot = self.bot
         rows = [[InlineKeyboardButton(b.label, callback_data=b.action) for b in row] for row in part.buttons]
         inline = InlineKeyboardMarkup(rows) if rows else None
         if part.edit and edit_message_id is not None and not part.request_contact:
             try:
-                edit = {"chat_id": chat_id, "message_id": edit_message_id, "text": part.text, "reply_markup": inline}
-                await self._call(bot.edit_message_text, **edit)
+                edit = {"message_id": edit_message_id, "text": part.text, "reply_markup": inline}
+                await self._call(bot.edit_message_text, chat_id, "editMessageText", **edit)
                 return
-            except BadRequest as error:
+            except SendFailed as error:
                 if "not modified" in str(error).lower():
                     return
                 log.info("could not edit message %s (%s); sending a new one", edit_message_id, error)
         if part.request_contact:  # one message: a reply keyboard cannot go with inline buttons
-            await self._call(bot.send_message, chat_id=chat_id, text=part.text, reply_markup=_contact_keyboard(part))
+            await self._call(bot.send_message, chat_id, "sendMessage", text=part.text,
+                             reply_markup=_contact_keyboard(part))
             self._reply_keyboards[chat_id] = None
             self._reply_keyboards.move_to_end(chat_id)
             while len(self._reply_keyboards) > MAX_KEYBOARDS_KEPT:
                 self._reply_keyboards.popitem(last=False)
         elif part.photo and len(part.text) <= CAPTION_LIMIT:
-            await self._post(bot.send_photo, chat_id, inline, photo=_photo(part.photo), caption=part.text)
+            try:
+                await self._post(bot.send_photo, chat_id, inline, photo=_photo(part.photo), caption=part.text)
+            except SendFailed as error:  # a photo Telegram cannot use: the message still goes
+                log.info("photo not sent to %s (%s); sending the text alone", chat_id, error)
+                await self._post(bot.send_message, chat_id, inline, text=part.text)
         else:
             if part.photo:
-                await self._post(bot.send_photo, chat_id, None, photo=_photo(part.photo))
+                with contextlib.suppress(SendFailed):
+                    await self._post(bot.send_photo, chat_id, None, photo=_photo(part.photo))
             await self._post(bot.send_message, chat_id, inline, text=part.text)
         if part.document is not None:
-            name, data = await load_document(self.services.db, part.document, self.services.memo_place)
-            document = InputFile(data, filename=name)
+            document = await self._document(part)
             if part.request_contact:  # the keyboard just shown stays up
-                await self._call(bot.send_document, chat_id=chat_id, document=document)
+                await self._call(bot.send_document, chat_id, "sendDocument", document=document)
             else:
                 await self._post(bot.send_document, chat_id, None, document=document)
+
+    async def _document(self, part: Rendered) -> InputFile:
+        if isinstance(part.document, Attachment):
+            return InputFile(part.document.data, filename=part.document.filename)
+        assert part.document is not None
+        try:
+            name, data = await load_document(self.services.db, part.document, self.services.memo_place)
+        except StaleAction as error:
+            raise SendFailed(f"the document is gone: {error}") from error
+        return InputFile(data, filename=name)
 
     async def _post(self, method: Any, chat_id: int, inline: InlineKeyboardMarkup | None, **kwargs: Any) -> Any:
         """Send a message with its inline keyboard; one without any removes the phone step's reply keyboard if the
         chat shows it (a message has one markup: the removal waits for a message without inline buttons)."""
         removes = inline is None and chat_id in self._reply_keyboards
-        result = await self._call(method, chat_id=chat_id, reply_markup=ReplyKeyboardRemove() if removes else inline,
-                                  **kwargs)
+        markup = ReplyKeyboardRemove() if removes else inline
+        result = await self._call(method, chat_id, method.__name__, reply_markup=markup, **kwargs)
         if removes:
             self._reply_keyboards.pop(chat_id, None)
         return result
 
-    async def _call(self, method: Any, **kwargs: Any) -> Any:
-        """Call the Bot API; retry network errors with backoff; 403 means the user blocked the bot."""
-        for attempt in range(SEND_ATTEMPTS):
-            try:
-                return await method(**kwargs)
-            except Forbidden as error:
-                raise RecipientBlocked(str(error)) from error
-            except RetryAfter:
-                raise  # the rate limiter already waited and retried
-            except (TimedOut, NetworkError) as error:
-                if isinstance(error, BadRequest) or attempt == SEND_ATTEMPTS - 1:
-                    raise
-                delay = 0.5 * 2**attempt
-                log.warning("telegram call failed (%s); retrying in %.1fs", error, delay)
-                await asyncio.sleep(delay)
-        raise AssertionError("unreachable")
+    async def _call(self, method: Any, chat_id: int, what: str, **kwargs: Any) -> Any:
+        """One Bot API call that puts a message in a chat, in the chat's turn (bot/pacing.py); failures sorted as
+        bot/retry.py names them (the outbox tries again or gives up)."""
+        if self.pacer is not None:
+            await self.pacer.wait(str(chat_id))
+        if self.sends is not None:
+            self.sends.add()
+        try:
+            return await method(chat_id=chat_id, **kwargs)
+        except TelegramError as error:
+            outcome = translated(error, what)
+            if isinstance(outcome, Throttled) and self.pacer is not None:
+                self.pacer.throttled(str(chat_id), outcome.retry_after)
+            raise outcome from None
 
 
 # -- the declaration (bot/channels.py) ----------------------------------------------------------------------------
 
 
+def _pacer(shared: Shared) -> Pacer:
+    telegram = shared.settings.telegram
+    return shared.pacer("telegram", lambda: Pacer(telegram.messages_per_second, telegram.chat_gap_seconds))
+
+
 def _build(shared: Shared) -> TelegramChannel:
-    limiter = CountingRateLimiter(shared.replies, max_retries=3)  # the broadcast lane gives way to these replies
-    return TelegramChannel(shared.conversation, shared.settings.telegram, rate_limiter=limiter)
+    return TelegramChannel(shared.conversation, shared.settings.telegram, sends=shared.replies, pacer=_pacer(shared))
 
 
 def broadcast_lane(shared: Shared) -> Lane:
@@ -372,7 +445,7 @@ def broadcast_lane(shared: Shared) -> Lane:
         telegram.token.get_secret_value(), telegram.base_url, paid=b.telegram_paid,
         timeout=b.send_timeout_seconds, connections=in_flight + 2,
     )
-    return Lane(transport, SendRate(rate, interactive=shared.replies), in_flight)
+    return Lane(transport, SendRate(rate, interactive=shared.replies), in_flight, pacer=_pacer(shared))
 
 
 CHANNEL = ChannelSpec(

@@ -1,44 +1,27 @@
-"""What the two Zalo channels share: one chat's updates handled in order in the background, files (memos, exports,
-charts) sent as signed download links, files users send fetched, retry delays, API errors, an apology when a reply
-cannot be sent, and stopping for good when Zalo refuses the channel's credentials."""
+"""What the two Zalo channels share: files (memos, exports, charts) sent as signed download links, files users send
+fetched before their update is handled, and API errors."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
-from functools import partial
+from dataclasses import replace
 
 import aiohttp
 
 from bot.channel import ChannelRuntime, Shared
 from bot.links import LinkSigner
+from bot.retry import ChannelUnavailable, RecipientBlocked, RetryPolicy, SendFailed, Throttled, TryLater
 from handlers.app import Conversation
-from handlers.delivery import ChannelUnavailable, RecipientBlocked, RecipientUnreachable
-from handlers.i18n import translator
 from handlers.messages import Attachment, DocumentRef, Incoming
 from handlers.render import Rendered
-from models.people import language_of_identity
-from models.stored_files import MAX_IMAGE_BYTES, store
+from models.stored_files import MAX_IMAGE_BYTES, StoredFile, store
 from models.tabular import MAX_FILE_BYTES
 
 log = logging.getLogger(__name__)
 
 MAX_TEXT = 2000  # both Zalo APIs: text and captions
-DRAIN_SECONDS = 5.0  # at shutdown, how long updates already acknowledged may still run
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Waits between retries: first, doubled each time, capped."""
-
-    first: float = 1.0
-    maximum: float = 60.0
-
-    def delay(self, attempt: int) -> float:
-        return min(self.first * 2**attempt, self.maximum)
+BOT_TOKEN_REFUSED = "Zalo refused the bot token (401): check zalo.bot.token (a reset token stops working at once)"
 
 
 class ZaloApiError(Exception):
@@ -51,6 +34,19 @@ class ZaloApiError(Exception):
 
     def __str__(self) -> str:
         return f"{super().__str__()} (request {self.request_id})"
+
+
+def bot_api_outcome(error: ZaloApiError) -> Exception:
+    """A Zalo Bot Platform error as what to do next (bot/retry.py)."""
+    if error.code == 429:
+        return Throttled(float(error.retry_after or 1), error.call)
+    if error.code == 403:
+        return RecipientBlocked(str(error))
+    if error.code == 401:
+        return ChannelUnavailable(BOT_TOKEN_REFUSED)
+    if error.code in {0, 408} or error.code >= 500:
+        return TryLater(str(error))
+    return SendFailed(str(error), error.request_id)
 
 
 def request_id() -> str:
@@ -79,54 +75,13 @@ def link_signer_of(shared: Shared) -> LinkSigner:
     return shared.signer
 
 
-class ChatQueue:
-    """Work done in the background after an update was acknowledged: one chat's items in arrival order,
-    different chats concurrently."""
-
-    def __init__(self) -> None:
-        self._tails: dict[str, asyncio.Task[None]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
-        self.completed = 0  # items finished (tests and health checks wait on it)
-
-    def submit(self, chat_id: str, work: Callable[[], Awaitable[object]]) -> None:
-        task = asyncio.create_task(self._run(self._tails.get(chat_id), work))
-        self._tails[chat_id] = task
-        self._tasks.add(task)
-        task.add_done_callback(partial(self._done, chat_id))
-
-    async def _run(self, previous: asyncio.Task[None] | None, work: Callable[[], Awaitable[object]]) -> None:
-        if previous is not None:
-            await asyncio.wait([previous])
-        try:
-            await work()
-        except Exception:
-            log.exception("handling an update failed")
-
-    def _done(self, chat_id: str, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if self._tails.get(chat_id) is task:
-            del self._tails[chat_id]
-        self.completed += 1
-
-    async def close(self, grace: float = DRAIN_SECONDS) -> None:
-        """Let running work finish for ``grace`` seconds, then cancel the rest."""
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=grace)
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
-
 class ZaloChannel(ChannelRuntime):
-    """A Zalo channel's life: start, then ``run`` (its loops and the notification pump) until stopped or until
-    Zalo refuses its credentials, which stops it for good with a log line saying what to fix."""
+    """What both Zalo channels do alike: an HTTP client, files as signed links, files users send fetched."""
 
-    def __init__(self, conversation: Conversation, signer: LinkSigner, backoff: Backoff) -> None:
+    def __init__(self, conversation: Conversation, signer: LinkSigner, policy: RetryPolicy | None = None) -> None:
         super().__init__(conversation)
         self.signer = signer
-        self.backoff = backoff
-        self.queue = ChatQueue()
-        self.refused = asyncio.Event()
+        self.policy = policy or RetryPolicy(first=1.0, maximum=60.0)
         self._http: aiohttp.ClientSession | None = None
 
     @property
@@ -136,40 +91,23 @@ class ZaloChannel(ChannelRuntime):
         return self._http
 
     async def stop(self) -> None:
-        await self.queue.close()
         if self._http is not None:
             await self._http.close()
             self._http = None
 
-    def refuse(self, what: str) -> None:
-        """Zalo refused our credentials: nothing will work until a person fixes the configuration; the channel's
-        loops stop (``run`` ends)."""
-        if not self.refused.is_set():
-            log.error("%s: %s; the channel is stopped", self.name, what)
-            self.refused.set()
-            self.stopping.set()
-
-    def check_usable(self) -> None:
-        if self.refused.is_set():
-            raise ChannelUnavailable(f"{self.name} is stopped: its credentials were refused")
-
     async def typing(self, chat_id: str) -> None:
         """Show that the bot is working, where the platform can."""
 
-    def submit(self, incoming: Incoming, update_key: str, file_url: str = "") -> None:
-        """Handle an acknowledged update in the background, after the chat's earlier ones; a file the user sent
-        (``file_url``) is fetched first, a picture only when the chat is at a step that takes one."""
-        if file_url and not incoming.is_group:
-            self.queue.submit(incoming.chat_id, partial(self._fetch_then_process, incoming, update_key, file_url))
-        else:
-            self.queue.submit(incoming.chat_id, partial(self.process, incoming, update_key))
-
-    async def _fetch_then_process(self, incoming: Incoming, update_key: str, url: str) -> None:
+    async def fetched(self, incoming: Incoming, file_url: str) -> Incoming:
+        """The update with the file a user sent (a catalogue list), or the picture when the chat is at a step that
+        takes one; fetched from the platform's storage before the update is handled."""
+        if not file_url or incoming.is_group:
+            return incoming
         if incoming.document_name:
-            incoming = replace(incoming, document_data=await self.fetch_file(url, MAX_FILE_BYTES))
-        elif incoming.media == "image" and await self.conversation.wants_image(incoming):
-            incoming = replace(incoming, image=await self.fetch_file(url, MAX_IMAGE_BYTES))
-        await self.process(incoming, update_key)
+            return replace(incoming, document_data=await self.fetch_file(file_url, MAX_FILE_BYTES))
+        if incoming.media == "image" and await self.conversation.wants_image(incoming):
+            return replace(incoming, image=await self.fetch_file(file_url, MAX_IMAGE_BYTES))
+        return incoming
 
     async def fetch_file(self, url: str, limit: int) -> bytes:
         """A file a user sent, from the platform's storage: up to ``limit`` bytes, b"" when larger or unreachable
@@ -194,7 +132,12 @@ class ZaloChannel(ChannelRuntime):
         if isinstance(file, DocumentRef):
             return self.signer.url(file.kind, file.id, now)
         async with self.services.db.transaction() as session:
-            stored = await store(session, file.filename, file.mime, file.data, now, self.signer.ttl)
+            kept = await session.get(StoredFile, file.kept) if file.kept is not None else None
+            if kept is not None:  # the outbox's copy: kept from now on for as long as the link lives
+                kept.expires_at = max(kept.expires_at, now + self.signer.ttl)
+                stored = kept
+            else:
+                stored = await store(session, file.filename, file.mime, file.data, now, self.signer.ttl)
         return self.signer.file_url(stored, now)
 
     async def outgoing(self, part: Rendered) -> tuple[str, list[str]]:
@@ -203,34 +146,3 @@ class ZaloChannel(ChannelRuntime):
         photo = await self.link_to(part.photo) if isinstance(part.photo, Attachment) else part.photo
         link = "📄 " + await self.link_to(part.document) if part.document is not None else ""
         return photo, with_link(part.text, link)
-
-    async def process(self, incoming: Incoming, update_key: str = "") -> list[Rendered] | None:
-        typing = asyncio.create_task(self.typing(incoming.chat_id))
-        try:
-            rendered = await self.conversation.handle(incoming, self.capabilities, update_key=update_key)
-            if rendered:
-                await self._reply(incoming, rendered)
-            return rendered
-        finally:
-            await typing
-
-    async def _reply(self, incoming: Incoming, rendered: list[Rendered]) -> None:
-        try:
-            await self.send(incoming.chat_id, rendered)
-        except RecipientBlocked:
-            await self.mark_blocked(incoming.user_id)
-        except (ChannelUnavailable, RecipientUnreachable) as error:
-            log.warning("%s: no reply to %s: %s", self.name, incoming.chat_id, error)
-        except Exception as error:
-            reference = error.request_id if isinstance(error, ZaloApiError) else request_id()
-            log.warning("%s: the reply to %s was not sent: %s", self.name, incoming.chat_id, error)
-            await self._apologise(incoming, reference)
-
-    async def _apologise(self, incoming: Incoming, reference: str) -> None:
-        async with self.services.db.session() as session:
-            language = await language_of_identity(session, self.name, incoming.user_id)
-        text = translator(language or self.services.default_language)("error.unexpected", id=reference)
-        try:
-            await self.send(incoming.chat_id, [Rendered(text)])
-        except Exception as error:
-            log.warning("%s: the apology to %s was not sent either: %s", self.name, incoming.chat_id, error)

@@ -13,6 +13,7 @@ import hmac
 import json
 import logging
 from collections.abc import Awaitable
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -22,19 +23,19 @@ from bot.broadcast_sender import Lane, SendRate
 from bot.broadcast_transports import ZaloBotTransport
 from bot.channel import ChannelSpec, Shared
 from bot.config import ZaloBotSettings
+from bot.inbox_worker import Prepared
 from bot.links import LinkSigner
-from bot.zalo_base import Backoff, ZaloApiError, ZaloChannel, link_signer_of, network_error, request_id
+from bot.retry import ChannelUnavailable, RetryPolicy, Throttled, TryLater
+from bot.zalo_base import ZaloApiError, ZaloChannel, bot_api_outcome, link_signer_of, network_error, request_id
 from handlers.app import Conversation
-from handlers.delivery import ChannelUnavailable, RecipientBlocked
 from handlers.messages import Attachment, Capabilities, Incoming
 from handlers.render import Rendered
+from models.inbox import Received
 
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Bot-Api-Secret-Token"
-SEND_ATTEMPTS = 4
 NO_UPDATE = 408
-REFUSED = "Zalo refused the bot token (401): check zalo.bot.token (a reset token stops working at once)"
 
 
 class ZaloBotChannel(ZaloChannel):
@@ -44,9 +45,10 @@ class ZaloBotChannel(ZaloChannel):
     )
 
     def __init__(
-        self, conversation: Conversation, settings: ZaloBotSettings, signer: LinkSigner, backoff: Backoff | None = None
+        self, conversation: Conversation, settings: ZaloBotSettings, signer: LinkSigner,
+        policy: RetryPolicy | None = None,
     ) -> None:
-        super().__init__(conversation, signer, backoff or Backoff())
+        super().__init__(conversation, signer, policy)
         if settings.token is None:
             raise ValueError("zalo.bot.token is not set")
         self.settings = settings
@@ -56,39 +58,36 @@ class ZaloBotChannel(ZaloChannel):
     # -- lifecycle ----------------------------------------------------------------------------------------------
 
     async def start(self, web_app: web.Application) -> None:
-        """Add the webhook route (webhook mode), say who we are, register the webhook with Zalo."""
         if self.settings.mode == "webhook":
             web_app.router.add_post(f"/zalo/bot/{self.settings.webhook_path}", self.webhook)
+
+    async def connect(self) -> None:
+        """Say who we are; register the webhook with Zalo (webhook mode) or remove it (polling)."""
         try:
             me = await self.call("getMe")
             me = me if isinstance(me, dict) else {}
             log.info("zalo_bot: connected as %s (%s), %s", me.get("account_name"), me.get("id"), self.settings.mode)
             if self.settings.mode == "webhook" and self.settings.webhook_url:
                 await self.call("setWebhook", {"url": self.settings.webhook_url, "secret_token": self._secret})
+            elif self.settings.mode == "polling":
+                await self.call("deleteWebhook")
         except ZaloApiError as error:
-            if error.code == 401:
-                self.refuse_token()
-            else:
-                log.warning("zalo_bot: could not finish starting (%s); carrying on", error)
+            outcome = bot_api_outcome(error)
+            if isinstance(outcome, ChannelUnavailable | Throttled | TryLater):
+                raise outcome from None
+            log.warning("zalo_bot: could not finish starting (%s); carrying on", error)
 
     def loops(self) -> list[Awaitable[None]]:
         return [self.poll()] if self.settings.mode == "polling" else []
 
-    def refuse_token(self) -> None:
-        """Zalo answered 401: the token is wrong or was reset."""
-        self.refuse(REFUSED)
-
     # -- inbound ------------------------------------------------------------------------------------------------
 
     async def poll(self) -> None:
-        """deleteWebhook, then getUpdates until the token is refused; one update per answer."""
-        try:
-            await self.call("deleteWebhook")
-        except ZaloApiError as error:
-            log.warning("zalo_bot: deleteWebhook failed (%s)", error)
+        """getUpdates until stopped or refused. Zalo confirms an update by handing it out (there is no offset to
+        hold back), so each is stored at once; one that cannot be stored is lost, and said so in the log."""
         timeout = self.settings.poll_timeout
         failures = 0
-        while not self.refused.is_set() and not self.stopping.is_set():
+        while not self.stopping.is_set():
             try:
                 result = await self.unless_stopping(
                     self.call("getUpdates", {"timeout": str(timeout)}, timeout=timeout + 15)
@@ -97,10 +96,11 @@ class ZaloBotChannel(ZaloChannel):
                 if error.code == NO_UPDATE:
                     failures = 0
                     continue
-                if error.code == 401:
-                    self.refuse_token()
+                outcome = bot_api_outcome(error)
+                if isinstance(outcome, ChannelUnavailable):
+                    self.refuse(str(outcome))
                     return
-                delay = error.retry_after or self.backoff.delay(failures)
+                delay = self.policy.delay(failures, error.retry_after)
                 failures += 1
                 log.warning("zalo_bot: getUpdates failed (%s); again in %.1fs", error, delay)
                 await self.pause(delay)
@@ -108,32 +108,57 @@ class ZaloBotChannel(ZaloChannel):
             if self.stopping.is_set():
                 return
             failures = 0
-            for update in result if isinstance(result, list) else [result]:
-                self.accept(update)
+            batch = [r for r in (self.received(u) for u in (result if isinstance(result, list) else [result]))
+                     if r is not None]
+            try:
+                await self.policy.call(partial(self.receive, batch), what="zalo_bot: storing updates", attempts=5,
+                                       stopping=self.stopping)
+            except Exception as error:
+                log.error("zalo_bot: %d update(s) could not be stored and are lost: %s", len(batch), error)
 
     async def webhook(self, request: web.Request) -> web.Response:
-        """POST /zalo/bot/<path>: the secret header checked in constant time, then answered at once."""
+        """POST /zalo/bot/<path>: the secret header checked in constant time first; the update stored, then 200."""
         given = request.headers.get(SECRET_HEADER, "")
         if not self._secret or not hmac.compare_digest(given.encode(), self._secret.encode()):
             return web.Response(status=403, text="forbidden")
         if self.refused.is_set():
             return web.Response(status=503, text="channel stopped")
         try:
-            body = await request.json(loads=json.loads)
-        except ValueError:
+            body = json.loads(await request.read())
+        except (ValueError, RecursionError):
             return web.Response(status=400, text="not JSON")
-        if isinstance(body, dict) and "event_name" not in body and isinstance(body.get("result"), dict):
+        if not isinstance(body, dict):
+            return web.Response(status=400, text="not an update")
+        if "event_name" not in body and isinstance(body.get("result"), dict):
             body = body["result"]  # some senders wrap the update like an API answer
-        self.accept(body)
+        received = self.received(body)
+        if received is not None:
+            try:
+                await self.receive([received])
+            except Exception as error:  # not stored: Zalo must deliver it again
+                log.warning("zalo_bot: an update could not be stored (%s); asking Zalo to retry", error)
+                return web.Response(status=503, text="try again")
         return web.json_response({"ok": True})
 
-    def accept(self, update: Any) -> None:
+    def received(self, update: Any) -> Received | None:
+        """A user's message as the inbox keeps it; None for anything else (nothing to answer)."""
         parsed = self.to_incoming(update) if isinstance(update, dict) else None
         if parsed is None:
             log.debug("zalo_bot: ignored an update without a user message")
-            return
+            return None
         incoming, key = parsed
-        self.submit(incoming, key, file_url=_image_url(update) if incoming.media == "image" else "")
+        return Received(key, incoming.chat_id, update)
+
+    async def prepare(self, payload: dict[str, Any]) -> Prepared | None:
+        parsed = self.to_incoming(payload)
+        if parsed is None:
+            return None
+        incoming = parsed[0]
+        typing = asyncio.create_task(self.typing(incoming.chat_id))
+        typing.add_done_callback(lambda task: task.exception() if not task.cancelled() else None)
+        if incoming.media == "image":
+            incoming = await self.fetched(incoming, _image_url(payload))
+        return Prepared(incoming)
 
     def to_incoming(self, update: dict[str, Any]) -> tuple[Incoming, str] | None:
         """(Incoming, update key) for a user's message; the key is event name + message id (no update ids)."""
@@ -151,9 +176,9 @@ class ZaloBotChannel(ZaloChannel):
         key = f"{event}:{message_id}" if message_id else f"{event}:{chat_id}:{message.get('date', '')}"
         common: dict[str, Any] = {
             "channel": self.name,
-            "user_id": user_id,
-            "chat_id": chat_id,
-            "display_name": str(sender.get("display_name") or ""),
+            "user_id": user_id[:100],
+            "chat_id": chat_id[:100],
+            "display_name": str(sender.get("display_name") or "")[:200],
             "is_group": str(chat.get("chat_type") or "PRIVATE").upper() != "PRIVATE",
         }
         kind = event.removeprefix("message.").removesuffix(".received") or "unsupported"
@@ -162,17 +187,17 @@ class ZaloBotChannel(ZaloChannel):
             return Incoming(text=text, media="image", **common), key[:200]
         if kind == "text" or (kind == "link" and text):
             return Incoming(text=text, **common), key[:200]
-        return Incoming(media=kind, **common), key[:200]
+        return Incoming(media=kind[:40], **common), key[:200]
 
     # -- outbound -----------------------------------------------------------------------------------------------
 
-    async def send(self, chat_id: str, rendered: list[Rendered]) -> None:
-        for part in rendered:
-            photo, texts = await self.outgoing(part)
+    async def send_one(self, chat_id: str, part: Rendered, context: dict[str, Any]) -> None:
+        photo, texts = await self.outgoing(part)
+        try:
             if photo.startswith(("https://", "http://")):
                 payload = {"chat_id": chat_id, "photo": photo, "caption": texts[0] if texts else ""}
                 try:
-                    await self.call_retrying("sendPhoto", payload)
+                    await self.call("sendPhoto", payload)
                     texts = texts[1:]
                 except ZaloApiError as error:
                     if error.code not in {400, 404}:
@@ -181,7 +206,12 @@ class ZaloBotChannel(ZaloChannel):
                     if isinstance(part.photo, Attachment):  # an image we made: its link still reaches the user
                         texts.append("🖼 " + photo)
             for text in texts:
-                await self.call_retrying("sendMessage", {"chat_id": chat_id, "text": text})
+                await self.call("sendMessage", {"chat_id": chat_id, "text": text})
+        except ZaloApiError as error:
+            outcome = bot_api_outcome(error)
+            if isinstance(outcome, ChannelUnavailable):
+                self.refuse(str(outcome))
+            raise outcome from error
 
     async def typing(self, chat_id: str) -> None:
         try:
@@ -189,26 +219,9 @@ class ZaloBotChannel(ZaloChannel):
         except (ZaloApiError, ChannelUnavailable) as error:
             log.debug("zalo_bot: no typing indicator: %s", error)
 
-    async def call_retrying(self, method: str, payload: dict[str, Any]) -> Any:
-        """A sending call: 429 and network errors retried with backoff, 401 stops the channel, 403 = blocked."""
-        for attempt in range(SEND_ATTEMPTS):
-            try:
-                return await self.call(method, payload)
-            except ZaloApiError as error:
-                if error.code == 401:
-                    self.refuse_token()
-                    raise ChannelUnavailable(str(error)) from error
-                if error.code == 403:
-                    raise RecipientBlocked(str(error)) from error
-                if error.code not in {0, 429} or attempt == SEND_ATTEMPTS - 1:
-                    raise
-                delay = error.retry_after or self.backoff.delay(attempt)
-                log.warning("zalo_bot: %s; retrying in %.1fs", error, delay)
-                await asyncio.sleep(delay)
-        raise AssertionError("unreachable")
-
     async def call(self, method: str, payload: dict[str, Any] | None = None, *, timeout: float = 30) -> Any:
-        """One API call; the result, or ZaloApiError (code 0 for a network failure)."""
+        """One API call; the result, or ZaloApiError (code 0 for a network failure, or an answer that is not the
+        API's, such as a proxy's HTML error page)."""
         self.check_usable()
         url = f"{self.settings.base_url.rstrip('/')}/bot{self._token}/{method}"
         reference = request_id()
@@ -220,12 +233,13 @@ class ZaloBotChannel(ZaloChannel):
                 status = response.status
                 try:
                     body = await response.json(content_type=None)
-                except ValueError:
+                except (ValueError, RecursionError):
                     body = None
         except (aiohttp.ClientError, TimeoutError) as error:
             raise network_error(method, error, self._token) from None
         if not isinstance(body, dict):
-            raise ZaloApiError(method, status, "the answer is not a JSON object", reference)
+            code = status if status >= 500 else 0
+            raise ZaloApiError(method, code, f"HTTP {status}: the answer is not the API's", reference)
         if body.get("ok") is True:
             return body.get("result")
         code = _number(body.get("error_code")) or status

@@ -16,6 +16,8 @@ from typing import Any
 import aiohttp
 
 from bot.config import ZaloOASettings
+from bot.logs import redact
+from bot.retry import TryLater
 from models.clock import Clock
 from models.db import Database
 from models.zalo import ZaloToken, lock_tokens, seed_tokens, store_refreshed
@@ -26,7 +28,8 @@ DEFAULT_LIFETIME = timedelta(hours=25)
 
 
 class TokenRefused(Exception):
-    """Zalo would not refresh the tokens (refresh token used, expired or revoked; wrong app secret)."""
+    """Zalo would not refresh the tokens (refresh token used, expired or revoked; wrong app secret). Only an answer
+    of the OAuth API saying so counts: a network error or an error page is ``TryLater``."""
 
 
 class OATokens:
@@ -75,6 +78,7 @@ class OATokens:
         return expires_at is None or expires_at - ahead > self.clock.now()
 
     def _remember(self, row: ZaloToken) -> None:
+        redact.add(row.access_token, row.refresh_token)  # Zalo's tokens rotate: the logs learn each new pair
         self._access, self._expires_at = row.access_token, row.expires_at
 
     async def _request(self, http: aiohttp.ClientSession, refresh_token: str) -> tuple[str, str, timedelta]:
@@ -83,17 +87,24 @@ class OATokens:
         secret = self.settings.app_secret.get_secret_value() if self.settings.app_secret else ""
         form = {"app_id": self.settings.app_id, "grant_type": "refresh_token", "refresh_token": refresh_token}
         url = f"{self.settings.oauth_url.rstrip('/')}/v4/oa/access_token"
-        async with http.post(url, data=form, headers={"secret_key": secret}) as response:
-            try:
-                body: Any = await response.json(content_type=None)
-            except ValueError:
-                body = None
-        if not isinstance(body, dict) or not body.get("access_token") or not body.get("refresh_token"):
+        try:
+            async with http.post(url, data=form, headers={"secret_key": secret}) as response:
+                status = response.status
+                try:
+                    body: Any = await response.json(content_type=None)
+                except (ValueError, RecursionError):
+                    body = None
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise TryLater(f"token refresh: {type(error).__name__}") from None
+        if not isinstance(body, dict) or status >= 500:  # a proxy's error page, Zalo down: not a refusal
+            raise TryLater(f"token refresh: HTTP {status}, not an answer of the OAuth API")
+        if not body.get("access_token") or not body.get("refresh_token"):
             fields = ("error", "error_name", "error_description", "message")
-            detail = {k: body.get(k) for k in fields if body.get(k)} if isinstance(body, dict) else body
-            raise TokenRefused(f"the refresh was refused: {detail}")
+            raise TokenRefused(f"the refresh was refused: { {k: body.get(k) for k in fields if body.get(k)} }")
         try:
             lifetime = timedelta(seconds=int(str(body.get("expires_in")).strip()))  # sometimes a string
         except ValueError:
             lifetime = DEFAULT_LIFETIME
-        return str(body["access_token"]), str(body["refresh_token"]), lifetime
+        access, refresh = str(body["access_token"]), str(body["refresh_token"])
+        redact.add(access, refresh)  # before anything (a failed write quoting its parameters) can log them
+        return access, refresh, lifetime

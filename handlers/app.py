@@ -12,6 +12,9 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from handlers import (
     actions,
     admin,
@@ -25,6 +28,7 @@ from handlers import (
     inbox,
     link,
     memos,
+    outgoing,
     product,
     search,
     start,
@@ -35,8 +39,9 @@ from handlers.flow import Kind
 from handlers.i18n import Translator, language_of, translator
 from handlers.messages import Capabilities, Incoming, Reply
 from handlers.render import Rendered, Wording, choose_option, render
+from models import outbox
 from models.admin import sync_admin_role
-from models.conversation import ChatState, first_delivery, load_state
+from models.conversation import ChatState, load_state
 from models.errors import (
     DomainError,
     DuplicateRequest,
@@ -46,9 +51,11 @@ from models.errors import (
     QuotaExceeded,
     StaleAction,
 )
-from models.people import user_for_identity
+from models.inbox import next_update_id, seen_before, set_handled
+from models.people import language_of_identity, user_for_identity
 
 log = logging.getLogger(__name__)
+Arrange = Callable[[list[Rendered]], list[tuple[Rendered, dict[str, Any]]]]
 Handler = Callable[[Context, str], Awaitable[None]]
 
 COMMANDS: dict[str, Handler] = {
@@ -116,6 +123,11 @@ ERROR_KEYS: dict[type[DomainError], str] = {
 }
 
 
+def as_they_are(rendered: list[Rendered]) -> list[tuple[Rendered, dict[str, Any]]]:
+    """Each message as it is, with no platform context (the default layout of replies in the outbox)."""
+    return [(part, {}) for part in rendered]
+
+
 class Conversation:
     def __init__(self, services: Services) -> None:
         self.services = services
@@ -132,42 +144,100 @@ class Conversation:
     async def handle(
         self, incoming: Incoming, capabilities: Capabilities, *, update_key: str = ""
     ) -> list[Rendered] | None:
-        """The messages to send back to the chat the update came from; None for an update seen before.
-
-        ``update_key`` identifies a platform delivery (Telegram update_id, Zalo event and message id); it is
-        recorded in the same transaction as the update's effects, so a redelivery is answered exactly once.
-        """
+        """The messages to send back to the chat, for channels that show them at once (the console, tests); None
+        for an update seen before (``update_key``: recorded with the update's effects, so it is answered once)."""
         async with self.services.chat_lock(incoming.channel, incoming.chat_id):
-            language = language_of(incoming.language_code)
             try:
                 async with self.services.db.transaction() as session:
-                    if update_key and not await first_delivery(session, incoming.channel, update_key):
+                    now = self.services.clock.now()
+                    if update_key and await seen_before(session, incoming.channel, update_key, now):
                         return None
-                    user = await user_for_identity(
-                        session,
-                        incoming.channel,
-                        incoming.user_id,
-                        display_name=incoming.display_name,
-                        language=language_of(incoming.language_code or self.services.default_language),
-                    )
-                    listed = incoming.user_id in self.services.admin_ids.get(incoming.channel, frozenset())
-                    await sync_admin_role(session, user, self.services.admin_ids, listed=listed)
-                    state = await load_state(session, incoming.channel, incoming.chat_id)
-                    ctx = Context(self.services, session, incoming, user, state, capabilities=capabilities)
-                    language = user.language
-                    shown_before = bool(state.options)
-                    _expire(ctx)
-                    try:
-                        await self._dispatch(ctx)  # domain errors are raised before anything is changed
-                    except DomainError as error:
-                        ctx.replies[:] = ctx.replies[:1] if ctx.expired else []
-                        _explain(ctx, error)
-                    hint = ctx.wrong_answer or not shown_before
-                    return render_for_chat(ctx.replies, state, capabilities, ctx.t, ctx.now, hint=hint)
+                    return await self._run(session, incoming, capabilities)
             except Exception:
-                error_id = uuid.uuid4().hex[:8]
-                log.exception("error %s handling an update from %s", error_id, incoming.channel)
-                return [Rendered(translator(language)("error.unexpected", id=error_id))]
+                return [self._apology(incoming, await self._language(incoming))]
+
+    async def handle_stored(
+        self, update_id: int, incoming: Incoming, capabilities: Capabilities, arrange: Arrange = as_they_are
+    ) -> bool:
+        """Handle the stored update ``update_id`` (models/inbox.py) if it is still its chat's next one: its effects,
+        its replies (to the outbox, as ``arrange`` lays them out for the platform) and its "handled" mark are
+        committed together. False when it was not its chat's next (another process handled it meanwhile).
+
+        A bug in a handler rolls its effects back and the update is answered with an apology quoting the error id;
+        a database that fails raises, and the update stays stored for another try."""
+        channel, chat_id = incoming.channel, incoming.chat_id
+        async with self.services.chat_lock(channel, chat_id):
+            try:
+                async with self.services.db.transaction() as session:
+                    state = await load_state(session, channel, chat_id)  # PostgreSQL: the chat's row lock, first
+                    if not await self._is_next(session, channel, chat_id, update_id):
+                        return False
+                    rendered = await self._run(session, incoming, capabilities, state)
+                    await self._store(session, incoming, rendered, arrange, update_id)
+                    return True
+            except (OSError, SQLAlchemyError):
+                raise
+            except Exception:
+                apology = self._apology(incoming, await self._language(incoming))
+            async with self.services.db.transaction() as session:
+                await load_state(session, channel, chat_id)
+                if not await self._is_next(session, channel, chat_id, update_id):
+                    return False
+                await self._store(session, incoming, [apology], arrange, update_id)
+                return True
+
+    @staticmethod
+    async def _is_next(session: AsyncSession, channel: str, chat_id: str, update_id: int) -> bool:
+        return await next_update_id(session, channel, chat_id) == update_id
+
+    async def _store(
+        self, session: AsyncSession, incoming: Incoming, rendered: list[Rendered], arrange: Arrange, update_id: int
+    ) -> None:
+        now = self.services.clock.now()
+        for part, context in arrange(rendered):
+            outbox.add(session, incoming.channel, incoming.chat_id, await outgoing.encode(session, part, now),
+                       context=context, now=now)
+        await set_handled(session, update_id, now)
+
+    def _apology(self, incoming: Incoming, language: str) -> Rendered:
+        error_id = uuid.uuid4().hex[:8]
+        log.exception("error %s handling an update from %s", error_id, incoming.channel)
+        return Rendered(translator(language)("error.unexpected", id=error_id))
+
+    async def _language(self, incoming: Incoming) -> str:
+        """The user's language for an apology (their platform's hint when the database cannot tell)."""
+        try:
+            async with self.services.db.session() as session:
+                known = await language_of_identity(session, incoming.channel, incoming.user_id)
+        except Exception:
+            known = None
+        return known or language_of(incoming.language_code or self.services.default_language)
+
+    async def _run(
+        self, session: AsyncSession, incoming: Incoming, capabilities: Capabilities, state: ChatState | None = None
+    ) -> list[Rendered]:
+        """The update's effects and its replies, rendered for the chat, in ``session``'s transaction (``state``: the
+        chat's, when the caller has it already)."""
+        user = await user_for_identity(
+            session,
+            incoming.channel,
+            incoming.user_id,
+            display_name=incoming.display_name,
+            language=language_of(incoming.language_code or self.services.default_language),
+        )
+        listed = incoming.user_id in self.services.admin_ids.get(incoming.channel, frozenset())
+        await sync_admin_role(session, user, self.services.admin_ids, listed=listed)
+        state = state or await load_state(session, incoming.channel, incoming.chat_id)
+        ctx = Context(self.services, session, incoming, user, state, capabilities=capabilities)
+        shown_before = bool(state.options)
+        _expire(ctx)
+        try:
+            await self._dispatch(ctx)  # domain errors are raised before anything is changed
+        except DomainError as error:
+            ctx.replies[:] = ctx.replies[:1] if ctx.expired else []
+            _explain(ctx, error)
+        hint = ctx.wrong_answer or not shown_before
+        return render_for_chat(ctx.replies, state, capabilities, ctx.t, ctx.now, hint=hint)
 
     async def _dispatch(self, ctx: Context) -> None:
         incoming = ctx.incoming

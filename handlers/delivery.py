@@ -1,81 +1,107 @@
-"""Delivering queued notifications through a channel, rendered for what it can show."""
+"""Notifications into the outbox, and what a channel's sender reports back about a chat.
+
+A notification (models/notifications.py) is addressed to a user; it is rendered for the chat of one of their
+identities on the channel taking it — in the recipient's language, with the chat's numbered options — and written to
+the outbox (models/outbox.py) in one transaction, under the chat's lock, so that a reply being handled for that
+chat is never interleaved with it. The channel's sender then sends it like any reply.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+import uuid
 
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from handlers import outgoing
 from handlers.app import render_for_chat
 from handlers.context import Services, notify
 from handlers.i18n import translator
 from handlers.messages import Capabilities, Reply
 from handlers.render import Rendered
+from models import outbox
 from models.conversation import load_state
-from models.notifications import mark_delivered, mark_failed, pending
-from models.people import Identity, Role, User, identities_of, users_with_role
+from models.notifications import pending
+from models.people import Identity, Role, User, identities_of, language_of_identity, mark_blocked, users_with_role
 
 log = logging.getLogger(__name__)
-Send = Callable[[str, list[Rendered]], Awaitable[None]]
 
 
-class RecipientBlocked(Exception):
-    """The platform says the user blocked the bot: stop sending to them."""
-
-
-class ChannelUnavailable(Exception):
-    """The channel cannot send at all now (its credentials were refused): stop, and count no failed attempt."""
-
-
-class RecipientUnreachable(Exception):
-    """The platform will not deliver to this user for now (Zalo OA: no message from them in 7 days).
-
-    Their notifications are kept for when they write again, and the admins are told.
-    """
-
-
-async def deliver_pending(
-    services: Services, channel: str, capabilities: Capabilities, send: Send, *, external_id: str | None = None
-) -> int:
-    """Send every undelivered notification for users on ``channel``; returns how many were delivered."""
-    delivered = 0
-    held: set[int | None] = set()
+async def queue_notifications(
+    services: Services, channel: str, capabilities: Capabilities, *, external_id: str | None = None
+) -> list[str]:
+    """Move the notifications waiting for users on ``channel`` into the outbox; the chats that got some."""
     async with services.db.session() as session:
         queued = [(n.id, i.external_id) for n, i, _u in await pending(session, channel, external_id=external_id)]
+    chats: list[str] = []
     for notification_id, chat_id in queued:
-        # One transaction per notification, under the chat's lock: the numbered options it shows are committed
-        # before the user can answer them, and a reply being handled for that chat is never interleaved.
         async with services.chat_lock(channel, chat_id), services.db.transaction() as session:
+            state = await load_state(session, channel, chat_id)  # PostgreSQL: the chat's row lock, first
             rows = await pending(session, channel, notification_id=notification_id, external_id=chat_id)
             if not rows:
-                continue  # delivered meanwhile (another replica), or the user became unreachable
-            notification, identity, user = rows[0]
-            if identity.id in held:
-                continue
+                continue  # taken meanwhile (another replica), or the user became unreachable
+            notification, _identity, user = rows[0]
+            now = services.clock.now()
             reply = Reply.from_json(notification.payload)
-            state = await load_state(session, channel, identity.external_id)
-            t = translator(user.language)
-            rendered = render_for_chat([reply], state, capabilities, t, services.clock.now(), hint=not state.options)
-            try:
-                await send(identity.external_id, rendered)
-            except ChannelUnavailable:
-                break  # what was delivered stays delivered; the rest waits for the channel
-            except RecipientBlocked:
-                user.blocked = True
-                mark_failed(notification, "blocked by the user")
-            except RecipientUnreachable as error:
-                held.add(identity.id)
-                identity.unreachable_since = services.clock.now()
-                notification.last_error = f"held: {error}"[:500]  # not a failed attempt: kept for later
-                await _tell_admins(session, identity, user, reply)
-            except Exception as error:  # one failing recipient must not stop the others
-                log.warning("notification %s to %s failed: %s", notification.id, channel, error)
-                mark_failed(notification, repr(error))
-            else:
-                mark_delivered(notification, services.clock.now())
-                delivered += 1
-    return delivered
+            rendered = render_for_chat([reply], state, capabilities, translator(user.language), now,
+                                       hint=not state.options)
+            for part in rendered:
+                outbox.add(session, channel, chat_id, await outgoing.encode(session, part, now),
+                           notification_id=notification.id, now=now)
+            notification.delivered_at = now
+        if chat_id not in chats:
+            chats.append(chat_id)
+    return chats
+
+
+async def blocked(services: Services, channel: str, chat_id: str, why: str) -> None:
+    """The user of this chat blocked the bot: nothing more is sent to them (until they write again)."""
+    async with services.db.transaction() as session:
+        await mark_blocked(session, channel, chat_id)
+        dropped = await outbox.give_up(session, channel, chat_id, f"blocked: {why}")
+    log.info("%s: chat %s blocked the bot; %d message(s) not sent", channel, chat_id, dropped)
+
+
+async def refused(
+    services: Services, channel: str, chat_id: str, message: outbox.Pending, why: str, reference: str = ""
+) -> None:
+    """The platform refused a message as it is (malformed, a photo it cannot fetch…): it is given up, and the user is
+    told that something went wrong, quoting the reference the office can look for in the logs."""
+    reference = reference or uuid.uuid4().hex[:8]
+    log.warning("%s: message %s to %s refused (%s); reference %s", channel, message.id, chat_id, why, reference)
+    async with services.db.transaction() as session:
+        await outbox.give_up(session, channel, chat_id, f"refused: {why}", message_id=message.id)
+        if message.context.get("apology"):
+            return  # the apology itself was refused: nothing more to say
+        language = await language_of_identity(session, channel, chat_id)
+        text = translator(language or services.default_language)("error.unexpected", id=reference)
+        now = services.clock.now()
+        outbox.add(session, channel, chat_id, await outgoing.encode(session, Rendered(text), now),
+                   context={"apology": True}, now=now)
+
+
+async def unreachable(services: Services, channel: str, chat_id: str, why: str) -> None:
+    """The platform will not deliver to this chat for now (Zalo OA's 7 days). A notification goes back to wait for
+    the user (or for their other channel); a reply is given up, with the reason; the admins are told when no channel
+    can reach the user."""
+    async with services.db.transaction() as session:
+        identity, user = await _identity(session, channel, chat_id)
+        notifications = await outbox.unsent_notifications(session, channel, chat_id)
+        await outbox.give_up(session, channel, chat_id, f"unreachable: {why}")
+        if identity is None or user is None:
+            return
+        identity.unreachable_since = services.clock.now()
+        for notification in notifications:
+            notification.delivered_at = None
+            notification.last_error = f"held: {why}"[:500]
+            await _tell_admins(session, identity, user, Reply.from_json(notification.payload))
+
+
+async def _identity(session: AsyncSession, channel: str, external_id: str) -> tuple[Identity | None, User | None]:
+    query = select(Identity, User).join(User).where(Identity.channel == channel, Identity.external_id == external_id)
+    found = (await session.exec(query)).first()
+    return (found[0], found[1]) if found is not None else (None, None)
 
 
 async def _tell_admins(session: AsyncSession, identity: Identity, user: User, reply: Reply) -> None:

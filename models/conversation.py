@@ -1,4 +1,4 @@
-"""Per-chat conversation state and inbound de-duplication, stored so they survive restarts and replicas."""
+"""Per-chat conversation state, stored so that it survives restarts and works with several replicas."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Column
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.db import UTCDateTime, utcnow
@@ -40,31 +39,22 @@ class ChatState(SQLModel, table=True):
 
 
 async def load_state(session: AsyncSession, channel: str, chat_id: str) -> ChatState:
-    state = await session.get(ChatState, (channel, chat_id))
-    if state is None:
-        state = ChatState(channel=channel, chat_id=chat_id)
-        session.add(state)
-    return state
-
-
-class ProcessedUpdate(SQLModel, table=True):
-    """Inbound updates already handled: platforms re-deliver, we answer once."""
-
-    __tablename__ = "processed_update"
-
-    channel: str = Field(primary_key=True, max_length=20)
-    update_key: str = Field(primary_key=True, max_length=200)
-    received_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
-
-
-async def first_delivery(session: AsyncSession, channel: str, update_key: str) -> bool:
-    """Record an inbound update; False when it was seen before (then nothing must be done).
-
-    One INSERT … ON CONFLICT DO NOTHING: concurrent redeliveries on several replicas cannot both win.
-    """
+    """The chat's state, created if new (by whoever comes first: the others find it). On PostgreSQL its row stays
+    locked until the transaction ends: one chat is handled by one process at a time, whatever replica an update
+    reached (within a process the chat's lock, ``Services.chat_lock``, already serialises it)."""
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = postgres_insert if dialect == "postgresql" else sqlite_insert
-    values = {"channel": channel, "update_key": update_key, "received_at": utcnow()}
-    connection = await session.connection()
-    result = await connection.execute(insert(ProcessedUpdate).values(**values).on_conflict_do_nothing())
-    return bool(result.rowcount)
+    if dialect != "postgresql":
+        state = await session.get(ChatState, (channel, chat_id))
+        if state is None:
+            state = ChatState(channel=channel, chat_id=chat_id)
+            session.add(state)
+        return state
+    query = (select(ChatState).where(ChatState.channel == channel, ChatState.chat_id == chat_id)
+             .with_for_update().execution_options(populate_existing=True))
+    state = (await session.exec(query)).first()
+    if state is None:
+        values = {"channel": channel, "chat_id": chat_id, "data": {}, "options": [], "updated_at": utcnow()}
+        await (await session.connection()).execute(
+            postgres_insert(ChatState).values(**values).on_conflict_do_nothing())
+        state = (await session.exec(query)).one()
+    return state

@@ -1,7 +1,7 @@
-"""The notification outbox: messages to other users, written in the same transaction as the change they report.
+"""Notifications: messages to other users, written in the same transaction as the change they report.
 
-A channel runtime drains the rows of the users it can reach; nothing is lost when a process dies between the
-change and the send.
+Each channel takes those of the users it can reach into its outbox (handlers/delivery.py), rendered for their chat;
+nothing is lost when a process dies between the change and the send.
 """
 
 from __future__ import annotations
@@ -16,17 +16,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.db import UTCDateTime, utcnow
 from models.people import Identity, User
 
-MAX_ATTEMPTS = 5
-
 
 class Notification(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="app_user.id", index=True)
     payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))  # a serialised handlers.messages.Reply
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    # when it went to the outbox of one of the user's chats; None while it waits (for them to be reachable again)
     delivered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True, index=True))
-    attempts: int = 0
-    last_error: str = Field(default="", max_length=500)
+    last_error: str = Field(default="", max_length=500)  # why it waits ("held: …")
 
 
 def enqueue(session: AsyncSession, user_id: int, payload: dict[str, Any]) -> Notification:
@@ -51,7 +49,6 @@ async def pending(
         .join(Identity, col(Identity.user_id) == Notification.user_id)
         .where(
             col(Notification.delivered_at).is_(None),
-            Notification.attempts < MAX_ATTEMPTS,
             Identity.channel == channel,
             col(Identity.unreachable_since).is_(None),  # held for them until they write again
             col(User.blocked).is_(False),
@@ -66,12 +63,3 @@ async def pending(
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         query = query.with_for_update(of=Notification, skip_locked=True)  # replicas share the outbox
     return list((await session.exec(query)).all())
-
-
-def mark_delivered(notification: Notification, now: datetime) -> None:
-    notification.delivered_at = now
-
-
-def mark_failed(notification: Notification, error: str) -> None:
-    notification.attempts += 1
-    notification.last_error = error[:500]

@@ -6,6 +6,8 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -85,7 +87,7 @@ class BuyerProfile(SQLModel, table=True):
 async def user_for_identity(
     session: AsyncSession, channel: str, external_id: str, *, display_name: str = "", language: str = "vi"
 ) -> User:
-    """The user behind a channel identity, created on first contact."""
+    """The user behind a channel identity, created on first contact (race-free across processes)."""
     mine = (Identity.channel == channel) & (Identity.external_id == external_id)
     found = (await session.exec(select(User, Identity).join(Identity).where(mine))).first()
     if found is not None:
@@ -100,8 +102,14 @@ async def user_for_identity(
     session.add(user)
     await session.flush()
     assert user.id is not None
-    session.add(Identity(user_id=user.id, channel=channel, external_id=external_id))
-    await session.flush()
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = postgres_insert if dialect == "postgresql" else sqlite_insert
+    values = {"user_id": user.id, "channel": channel, "external_id": external_id, "created_at": utcnow()}
+    created = await (await session.connection()).execute(insert(Identity).values(**values).on_conflict_do_nothing())
+    if not created.rowcount:  # another process created this person meanwhile: theirs is the one
+        await session.delete(user)
+        await session.flush()
+        return await user_for_identity(session, channel, external_id, display_name=display_name, language=language)
     return user
 
 

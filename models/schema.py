@@ -7,12 +7,14 @@ from models.audit import AuditLog
 from models.broadcasts import Broadcast, Delivery
 from models.catalog import CatalogVersion, Producer, Product
 from models.claims import ClaimCode
-from models.conversation import ChatState, ProcessedUpdate
+from models.conversation import ChatState
 from models.events import Event, Registration
 from models.import_jobs import ImportJob
+from models.inbox import InboundUpdate
 from models.linking import LinkCode
 from models.memos import Memo
 from models.notifications import Notification
+from models.outbox import ChatSender, OutboundMessage
 from models.people import BuyerProfile, Identity, User
 from models.requests import ContactRequest
 from models.stored_files import StoredFile
@@ -21,7 +23,7 @@ from models.zalo import ZaloToken
 metadata = SQLModel.metadata
 
 __all__ = [
-    "AdminGrant", "AuditLog", "Broadcast", "BuyerProfile", "CatalogVersion", "ChatState", "ClaimCode",
-    "ContactRequest", "Delivery", "Event", "Identity", "ImportJob", "LinkCode", "Memo", "Notification",
-    "ProcessedUpdate", "Producer", "Product", "Registration", "StoredFile", "User", "ZaloToken", "metadata",
+    "AdminGrant", "AuditLog", "Broadcast", "BuyerProfile", "CatalogVersion", "ChatSender", "ChatState", "ClaimCode",
+    "ContactRequest", "Delivery", "Event", "Identity", "ImportJob", "InboundUpdate", "LinkCode", "Memo", "Notification",
+    "OutboundMessage", "Producer", "Product", "Registration", "StoredFile", "User", "ZaloToken", "metadata",
 ]

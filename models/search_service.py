@@ -8,6 +8,7 @@ thread when it changed, serving the previous index meanwhile.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 
@@ -16,6 +17,8 @@ from sqlmodel import col, select
 from models.catalog import Producer, Product, catalog_version
 from models.db import Database
 from models.search import Document, Filters, SearchIndex, SearchResult
+
+log = logging.getLogger(__name__)
 
 
 async def load_documents(db: Database) -> list[Document]:
@@ -81,13 +84,21 @@ class SearchService:
                 if self._index is None:
                     await self._build()
         elif self._clock() - self._checked_at >= self._check_interval and not self._rebuilding:
+            # Looked at beside the caller, not by it: the caller may hold a connection in a transaction, and waiting
+            # for a second one while every connection is held that way would wait for ever.
             self._checked_at = self._clock()
+            self._rebuild = asyncio.create_task(self._rebuild_if_changed())
+        assert self._index is not None
+        return self._index
+
+    async def _rebuild_if_changed(self) -> None:
+        try:
             async with self._db.session() as session:
                 version = await catalog_version(session)
             if version != self._version:
-                self._rebuild = asyncio.create_task(self.refresh())
-        assert self._index is not None
-        return self._index
+                await self.refresh()
+        except Exception as error:  # the database is away: the index stays as it is, looked at again later
+            log.warning("the search index could not be checked (%s)", error)
 
     @property
     def _rebuilding(self) -> bool:

@@ -8,9 +8,10 @@ from typing import Any
 
 from PIL import Image
 
+from bot.outbox_sender import OutboxSender
 from handlers.app import Conversation
 from handlers.context import Services
-from handlers.delivery import deliver_pending
+from handlers.delivery import queue_notifications
 from handlers.messages import Capabilities, Incoming
 from handlers.render import Rendered
 from models.catalog_import import import_rows
@@ -105,10 +106,12 @@ class ChatUser:
     async def receive(self) -> list[Rendered]:
         got: list[Rendered] = []
 
-        async def collect(_chat_id: str, rendered: list[Rendered]) -> None:
-            got.extend(rendered)
+        async def collect(_chat_id: str, part: Rendered, _context: dict[str, Any]) -> None:
+            got.append(part)
 
-        await deliver_pending(self.conversation.services, self.channel, self.capabilities, collect, external_id=self.name)
+        services = self.conversation.services
+        await queue_notifications(services, self.channel, self.capabilities, external_id=self.name)
+        await OutboxSender(services, self.channel, collect).drain(self.name)
         self.seen.extend(got)
         return got
 

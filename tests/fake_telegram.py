@@ -1,7 +1,8 @@
 """A loopback Telegram Bot API server for tests: it speaks the HTTP that python-telegram-bot speaks.
 
 It records every call, plays users (their messages, button presses and shared contacts become updates served by
-getUpdates or posted to a webhook), and can inject 429 (retry_after), 403 (blocked) and repeated deliveries.
+getUpdates or posted to a webhook), and can inject 429 (retry_after), 403 (blocked) and repeated deliveries, and
+enforce the platform's limits: so many messages a second overall, a gap between two messages to one chat.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ class FakeTelegram:
         self.throttle_chat: dict[int, list[int]] = defaultdict(list)  # chat -> retry_after values for its next sends
         self.stall_chat: dict[int, list[float]] = defaultdict(list)  # chat -> seconds its next sends hang, then 504
         self._recent: deque[float] = deque()  # when the sends and edits of the last second were accepted
+        self.chat_gap_seconds: float | None = None  # answer 429 to a second message to one chat within this time
+        self._last_to_chat: dict[int, float] = {}
         self.url = ""
         self._runner: web.AppRunner | None = None
         self.files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, content) users sent
@@ -101,6 +104,11 @@ class FakeTelegram:
         if method.startswith("send") and self.throttle_chat.get(call.chat_id or 0):
             self.calls.append(Call(method + "!429", params))
             return _error(429, "Too Many Requests: retry after", retry_after=self.throttle_chat[call.chat_id or 0].pop(0))
+        if self.chat_gap_seconds and method.startswith(("send", "edit")) and call.chat_id is not None:
+            now = time.monotonic()
+            if now - self._last_to_chat.get(call.chat_id, -1e9) < self.chat_gap_seconds:
+                self.calls.append(Call(method + "!429", params))
+                return _error(429, "Too Many Requests: retry after 1", retry_after=1)
         if self.flood_limit_per_second and method.startswith(("send", "edit")):
             now = time.monotonic()
             while self._recent and now - self._recent[0] >= 1.0:  # in the order they came: the oldest first
@@ -109,6 +117,8 @@ class FakeTelegram:
                 self.calls.append(Call(method + "!429", params))
                 return _error(429, "Too Many Requests: retry after 1", retry_after=1)
             self._recent.append(now)
+        if self.chat_gap_seconds and method.startswith(("send", "edit")) and call.chat_id is not None:
+            self._last_to_chat[call.chat_id] = time.monotonic()  # accepted: the chat's next must wait
         if call.chat_id in self.blocked and method.startswith("send"):
             self.calls.append(Call(method + "!403", params))
             return _error(403, "Forbidden: bot was blocked by the user")

@@ -1,5 +1,5 @@
-"""Catalogue management in the chat: an admin sends a list to import (bad rows reported by line), changes a
-product's stars, hides it and shows it again."""
+"""Catalogue management in the chat: an admin sends a list to import (answered at once, imported by the job worker,
+bad rows reported by line in a notification), changes a product's stars, hides it and shows it again."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from openpyxl import Workbook
 from sqlmodel import select
 
 from handlers.app import Conversation
+from handlers.import_jobs import run_next
 from handlers.render import Rendered
 from models.audit import AuditLog
 from models.catalog import Product
@@ -29,6 +30,13 @@ async def sends_file(user: ChatUser, name: str, data: bytes) -> list[Rendered]:
     return await user._send(document_name=name, document_data=data)
 
 
+async def imported(user: ChatUser) -> str:
+    """The report of the import the user queued, once the job worker has run it."""
+    assert await run_next(user.conversation.services, "worker")
+    [report] = await user.receive()
+    return report.text
+
+
 @pytest.fixture
 async def office(sqlite_db: Database) -> ChatUser:
     await load_catalogue(sqlite_db)
@@ -43,7 +51,8 @@ async def products(db: Database) -> dict[str, Product]:
 async def test_an_admin_imports_a_csv_and_gets_the_row_report(office: ChatUser) -> None:
     db = office.conversation.services.db
     await sends_file(office, "danh-sach.csv", LIST.encode())
-    assert office.last.split("\n") == [
+    assert office.last == "📥 Đang nhập «danh-sach.csv» — bạn sẽ nhận báo cáo khi xong."
+    assert (await imported(office)).split("\n") == [
         "📥 danh-sach.csv: 4 dòng dữ liệu — 1 sản phẩm mới, 1 cập nhật, 0 không đổi; 1 chủ thể mới; "
         "2 dòng lỗi (không được nhập).",
         "Dòng 3: không rõ tỉnh/thành phố «Atlantis»",
@@ -56,10 +65,10 @@ async def test_an_admin_imports_a_csv_and_gets_the_row_report(office: ChatUser) 
     await buyer.says("tra hoa vang")
     assert "Trà hoa vàng Ba Chẽ" in buyer.last
     await sends_file(office, "danh-sach.csv", LIST.encode())  # the same list again changes nothing
-    assert "0 sản phẩm mới, 0 cập nhật, 2 không đổi; 0 chủ thể mới" in office.last
+    assert "0 sản phẩm mới, 0 cập nhật, 2 không đổi; 0 chủ thể mới" in await imported(office)
     async with db.session() as session:
         entry = (await session.exec(select(AuditLog).where(AuditLog.action == "catalog.import"))).first()
-    assert entry is not None and entry.detail == "danh-sach.csv: 4 rows, 1 new, 1 updated, 2 errors"
+    assert entry is not None and entry.detail == "done: 4 rows, 1 new, 1 updated, 2 errors"
 
 
 async def test_an_xlsx_with_title_rows(office: ChatUser) -> None:
@@ -72,8 +81,9 @@ async def test_an_xlsx_with_title_rows(office: ChatUser) -> None:
     buffer = io.BytesIO()
     workbook.save(buffer)
     await sends_file(office, "ocop-2025.xlsx", buffer.getvalue())
-    assert office.last.startswith("📥 ocop-2025.xlsx: 4 dòng dữ liệu — 1 sản phẩm mới")
-    assert "Dòng 5: không rõ tỉnh/thành phố «Atlantis»" in office.last  # numbered as the spreadsheet shows it
+    report = await imported(office)
+    assert report.startswith("📥 ocop-2025.xlsx: 4 dòng dữ liệu — 1 sản phẩm mới")
+    assert "Dòng 5: không rõ tỉnh/thành phố «Atlantis»" in report  # numbered as the spreadsheet shows it
 
 
 @pytest.mark.parametrize(
@@ -86,7 +96,9 @@ async def test_an_xlsx_with_title_rows(office: ChatUser) -> None:
     ],
 )
 async def test_a_file_that_cannot_be_imported_changes_nothing(office: ChatUser, name: str, data: bytes, reason: str) -> None:
-    await sends_file(office, name, data)
+    await sends_file(office, name, data)  # refused at once, or by the job (no header) and told in a notification
+    await run_next(office.conversation.services, "worker")
+    await office.receive()
     assert office.last.startswith(f"Không nhập được «{name}»; chưa có gì thay đổi. Lý do:") and reason in office.last
     assert len(await products(office.conversation.services.db)) == 5
 

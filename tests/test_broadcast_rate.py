@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.broadcast_sender import BroadcastSender, SendRate
-from bot.broadcast_transports import SendFailed, TelegramTransport, Throttled, TryLater, _result
-from handlers.delivery import ChannelUnavailable, RecipientBlocked
+from bot.broadcast_transports import TelegramTransport, _result
+from bot.retry import ChannelUnavailable, RecipientBlocked, SendFailed, Throttled, TryLater
 from models.db import Database
 from tests.fake_telegram import TOKEN, FakeTelegram
 from tests.loopback import serving

@@ -16,13 +16,14 @@ from sqlmodel import col, select
 from bot.broadcast_sender import BroadcastSender, Lane, RecentSends, SendRate
 from bot.broadcast_transports import TelegramTransport, ZaloBotTransport
 from bot.channels import broadcast_channels
-from bot.config import BroadcastSettings, ZaloBotSettings
+from bot.config import BroadcastSettings, TelegramSettings, ZaloBotSettings
 from bot.links import LinkSigner
-from bot.telegram import CountingRateLimiter
+from bot.telegram import TelegramChannel
 from bot.web import make_app, start_site
 from bot.zalo_bot import ZaloBotChannel
 from handlers.app import Conversation
 from handlers.messages import Reply
+from handlers.render import Rendered
 from models.broadcasts import Audience, AudienceKind, Broadcast, Delivery, cancel_broadcast, create_broadcast
 from models.charts import PNG_SIGNATURE
 from models.db import Database
@@ -309,18 +310,20 @@ async def test_zalo_recipients_fetch_the_picture_by_a_signed_link(sqlite_db: Dat
         await fake.stop()
 
 
-async def test_interactive_replies_come_first() -> None:
+async def test_interactive_replies_come_first(sqlite_db: Database) -> None:
     recent = RecentSends()
     rate = SendRate(29, interactive=recent)
     assert rate.current() == 29
-    limiter = CountingRateLimiter(recent)
-
-    async def reply(**_: object) -> bool:
-        return True
-
-    for chat in range(10):
-        await limiter.process_request(reply, (), {}, "sendMessage", {"chat_id": 500 + chat}, None)
-    await limiter.process_request(reply, (), {}, "answerCallbackQuery", {}, None)
+    async with serving(FakeTelegram()) as fake:
+        settings = TelegramSettings(token=TOKEN, base_url=fake.base_url)  # type: ignore[arg-type]
+        channel = TelegramChannel(Conversation(make_services(sqlite_db)), settings, sends=recent)
+        await channel.bot.initialize()
+        try:
+            for chat in range(10):
+                await channel.send_one(str(500 + chat), Rendered("Xin chào"), {})
+            await channel.send_one("500", Rendered("", notice=True), {"callback": "q1"})  # a toast is no message
+        finally:
+            await channel.stop()
     assert recent.per_second() == 10
     assert rate.current() == 19  # the broadcast leaves what the replies use
     for _ in range(40):

@@ -9,6 +9,7 @@ import io
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -16,12 +17,14 @@ from aiohttp import web
 import bot.housekeeping
 from bot.broadcast_sender import Lane, SendRate, build_sender
 from bot.broadcast_transports import Transport
-from bot.channel import ChannelRuntime, ChannelSpec, Shared, finish
+from bot.channel import ChannelRuntime, ChannelSpec, Shared
 from bot.channels import admin_ids, broadcast_channels, configured, how_to_enable, registry
 from bot.cli import serve
 from bot.config import AdminSettings, Settings, WebSettings
 from bot.console import ConsoleChannel
+from bot.inbox_worker import Prepared
 from bot.runtime import build_services
+from bot.stopping import finish
 from handlers.app import Conversation
 from handlers.messages import Capabilities, Reply
 from handlers.render import Rendered
@@ -42,7 +45,6 @@ class Recording(ChannelRuntime):
         super().__init__(conversation)
         self.name = name
         self.events = events
-        self.rounds = 0  # rounds of its notification pump
 
     async def start(self, web_app: web.Application) -> None:
         self.events.append(f"{self.name} started")
@@ -53,12 +55,11 @@ class Recording(ChannelRuntime):
     async def stop(self) -> None:
         self.events.append(f"{self.name} stopped")
 
-    async def send(self, chat_id: str, rendered: list[Rendered]) -> None:
-        self.events.append(f"{self.name} sent to {chat_id}")
+    async def prepare(self, payload: dict[str, Any]) -> Prepared | None:
+        return None  # nobody writes to it in these tests
 
-    async def deliver_notifications(self) -> int:
-        self.rounds += 1
-        return await super().deliver_notifications()
+    async def send_one(self, chat_id: str, part: Rendered, context: dict[str, Any]) -> None:
+        self.events.append(f"{self.name} sent to {chat_id}")
 
 
 class NoTransport(Transport):
@@ -141,7 +142,7 @@ async def test_serve_runs_the_configured_channels_and_one_housekeeping(
     stop = asyncio.Event()
     serving = asyncio.create_task(serve(settings(), sqlite_db, channels=channels, stop=stop))
     try:
-        await wait_until(lambda: len(built) == 2 and all(channel.rounds >= 5 for channel in built),
+        await wait_until(lambda: len(built) == 2 and all(channel.pumped >= 5 for channel in built),
                          what="both pumps running")
     finally:
         stop.set()

@@ -6,13 +6,15 @@ from __future__ import annotations
 import asyncio
 import io
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from docx import Document
 from sqlmodel import select
 
-from bot.channel import ChannelRuntime, finish
+from bot.channel import ChannelRuntime
 from bot.housekeeping import housekeeping
+from bot.stopping import finish
 from handlers.app import Conversation
 from handlers.events import send_reminders
 from handlers.memos import load_document
@@ -268,8 +270,11 @@ class Collecting(ChannelRuntime):
     async def stop(self) -> None:
         """Nothing to disconnect."""
 
-    async def send(self, chat_id: str, rendered: list[Rendered]) -> None:
-        self.sent += [(chat_id, part) for part in rendered]
+    async def prepare(self, payload: dict[str, Any]) -> None:
+        return None  # nothing comes in: only notifications go out
+
+    async def send_one(self, chat_id: str, part: Rendered, context: dict[str, Any]) -> None:
+        self.sent.append((chat_id, part))
 
 
 async def test_the_housekeeping_sends_the_reminders(people: tuple[ChatUser, ChatUser, ChatUser], clock: FakeClock) -> None:
@@ -279,7 +284,7 @@ async def test_the_housekeeping_sends_the_reminders(people: tuple[ChatUser, Chat
     await lan.taps("er:1:buyer")
     clock.advance(days=12)
     channel = Collecting(office.conversation)
-    pump = asyncio.create_task(channel.pump(interval=0.01))
+    pump = asyncio.create_task(channel.run(pump_interval=0.01))  # its pump, its outbox sender
     try:
         async with housekeeping(office.conversation.services, every=0.01):
             for _ in range(200):

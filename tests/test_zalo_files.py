@@ -17,6 +17,7 @@ from openpyxl import load_workbook
 from sqlmodel import select
 
 from handlers.context import Services
+from handlers.import_jobs import run_next
 from models.charts import PNG_SIGNATURE
 from models.clock import FakeClock
 from models.db import Database
@@ -119,8 +120,10 @@ async def test_file_links_are_signed_expire_and_are_then_removed(bot_fake: FakeZ
 async def test_oa_admins_get_links_and_send_lists_to_import(oa_fake: FakeZaloOA, services: Services) -> None:
     async with zalo_oa(services, oa_fake) as run:
         office, buyer = OAUser(run, oa_fake, OA_ADMIN), OAUser(run, oa_fake, BUYER)
-        [report] = await office.sends(oa_fake.file(OA_ADMIN, "danh-sach-ocop.xlsx", xlsx_list()))
-        assert report.startswith("📥 danh-sach-ocop.xlsx: 2 dòng dữ liệu — 1 sản phẩm mới")
+        [queued] = await office.sends(oa_fake.file(OA_ADMIN, "danh-sach-ocop.xlsx", xlsx_list()))
+        assert queued == "📥 Đang nhập «danh-sach-ocop.xlsx» — bạn sẽ nhận báo cáo khi xong."
+        assert await run_next(services, "worker")  # the import worker that serve runs beside the channels
+        report = await office.waits_for("📥 danh-sach-ocop.xlsx: 2 dòng dữ liệu — 1 sản phẩm mới")
         assert "Dòng 3:" in report
 
         [text] = await office.says("/export products xlsx")

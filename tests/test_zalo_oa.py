@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -16,11 +15,10 @@ from sqlmodel import col, select
 from bot.zalo_oa import ZaloOAChannel
 from handlers.app import Conversation
 from handlers.context import Services
-from handlers.render import Rendered
 from models.catalog_import import import_rows
 from models.clock import FakeClock
-from models.conversation import ProcessedUpdate
 from models.db import Database
+from models.inbox import InboundUpdate
 from models.memos import Memo
 from models.notifications import Notification
 from models.people import Identity
@@ -110,11 +108,10 @@ async def test_bad_signatures_get_403_and_nothing_is_processed(fake: FakeZaloOA,
             fake.signature(raw + b" ", event["timestamp"]), fake.signature(raw, str(int(event["timestamp"]) + 1)),
         ]
         for signature in forged:
-            assert await fake.push(run.hook, event, signature=signature) == 403
-        await asyncio.sleep(0.2)
-        assert fake.sent("3001") == [] and run.channel.queue.completed == 0
+            assert await fake.push(run.hook, event, signature=signature) == 403  # refused before it is stored
         async with services.db.session() as session:
-            assert (await session.exec(select(ProcessedUpdate))).all() == []
+            assert (await session.exec(select(InboundUpdate))).all() == []
+        assert fake.sent("3001") == [] and run.channel.inbox.processed == 0
 
         user = OAUser(run, fake, "3001")
         assert good.startswith("mac=")
@@ -128,28 +125,33 @@ async def test_bad_signatures_get_403_and_nothing_is_processed(fake: FakeZaloOA,
         raw = json.dumps(variant).encode()
         signed_with_oa_id = fake.signature(raw, variant["timestamp"], app_id=OA_ID)
         assert await fake.push(run.hook, variant, signature=signed_with_oa_id) == 200
-        await wait_until(lambda: run.channel.queue.completed == 3)
+        await wait_until(lambda: run.channel.inbox.processed == 3)
+        await run.channel.idle()
         assert "Gốm men lam" in user.last
 
 
-async def test_a_repeated_event_is_answered_once_and_acknowledged_at_once(
+async def test_a_repeated_event_is_answered_once_and_acknowledged_once_stored(
     fake: FakeZaloOA, services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with zalo_oa(services, fake) as run:
         conversation = run.channel.conversation
-        handle = conversation.handle
+        handle = conversation.handle_stored
+        handling = asyncio.Event()
 
-        async def slow(*args: object, **kwargs: object) -> list[Rendered] | None:
-            await asyncio.sleep(0.5)
+        async def held(*args: object, **kwargs: object) -> bool:
+            await handling.wait()  # the handling waits until both deliveries were acknowledged
             return await handle(*args, **kwargs)  # type: ignore[arg-type]
 
-        monkeypatch.setattr(conversation, "handle", slow)
+        monkeypatch.setattr(conversation, "handle_stored", held)
         event = fake.text("3001", "gao st25", msg_id="a" * 32)
-        started = time.monotonic()
+        assert await fake.push(run.hook, event) == 200  # acknowledged before it is handled...
         assert await fake.push(run.hook, event) == 200
-        assert await fake.push(run.hook, event) == 200
-        assert time.monotonic() - started < 0.4  # answered before the (slow) handling
-        await wait_until(lambda: run.channel.queue.completed == 2)
+        async with services.db.session() as session:  # ...and after it was stored, once
+            stored = (await session.exec(select(InboundUpdate))).all()
+        assert [(u.update_key, u.handled_at) for u in stored] == [(f"user_send_text:{'a' * 32}", None)]
+        handling.set()
+        await wait_until(lambda: run.channel.inbox.processed == 1)
+        await run.channel.idle()
         assert len(fake.texts("3001")) == 1 and "Gạo ST25" in fake.texts("3001")[0]
 
 
@@ -167,8 +169,10 @@ async def test_follow_images_files_and_stickers(fake: FakeZaloOA, services: Serv
         assert "Chào mừng bạn" in (await user.sends(fake.event("follow", "3001")))[0]  # a follower is welcomed
         assert await fake.push(run.hook, fake.event("unfollow", "3001")) == 200
         assert await fake.push(run.hook, fake.event("oa_send_text", "3001", message={"text": "hi"})) == 200
-        await asyncio.sleep(0.1)
-        assert run.channel.queue.completed == 5  # unfollow and the OA's own messages need no answer
+        await run.channel.idle()
+        assert run.channel.inbox.processed == 5  # unfollow and the OA's own messages need no answer: not stored
+        async with services.db.session() as session:
+            assert len((await session.exec(select(InboundUpdate))).all()) == 5
         await user.says("#zz:1")  # looks like a button payload but is no action of ours: just text
         assert "mã lỗi" not in user.last
 
@@ -287,11 +291,13 @@ async def test_outside_the_7_day_window_the_notice_waits_and_admins_are_told(
         told = await office_told(office)
         assert "Không gửi được tin nhắn cho" in told and "Zalo OA" in told and "Yêu cầu liên hệ mới #1" in told
         tries = len(fake.calls)
-        await asyncio.sleep(0.3)  # six pump rounds: the held notice is not tried again and again
-        assert len(fake.calls) == tries
+        rounds = run.channel.pumped
+        await wait_until(lambda: run.channel.pumped >= rounds + 3, what="three pump rounds")
+        await run.channel.idle()
+        assert len(fake.calls) == tries  # the held notice is not tried again and again
         async with services.db.session() as session:
             notice = (await session.exec(select(Notification).where(col(Notification.last_error).like("held:%")))).one()
-            assert notice.delivered_at is None and notice.attempts == 0
+            assert notice.delivered_at is None
             identity = (await session.exec(select(Identity).where(Identity.external_id == "3002"))).one()
             assert identity.unreachable_since is not None
 

@@ -16,8 +16,10 @@ import aiohttp
 
 from bot.config import ZaloBotSettings, ZaloOASettings
 from bot.links import LinkSigner
+from bot.retry import RetryPolicy
+from bot.stopping import finish
 from bot.web import make_app, start_site
-from bot.zalo_base import Backoff, ZaloChannel
+from bot.zalo_base import ZaloChannel
 from bot.zalo_bot import ZaloBotChannel
 from bot.zalo_oa import ZaloOAChannel
 from handlers.app import Conversation
@@ -36,7 +38,7 @@ from tests.fake_zalo import (
 )
 
 PUBLIC_URL = "https://ocop.example.vn"
-FAST = Backoff(first=0.01, maximum=0.05)
+FAST = RetryPolicy(first=0.01, maximum=0.05)
 OPTION = re.compile(r"^(\d+)\. (.+)$")
 
 
@@ -45,6 +47,7 @@ class Running:
     channel: Any  # ZaloBotChannel | ZaloOAChannel
     base: str  # our web server
     hook: str  # the webhook route
+    task: asyncio.Task[None]  # the channel's run(): done once the channel stopped
 
     async def get(self, link: str) -> tuple[int, bytes]:
         """Download a link we sent (it names the public URL; our server listens on 127.0.0.1)."""
@@ -65,11 +68,14 @@ async def running(channel: ZaloChannel, services: Services, port: int, hook: str
     await channel.start(app)
     runner, port = await start_site(app, "127.0.0.1", port)
     task = asyncio.create_task(channel.run(pump_interval=0.05))
+    connected = asyncio.ensure_future(channel.connected.wait())
+    await asyncio.wait([connected, task], timeout=10, return_when=asyncio.FIRST_COMPLETED)  # or refused at once
+    connected.cancel()
     try:
-        yield Running(channel, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port}{hook}")
+        yield Running(channel, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port}{hook}", task)
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        channel.stopping.set()
+        await finish([task])
         await runner.cleanup()
 
 
@@ -134,10 +140,12 @@ class ZaloPerson:
         raise NotImplementedError
 
     async def sends(self, event: dict[str, Any]) -> list[str]:
-        before, done = len(self.texts()), self.run.channel.queue.completed
+        """Deliver an event; what the bot sent back once it was handled and its replies sent."""
+        before, done = len(self.texts()), self.run.channel.inbox.processed
         status = await self.deliver(event)
         assert status == 200, status
-        await wait_until(lambda: self.run.channel.queue.completed > done, what=f"{self.user_id}'s update handled")
+        await wait_until(lambda: self.run.channel.inbox.processed > done, what=f"{self.user_id}'s update handled")
+        await self.run.channel.idle()
         return self.texts()[before:]
 
     @property

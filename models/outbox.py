@@ -1,0 +1,194 @@
+"""The outbox: every message to a chat is stored here before it is sent, and sent until it arrives.
+
+Replies are written in the transaction that handles the update they answer (with the update's "handled" mark),
+notifications when they are taken from the notification queue. A chat's messages are sent in the order they were
+written, by one sender at a time across processes: the sender holds the chat's lease (``ChatSender``, a row taken
+with one conditional UPDATE, so it works the same on SQLite and PostgreSQL) and renews it as it goes; a sender that
+died lets it lapse after ``LEASE``. A message is given up only when the platform says the chat cannot be reached or
+refuses the message itself; ``given_up`` says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
+
+from sqlalchemy import JSON, Column, Index, delete, func, or_, update
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.db import Database, UTCDateTime, utcnow
+from models.notifications import Notification
+
+LEASE = timedelta(seconds=30)
+KEEP = timedelta(days=7)  # sent and given-up messages are kept this long (support, statistics), then deleted
+
+
+class OutboundMessage(SQLModel, table=True):
+    __tablename__ = "outbound_message"
+    __table_args__ = (Index("ix_outbound_message_pending", "channel", "sent_at", "chat_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=20)
+    chat_id: str = Field(max_length=100)
+    body: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))  # handlers/outgoing.py
+    context: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # edit, callback
+    notification_id: int | None = Field(default=None, foreign_key="notification.id", ondelete="SET NULL")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    not_before: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    attempts: int = 0
+    last_error: str = Field(default="", max_length=500)
+    sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    given_up: str = Field(default="", max_length=300)  # why it will never be sent ("" while it may be)
+
+
+class ChatSender(SQLModel, table=True):
+    """Which process sends a chat's messages now, until when."""
+
+    __tablename__ = "chat_sender"
+
+    channel: str = Field(primary_key=True, max_length=20)
+    chat_id: str = Field(primary_key=True, max_length=100)
+    owner: str = Field(max_length=64)
+    until: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+def _pending() -> Any:
+    return (col(OutboundMessage.sent_at).is_(None)) & (OutboundMessage.given_up == "")
+
+
+def add(
+    session: AsyncSession, channel: str, chat_id: str, body: dict[str, Any], *,
+    context: dict[str, Any] | None = None, notification_id: int | None = None, now: datetime | None = None,
+) -> OutboundMessage:
+    message = OutboundMessage(channel=channel, chat_id=chat_id, body=body, context=context or {},
+                              notification_id=notification_id, created_at=now or utcnow())
+    session.add(message)
+    return message
+
+
+async def due_chats(session: AsyncSession, channel: str, now: datetime, limit: int = 500) -> list[str]:
+    """Chats with a message that may be sent now and that no live lease holds, oldest message first."""
+    leased = select(ChatSender.chat_id).where(ChatSender.channel == channel, ChatSender.until > now)
+    query = (
+        select(OutboundMessage.chat_id, func.min(OutboundMessage.id))
+        .where(OutboundMessage.channel == channel, _pending(),
+               or_(col(OutboundMessage.not_before).is_(None), col(OutboundMessage.not_before) <= now),
+               col(OutboundMessage.chat_id).not_in(leased))
+        .group_by(col(OutboundMessage.chat_id))
+        .order_by(func.min(OutboundMessage.id))
+        .limit(limit)
+    )
+    return [chat for chat, _first in (await session.exec(query)).all()]
+
+
+async def take_lease(db: Database, channel: str, chat_id: str, owner: str, now: datetime) -> bool:
+    """Become the chat's sender until ``now + LEASE`` unless another owner's lease is still running (one statement:
+    an upsert that only overwrites a lease that is ours or has lapsed)."""
+    until = now + LEASE
+    async with db.transaction() as session:
+        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+        insert = postgres_insert if dialect == "postgresql" else sqlite_insert
+        table = ChatSender.__table__  # type: ignore[attr-defined]
+        statement = insert(ChatSender).values(channel=channel, chat_id=chat_id, owner=owner, until=until)
+        statement = statement.on_conflict_do_update(
+            index_elements=["channel", "chat_id"], set_={"owner": owner, "until": until},
+            where=(table.c.owner == owner) | (table.c.until <= now),
+        )
+        result = await (await session.connection()).execute(statement)
+        return bool(result.rowcount)
+
+
+async def release_lease(db: Database, channel: str, chat_id: str, owner: str) -> None:
+    async with db.transaction() as session:
+        await session.exec(delete(ChatSender).where(  # type: ignore[call-overload]
+            ChatSender.channel == channel, ChatSender.chat_id == chat_id, ChatSender.owner == owner))
+
+
+async def release_all(db: Database, owner: str | None = None) -> None:
+    """Drop leases: this owner's, or every one (a single process starting: nobody else can be sending)."""
+    async with db.transaction() as session:
+        statement = delete(ChatSender)
+        if owner is not None:
+            statement = statement.where(ChatSender.owner == owner)
+        await session.exec(statement)  # type: ignore[call-overload]
+
+
+class Pending(NamedTuple):
+    """A message to send (read with a plain query: this is the hot path)."""
+
+    id: int
+    body: dict[str, Any]
+    context: dict[str, Any]
+    not_before: datetime | None
+    attempts: int
+
+
+async def next_messages(
+    session: AsyncSession, channel: str, chat_id: str, *, skip: Sequence[int] = (), limit: int = 20
+) -> list[Pending]:
+    """The chat's oldest messages still to send, in order (the first may have to wait: ``not_before``), except
+    those in ``skip`` (sent, not marked yet)."""
+    query = (
+        select(OutboundMessage.id, OutboundMessage.body, OutboundMessage.context, OutboundMessage.not_before,
+               OutboundMessage.attempts)
+        .where(OutboundMessage.channel == channel, OutboundMessage.chat_id == chat_id, _pending())
+        .order_by(col(OutboundMessage.id))
+        .limit(limit)
+    )
+    if skip:
+        query = query.where(col(OutboundMessage.id).not_in(list(skip)))
+    return [Pending(*row) for row in (await session.exec(query)).all()]
+
+
+async def mark_sent(db: Database, message_ids: list[int], now: datetime) -> None:
+    if not message_ids:
+        return
+    async with db.transaction() as session:
+        await session.exec(update(OutboundMessage).where(col(OutboundMessage.id).in_(message_ids))  # type: ignore[call-overload]
+                           .values(sent_at=now))
+
+
+async def retry_later(db: Database, message_id: int, at: datetime, error: str) -> None:
+    async with db.transaction() as session:
+        await session.exec(update(OutboundMessage).where(col(OutboundMessage.id) == message_id).values(  # type: ignore[call-overload]
+            not_before=at, attempts=OutboundMessage.attempts + 1, last_error=error[:500]))
+
+
+async def give_up(session: AsyncSession, channel: str, chat_id: str, why: str, *, message_id: int | None = None) -> int:
+    """Give up one message, or every pending message of the chat; how many."""
+    statement = update(OutboundMessage).where(
+        OutboundMessage.channel == channel, OutboundMessage.chat_id == chat_id, _pending())
+    if message_id is not None:
+        statement = statement.where(col(OutboundMessage.id) == message_id)
+    result = await session.exec(statement.values(given_up=why[:300]))  # type: ignore[call-overload]
+    return int(result.rowcount or 0)
+
+
+async def unsent_notifications(session: AsyncSession, channel: str, chat_id: str) -> list[Notification]:
+    """The notifications whose messages to this chat are still to send."""
+    query = (
+        select(Notification)
+        .join(OutboundMessage, col(OutboundMessage.notification_id) == Notification.id)
+        .where(OutboundMessage.channel == channel, OutboundMessage.chat_id == chat_id, _pending())
+        .distinct()
+    )
+    return list((await session.exec(query)).all())
+
+
+async def forget_done(session: AsyncSession, now: datetime, keep: timedelta = KEEP) -> int:
+    """Delete messages sent or given up more than ``keep`` ago, and lapsed leases."""
+    old = (col(OutboundMessage.sent_at) < now - keep) | (
+        (OutboundMessage.given_up != "") & (col(OutboundMessage.created_at) < now - keep))
+    result = await session.exec(delete(OutboundMessage).where(old))  # type: ignore[call-overload]
+    await session.exec(delete(ChatSender).where(col(ChatSender.until) < now - LEASE))  # type: ignore[call-overload]
+    return int(result.rowcount or 0)
+
+
+async def backlog(session: AsyncSession) -> int:
+    """Messages still to send, all channels."""
+    query = select(func.count()).select_from(OutboundMessage).where(_pending())
+    return int((await session.exec(query)).one())
