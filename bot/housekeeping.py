@@ -1,5 +1,6 @@
 """The background work of a process, whatever channels it runs: reminding and expiring contact requests, reminding
-event registrants the day before, deleting the files kept for download links that have expired, and running the
+event registrants the day before, deleting the files kept for download links that have expired, forgetting the
+updates handled and the messages sent more than a week ago (models/inbox.py, models/outbox.py), and running the
 catalogue imports admins send in a chat.
 
 One of each loop per process (``serve`` and ``ocop-bot chat`` each start them), not one per channel. Several
@@ -19,12 +20,14 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from bot.channel import Stoppable, finish
+from bot.stopping import Stoppable, finish
 from handlers.context import Services
 from handlers.events import send_reminders
 from handlers.import_jobs import run_next
 from handlers.inbox import run_due
 from models.import_jobs import on_queued
+from models.inbox import forget_handled
+from models.outbox import forget_done
 from models.stored_files import remove_expired
 
 log = logging.getLogger(__name__)
@@ -40,11 +43,15 @@ class Housekeeping(Stoppable):
         self.rounds = 0  # rounds done (tests wait on it)
 
     async def round(self) -> None:
-        """Each task once: due reminders and expiries of contact requests, event reminders, expired files."""
+        """Each task once: due reminders and expiries of contact requests, event reminders, expired files, old
+        updates and messages."""
         await run_due(self.services)
         await send_reminders(self.services)
         async with self.services.db.transaction() as session:
-            await remove_expired(session, self.services.clock.now())
+            now = self.services.clock.now()
+            await remove_expired(session, now)
+            await forget_handled(session, now)
+            await forget_done(session, now)
 
     async def run(self) -> None:
         """A round now and every ``every`` seconds until stopped (a round under way is finished, not cut short)."""

@@ -71,18 +71,23 @@ def add(
 
 
 async def due_chats(session: AsyncSession, channel: str, now: datetime, limit: int = 500) -> list[str]:
-    """Chats with a message that may be sent now and that no live lease holds, oldest message first."""
+    """Chats whose next message may be sent now and that no live lease holds, the longest waiting first."""
+    first = (
+        select(OutboundMessage.chat_id, func.min(OutboundMessage.id).label("first"))
+        .where(OutboundMessage.channel == channel, _pending())
+        .group_by(col(OutboundMessage.chat_id))
+        .subquery()
+    )
     leased = select(ChatSender.chat_id).where(ChatSender.channel == channel, ChatSender.until > now)
     query = (
-        select(OutboundMessage.chat_id, func.min(OutboundMessage.id))
-        .where(OutboundMessage.channel == channel, _pending(),
-               or_(col(OutboundMessage.not_before).is_(None), col(OutboundMessage.not_before) <= now),
+        select(OutboundMessage.chat_id)
+        .join(first, first.c.first == OutboundMessage.id)
+        .where(or_(col(OutboundMessage.not_before).is_(None), col(OutboundMessage.not_before) <= now),
                col(OutboundMessage.chat_id).not_in(leased))
-        .group_by(col(OutboundMessage.chat_id))
-        .order_by(func.min(OutboundMessage.id))
+        .order_by(col(OutboundMessage.id))
         .limit(limit)
     )
-    return [chat for chat, _first in (await session.exec(query)).all()]
+    return list((await session.exec(query)).all())
 
 
 async def take_lease(db: Database, channel: str, chat_id: str, owner: str, now: datetime) -> bool:
@@ -184,7 +189,8 @@ async def forget_done(session: AsyncSession, now: datetime, keep: timedelta = KE
     old = (col(OutboundMessage.sent_at) < now - keep) | (
         (OutboundMessage.given_up != "") & (col(OutboundMessage.created_at) < now - keep))
     result = await session.exec(delete(OutboundMessage).where(old))  # type: ignore[call-overload]
-    await session.exec(delete(ChatSender).where(col(ChatSender.until) < now - LEASE))  # type: ignore[call-overload]
+    lapsed = col(ChatSender.until) < utcnow() - LEASE  # leases run on the wall clock
+    await session.exec(delete(ChatSender).where(lapsed))  # type: ignore[call-overload]
     return int(result.rowcount or 0)
 
 
