@@ -82,9 +82,12 @@ class OutboxSender(ChatWork):
         try:
             await self._send_chat(chat_id)
         finally:
-            if self.leased:  # marked before another process may take the chat (and would send them again)
-                await self._flush_marks()
-                await outbox.release_lease(db, self.channel, chat_id, self.owner)
+            if self.leased:  # marked sent with the release: before another process may take the chat
+                async with self._marking_lock:
+                    ids = list(self._to_mark)
+                    await outbox.release_lease(db, self.channel, chat_id, self.owner, sent=ids,
+                                               now=self.services.clock.now())
+                    self._marked(ids)
 
     async def drain(self, chat_id: str) -> None:
         """Send the chat's messages now, in this task, and mark them sent (the console, tests)."""
@@ -176,8 +179,11 @@ class OutboxSender(ChatWork):
                                 error)
                     await asyncio.sleep(1.0)
                     continue
-                done = set(ids)
-                self._to_mark = [i for i in self._to_mark if i not in done]
+                self._marked(ids)
+
+    def _marked(self, ids: list[int]) -> None:
+        done = set(ids)
+        self._to_mark = [i for i in self._to_mark if i not in done]
 
     async def run(self) -> None:
         try:

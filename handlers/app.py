@@ -195,7 +195,7 @@ class Conversation:
     ) -> None:
         now = self.services.clock.now()
         for part, context in arrange(rendered):
-            outbox.add(session, incoming.channel, incoming.chat_id, await outgoing.encode(session, part, now),
+            await outbox.add(session, incoming.channel, incoming.chat_id, await outgoing.encode(session, part, now),
                        context=context, now=now)
         await set_handled(session, update_id, now)
 

@@ -47,7 +47,7 @@ async def queue_notifications(
             rendered = render_for_chat([reply], state, capabilities, translator(user.language), now,
                                        hint=not state.options)
             for part in rendered:
-                outbox.add(session, channel, chat_id, await outgoing.encode(session, part, now),
+                await outbox.add(session, channel, chat_id, await outgoing.encode(session, part, now),
                            notification_id=notification.id, now=now)
             notification.delivered_at = now
         if chat_id not in chats:
@@ -77,7 +77,7 @@ async def refused(
         language = await language_of_identity(session, channel, chat_id)
         text = translator(language or services.default_language)("error.unexpected", id=reference)
         now = services.clock.now()
-        outbox.add(session, channel, chat_id, await outgoing.encode(session, Rendered(text), now),
+        await outbox.add(session, channel, chat_id, await outgoing.encode(session, Rendered(text), now),
                    context={"apology": True}, now=now)
 
 

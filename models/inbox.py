@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint, delete, func, update
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, bindparam, delete, func, update
+from sqlalchemy import select as core_select
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, SQLModel, col, select
@@ -127,14 +128,25 @@ async def next_update(session: AsyncSession, channel: str, chat_id: str) -> Wait
     return Waiting(*row) if row is not None else None
 
 
+# The statements of the hot path, built once (Core: no ORM bookkeeping per update).
+_UPDATES = InboundUpdate.__table__  # type: ignore[attr-defined]
+_NEXT_ID = (
+    core_select(_UPDATES.c.id)
+    .where(_UPDATES.c.channel == bindparam("channel_"), _UPDATES.c.chat_id == bindparam("chat"),
+           _UPDATES.c.handled_at.is_(None))
+    .order_by(_UPDATES.c.id)
+    .limit(1)
+)
+_SET_HANDLED = update(_UPDATES).where(_UPDATES.c.id == bindparam("update")).values(handled_at=bindparam("at"))
+
+
 async def next_update_id(session: AsyncSession, channel: str, chat_id: str) -> int | None:
-    query = select(InboundUpdate.id).where(_waiting(channel, chat_id)).order_by(col(InboundUpdate.id)).limit(1)
-    return (await session.exec(query)).first()
+    result = await (await session.connection()).execute(_NEXT_ID, {"channel_": channel, "chat": chat_id})
+    return result.scalar()
 
 
 async def set_handled(session: AsyncSession, update_id: int, now: datetime) -> None:
-    await session.exec(update(InboundUpdate).where(col(InboundUpdate.id) == update_id)  # type: ignore[call-overload]
-                       .values(handled_at=now))
+    await (await session.connection()).execute(_SET_HANDLED, {"update": update_id, "at": now})
 
 
 async def mark_handled(db: Database, update_id: int, now: datetime) -> None:

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import JSON, Column, Index, delete, func, or_, update
+from sqlalchemy import JSON, Column, Index, bindparam, delete, func, insert, or_, update
+from sqlalchemy import select as core_select
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, SQLModel, col, select
@@ -60,14 +61,33 @@ def _pending() -> Any:
     return (col(OutboundMessage.sent_at).is_(None)) & (OutboundMessage.given_up == "")
 
 
-def add(
+# The statements of the hot path, built once (Core: no ORM bookkeeping per message).
+_MESSAGES = OutboundMessage.__table__  # type: ignore[attr-defined]
+_ADD = insert(_MESSAGES).returning(_MESSAGES.c.id)
+_NEXT = (
+    core_select(_MESSAGES.c.id, _MESSAGES.c.body, _MESSAGES.c.context, _MESSAGES.c.not_before, _MESSAGES.c.attempts)
+    .where(_MESSAGES.c.channel == bindparam("channel"), _MESSAGES.c.chat_id == bindparam("chat"),
+           _MESSAGES.c.sent_at.is_(None), _MESSAGES.c.given_up == "",
+           _MESSAGES.c.id.not_in(bindparam("skip", expanding=True)))
+    .order_by(_MESSAGES.c.id)
+    .limit(bindparam("limit"))
+)
+_MARK_SENT = (update(_MESSAGES).where(_MESSAGES.c.id.in_(bindparam("ids", expanding=True)))
+              .values(sent_at=bindparam("at")))
+_LEASES = ChatSender.__table__  # type: ignore[attr-defined]
+_RELEASE = delete(_LEASES).where(_LEASES.c.channel == bindparam("channel_"), _LEASES.c.chat_id == bindparam("chat"),
+                                 _LEASES.c.owner == bindparam("owner_"))
+
+
+async def add(
     session: AsyncSession, channel: str, chat_id: str, body: dict[str, Any], *,
     context: dict[str, Any] | None = None, notification_id: int | None = None, now: datetime | None = None,
-) -> OutboundMessage:
-    message = OutboundMessage(channel=channel, chat_id=chat_id, body=body, context=context or {},
-                              notification_id=notification_id, created_at=now or utcnow())
-    session.add(message)
-    return message
+) -> int:
+    """Write a message to the outbox (in the caller's transaction); its id."""
+    values = {"channel": channel, "chat_id": chat_id, "body": body, "context": context or {},
+              "notification_id": notification_id, "created_at": now or utcnow(), "attempts": 0, "last_error": "",
+              "given_up": ""}
+    return int((await (await session.connection()).execute(_ADD, values)).scalar_one())
 
 
 async def due_chats(session: AsyncSession, channel: str, now: datetime, limit: int = 500) -> list[str]:
@@ -90,27 +110,38 @@ async def due_chats(session: AsyncSession, channel: str, now: datetime, limit: i
     return list((await session.exec(query)).all())
 
 
+def _take_statement(dialect: str) -> Any:
+    """The lease upsert for a dialect, built once: it overwrites only a lease that is ours or has lapsed."""
+    insert_ = postgres_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert_(_LEASES).values(channel=bindparam("channel_"), chat_id=bindparam("chat"),
+                                        owner=bindparam("owner_"), until=bindparam("until_"))
+    return statement.on_conflict_do_update(
+        index_elements=["channel", "chat_id"],
+        set_={"owner": statement.excluded.owner, "until": statement.excluded.until},
+        where=(_LEASES.c.owner == statement.excluded.owner) | (_LEASES.c.until <= bindparam("now")),
+    )
+
+
+_TAKE = {dialect: _take_statement(dialect) for dialect in ("postgresql", "sqlite")}
+
+
 async def take_lease(db: Database, channel: str, chat_id: str, owner: str, now: datetime) -> bool:
-    """Become the chat's sender until ``now + LEASE`` unless another owner's lease is still running (one statement:
-    an upsert that only overwrites a lease that is ours or has lapsed)."""
-    until = now + LEASE
+    """Become the chat's sender until ``now + LEASE`` unless another owner's lease is still running (one statement)."""
     async with db.transaction() as session:
-        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-        insert = postgres_insert if dialect == "postgresql" else sqlite_insert
-        table = ChatSender.__table__  # type: ignore[attr-defined]
-        statement = insert(ChatSender).values(channel=channel, chat_id=chat_id, owner=owner, until=until)
-        statement = statement.on_conflict_do_update(
-            index_elements=["channel", "chat_id"], set_={"owner": owner, "until": until},
-            where=(table.c.owner == owner) | (table.c.until <= now),
-        )
-        result = await (await session.connection()).execute(statement)
+        dialect = "postgresql" if session.bind is not None and session.bind.dialect.name == "postgresql" else "sqlite"
+        params = {"channel_": channel, "chat": chat_id, "owner_": owner, "until_": now + LEASE, "now": now}
+        result = await (await session.connection()).execute(_TAKE[dialect], params)
         return bool(result.rowcount)
 
 
-async def release_lease(db: Database, channel: str, chat_id: str, owner: str) -> None:
+async def release_lease(db: Database, channel: str, chat_id: str, owner: str, *, sent: Sequence[int] = (),
+                        now: datetime | None = None) -> None:
+    """Give the chat's lease up, marking ``sent`` sent first (in the same transaction)."""
     async with db.transaction() as session:
-        await session.exec(delete(ChatSender).where(  # type: ignore[call-overload]
-            ChatSender.channel == channel, ChatSender.chat_id == chat_id, ChatSender.owner == owner))
+        connection = await session.connection()
+        if sent:
+            await connection.execute(_MARK_SENT, {"ids": list(sent), "at": now or utcnow()})
+        await connection.execute(_RELEASE, {"channel_": channel, "chat": chat_id, "owner_": owner})
 
 
 async def release_all(db: Database, owner: str | None = None) -> None:
@@ -137,24 +168,15 @@ async def next_messages(
 ) -> list[Pending]:
     """The chat's oldest messages still to send, in order (the first may have to wait: ``not_before``), except
     those in ``skip`` (sent, not marked yet)."""
-    query = (
-        select(OutboundMessage.id, OutboundMessage.body, OutboundMessage.context, OutboundMessage.not_before,
-               OutboundMessage.attempts)
-        .where(OutboundMessage.channel == channel, OutboundMessage.chat_id == chat_id, _pending())
-        .order_by(col(OutboundMessage.id))
-        .limit(limit)
-    )
-    if skip:
-        query = query.where(col(OutboundMessage.id).not_in(list(skip)))
-    return [Pending(*row) for row in (await session.exec(query)).all()]
+    params = {"channel": channel, "chat": chat_id, "skip": list(skip), "limit": limit}
+    return [Pending(*row) for row in await (await session.connection()).execute(_NEXT, params)]
 
 
 async def mark_sent(db: Database, message_ids: list[int], now: datetime) -> None:
     if not message_ids:
         return
     async with db.transaction() as session:
-        await session.exec(update(OutboundMessage).where(col(OutboundMessage.id).in_(message_ids))  # type: ignore[call-overload]
-                           .values(sent_at=now))
+        await (await session.connection()).execute(_MARK_SENT, {"ids": message_ids, "at": now})
 
 
 async def retry_later(db: Database, message_id: int, at: datetime, error: str) -> None:

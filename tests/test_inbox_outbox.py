@@ -42,16 +42,14 @@ async def test_handled_updates_and_sent_messages_are_forgotten_after_a_week(db: 
     await inbox.mark_handled(db, old.id, NOW - timedelta(days=8))
     await inbox.mark_handled(db, recent.id, NOW - timedelta(days=1))
     async with db.transaction() as session:
-        sent = outbox.add(session, "telegram", "c", {"text": "a"}, now=NOW - timedelta(days=9))
-        kept = outbox.add(session, "telegram", "c", {"text": "b"}, now=NOW - timedelta(days=9))
-        await session.flush()
-        ids = (sent.id, kept.id)
-    await outbox.mark_sent(db, [ids[0]], NOW - timedelta(days=8))
+        sent = await outbox.add(session, "telegram", "c", {"text": "a"}, now=NOW - timedelta(days=9))
+        kept = await outbox.add(session, "telegram", "c", {"text": "b"}, now=NOW - timedelta(days=9))
+    await outbox.mark_sent(db, [sent], NOW - timedelta(days=8))
     async with db.transaction() as session:
         assert await inbox.forget_handled(session, NOW) == 1
         assert await outbox.forget_done(session, NOW) == 1  # the unsent one stays, however old
     async with db.session() as session:
-        assert [m.id for m in await outbox.next_messages(session, "telegram", "c")] == [ids[1]]
+        assert [m.id for m in await outbox.next_messages(session, "telegram", "c")] == [kept]
         assert await outbox.backlog(session) == 1
 
 
@@ -70,8 +68,8 @@ async def test_one_sender_per_chat_until_its_lease_lapses(db: Database) -> None:
 async def test_messages_go_in_order_and_a_chat_can_be_given_up(db: Database) -> None:
     async with db.transaction() as session:
         for text in "abc":
-            outbox.add(session, "zalo_oa", "u", {"text": text}, now=NOW)
-        outbox.add(session, "zalo_oa", "v", {"text": "x"}, now=NOW)
+            await outbox.add(session, "zalo_oa", "u", {"text": text}, now=NOW)
+        await outbox.add(session, "zalo_oa", "v", {"text": "x"}, now=NOW)
     async with db.session() as session:
         first, second, third = await outbox.next_messages(session, "zalo_oa", "u")
         assert [m.body["text"] for m in (first, second, third)] == ["a", "b", "c"]
