@@ -1,5 +1,6 @@
-"""Our aiohttp server: channel webhooks register routes on it; it serves /healthz (which asks the database) and
-signed downloads (memos, and the exports and charts made for channels that cannot send files).
+"""Our aiohttp server: channel webhooks register routes on it; it serves /healthz (which asks the database and says
+how many updates and messages are waiting) and signed downloads (memos, and the exports and charts made for
+channels that cannot send files).
 
 Route patterns take ASCII digits only and every number in a path or a query string is read with models.parse, so
 a tampered, cut or made-up link is answered 403 or 404 with a short text, never 500."""
@@ -17,7 +18,7 @@ from bot.links import LinkSigner
 from handlers.context import Services
 from handlers.memos import load_document
 from handlers.messages import DocumentRef
-from models import parse
+from models import inbox, outbox, parse
 from models.db import Database
 from models.errors import StaleAction
 from models.stored_files import load
@@ -53,13 +54,23 @@ async def database_health(db: Database, timeout: float) -> str:
     return "ok"
 
 
+async def backlog(db: Database, timeout: float) -> dict[str, int] | None:
+    """Updates stored and not handled yet, and messages not sent yet (all channels); None if it took too long."""
+    try:
+        async with asyncio.timeout(timeout), db.session() as session:
+            return {"updates_waiting": await inbox.backlog(session), "messages_waiting": await outbox.backlog(session)}
+    except Exception as error:
+        log.warning("/healthz: could not count the backlog (%s)", type(error).__name__)
+        return None
+
+
 def _healthz(db: Database, timeout: float):  # type: ignore[no-untyped-def]
     async def healthz(_request: web.Request) -> web.Response:
         database = await database_health(db, timeout)
         if database != "ok":
             log.warning("/healthz: the database is not answering (%s)", database)
             return web.json_response({"ok": False, "database": database}, status=503)
-        return web.json_response({"ok": True, "database": "ok"})
+        return web.json_response({"ok": True, "database": "ok", **(await backlog(db, timeout) or {})})
 
     return healthz
 

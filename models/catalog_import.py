@@ -362,7 +362,7 @@ def _parse_date(text: str, today: date) -> date | None:
     if not text:
         return None
     parsed: date | None = None
-    if re.fullmatch(r"\d{5}(\.0+)?", text):  # an Excel serial day number
+    if re.fullmatch(r"[0-9]{5}(\.0+)?", text):  # an Excel serial day number
         parsed = date(1899, 12, 30) + timedelta(days=int(float(text)))
     for fmt in _DATE_FORMATS:
         if parsed:

@@ -20,7 +20,9 @@ from bot.links import LinkSigner
 from bot.web import INVALID_LINK, NO_DOCUMENT, NO_FILE, make_app, start_site
 from handlers.app import Conversation
 from handlers.context import Services
+from models import inbox, outbox
 from models.db import Database
+from models.inbox import Received
 from models.stored_files import store
 from tests.chat import ChatUser, load_catalogue, make_services, register_buyer, request_contact
 
@@ -102,9 +104,14 @@ async def test_what_the_fuzz_run_found_is_refused_politely(site: Site) -> None:
         assert b"PK" not in body and b"PNG" not in body
 
 
-async def test_healthz_asks_the_database(site: Site) -> None:
+async def test_healthz_asks_the_database_and_counts_what_waits(site: Site) -> None:
+    now = site.services.clock.now()
+    await inbox.receive(site.services.db, "telegram", [Received("1", "7", {}), Received("2", "7", {})], now)
+    async with site.services.db.transaction() as session:
+        await outbox.add(session, "telegram", "7", {"text": "hi"})
     async with aiohttp.ClientSession() as session, session.get(f"{site.base}/healthz") as response:
-        assert response.status == 200 and await response.json() == {"ok": True, "database": "ok"}
+        assert response.status == 200
+        assert await response.json() == {"ok": True, "database": "ok", "updates_waiting": 2, "messages_waiting": 1}
 
 
 async def healthz_of(db: Database, timeout: float) -> tuple[int, dict[str, object], float]:
