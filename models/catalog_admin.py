@@ -1,11 +1,10 @@
-"""Admin changes to the catalogue in the bot: a product's stars, hiding and showing it, importing a file.
+"""Admin changes to the catalogue in the bot: a product's stars, hiding and showing it (imports: models/import_jobs.py).
 
 Each change is audited and bumps the catalogue version, so every process's search index catches up.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -13,11 +12,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.admin import require_admin
 from models.audit import record
 from models.catalog import Product, bump_catalog_version
-from models.catalog_import import ImportReport, import_in_session
-from models.clock import TIMEZONE
 from models.errors import Stale, StaleAction
 from models.people import User
-from models.tabular import Row
 
 RATINGS = (3, 4, 5)  # OCOP stars; 1–2 stars are not OCOP products
 
@@ -55,14 +51,3 @@ async def set_hidden(session: AsyncSession, admin: User, product_id: int, hidden
         await bump_catalog_version(session)
     return product
 
-
-async def import_catalogue(
-    session: AsyncSession, admin: User, rows: Iterable[Row], name: str, now: datetime
-) -> ImportReport:
-    """Import a provincial list an admin sent; raises the importer's file errors before writing anything."""
-    require_admin(admin)
-    report = await import_in_session(session, rows, today=now.astimezone(TIMEZONE).date())
-    detail = (f"{name}: {report.rows} rows, {report.products_created} new, {report.products_updated} updated, "
-              f"{len(report.errors)} errors")
-    record(session, admin.id, "catalog.import", name, now, detail)
-    return report
