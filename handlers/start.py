@@ -25,16 +25,17 @@ async def start(ctx: Context, _arg: object = None) -> None:
         ctx.say("start.admin")
         await show_help(ctx)
         return
-    ctx.say("start.welcome")
-    await begin(ctx, ONBOARDING)
+    await begin(ctx, ONBOARDING, greet=True)
 
 
 # -- the role -------------------------------------------------------------------------------------------------------
 
 
 async def _ask_role(ctx: Context) -> Question:
+    """The role, greeted the first time it is asked (one message, not a welcome and then the question)."""
+    greeting = f"{ctx.t('start.welcome')}\n\n" if ctx.state.data.pop("greet", False) else ""
     return Question(
-        ctx.t("start.role"),
+        greeting + ctx.t("start.role"),
         (Option("buyer", ctx.t("start.role_buyer")), Option("producer", ctx.t("start.role_producer"))),
     )
 
