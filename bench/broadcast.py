@@ -6,6 +6,9 @@ Bot API (tests/fake_telegram.py, run in a process of its own) enforcing the plat
     .venv/bin/python bench/broadcast.py --recipients 1000  # a shorter run
 
 Injected: 1% of recipients answer their first send with 429 (retry_after 1 s), 2% have blocked the bot (403).
+The server also enforces Telegram's one message a second to a chat, and the admin keeps chatting with the bot
+(a search every two seconds, through the real Telegram channel, whose pacer the broadcast lane shares) while their
+broadcast goes out: their chat gets their copy, the progress edits and the replies, and should get no 429.
 Measured: achieved rate as a share of the limit (every call the server accepted, the admin's progress edits
 included; over the first 99% of the calls, and from the first to the last — the last 1% are mostly the 429'd
 recipients, who must wait their retry_after), recipients lost, duplicates, time from the admin's confirmation to the
@@ -16,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
 import random
 import sys
 import tempfile
@@ -24,7 +26,6 @@ import time
 import traceback
 from collections import Counter
 from dataclasses import dataclass, replace
-from multiprocessing.connection import Connection
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the project root importable
@@ -33,8 +34,13 @@ if __package__ in (None, ""):  # run as a script: make the project root importab
 from sqlalchemy import func, insert
 from sqlmodel import col, select
 
+from bench.fake_process import FakeBotApi, Limits, Sent
 from bot.broadcast_sender import build_sender
-from bot.config import BroadcastSettings, Settings, TelegramSettings
+from bot.channel import RecentSends, Shared
+from bot.config import AdminSettings, BroadcastSettings, Settings, TelegramSettings
+from bot.telegram import CHANNEL
+from bot.web import make_app
+from handlers.actions import Answer
 from handlers.app import Conversation
 from handlers.context import Services
 from handlers.messages import Capabilities, Incoming
@@ -42,7 +48,7 @@ from models.broadcasts import Broadcast, Delivery
 from models.db import Database, utcnow
 from models.people import BuyerProfile, Identity, User
 from models.search_service import SearchService
-from tests.fake_telegram import TOKEN, FakeTelegram
+from tests.fake_telegram import TOKEN
 
 ADMIN = 9_000_000
 FIRST = 10_000_000
@@ -50,6 +56,8 @@ MODES = {"free": 30.0, "paid": 1000.0}  # the limit the fake server enforces, me
 RATE_TARGET = {"free": 0.95, "paid": 0.9}
 FIRST_MESSAGE_TARGET = 1.0  # seconds
 THROTTLED_SHARE, BLOCKED_SHARE = 0.01, 0.02
+CHAT_GAP = 1.0  # Telegram's: seconds between two messages to one chat (the server answers 429 within it)
+ADMIN_EVERY = 2.0  # seconds between two of the admin's searches while the broadcast goes out
 
 
 class CannotRun(Exception):
@@ -75,6 +83,8 @@ class Result:
     sender_cpu: float = 0.0  # CPU seconds of the bot's process from the confirmation to the end
     server_cpu: float = 0.0  # CPU seconds of the fake Bot API's process, all of its life
     pace: float = 0.0  # the sender's configured rate (telegram_rate / telegram_paid_rate)
+    admin_messages: int = 0  # messages the admin's chat got (copy, progress, replies)
+    admin_429: int = 0  # 429s the server answered to messages for the admin's chat
 
     @property
     def ratio(self) -> float:
@@ -92,46 +102,8 @@ class Result:
 
     @property
     def passed(self) -> bool:
-        return self.ratio >= RATE_TARGET[self.mode] and self.lost == 0 and self.first_message <= FIRST_MESSAGE_TARGET
-
-
-# -- the fake Bot API in a process of its own (the sender and the server do not share a CPU core) ----------------
-
-
-def _fake_process(conn: Connection, limit: float, blocked: list[int], throttled: list[int]) -> None:
-    async def main() -> None:
-        fake = FakeTelegram()
-        fake.flood_limit_per_second = limit
-        fake.blocked = set(blocked)
-        for chat in throttled:
-            fake.throttle_chat[chat] = [1]
-        await fake.start()
-        conn.send(fake.url)
-        await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # "report"
-        conn.send(([(c.method, c.chat_id, c.at) for c in fake.calls], time.process_time()))
-        await fake.stop()
-
-    asyncio.run(main())
-
-
-class FakeServer:
-    def __init__(self, limit: float, blocked: list[int], throttled: list[int]) -> None:
-        context = multiprocessing.get_context("spawn")
-        self.conn, child = context.Pipe()
-        self.process = context.Process(target=_fake_process, args=(child, limit, blocked, throttled), daemon=True)
-
-    def start(self) -> str:
-        self.process.start()
-        if not self.conn.poll(30):
-            raise CannotRun("the fake Telegram server did not start")
-        return str(self.conn.recv())
-
-    def calls(self) -> tuple[list[tuple[str, int | None, float]], float]:
-        """Every call the server got, and the CPU seconds it used."""
-        self.conn.send("report")
-        calls, cpu = self.conn.recv()
-        self.process.join(10)
-        return calls, cpu
+        return (self.ratio >= RATE_TARGET[self.mode] and self.lost == 0 and self.admin_429 == 0
+                and self.first_message <= FIRST_MESSAGE_TARGET)
 
 
 # -- one run ----------------------------------------------------------------------------------------------------
@@ -155,13 +127,16 @@ async def add_recipients(db: Database, count: int) -> None:
 
 async def confirm_broadcast(db: Database) -> float:
     """The office's /broadcast to every buyer, through the conversation; when the confirmation was committed."""
-    services = Services(db=db, search=SearchService(db), admin_ids={"telegram": frozenset({str(ADMIN)})})
+    services = Services(db=db, search=SearchService(db), admin_ids={"telegram": frozenset({str(ADMIN)})},
+                        broadcast_channels=("telegram",))
     conversation = Conversation(services)
     steps = [{"text": "/broadcast"}, {"text": "Hội chợ OCOP khai mạc 8 giờ sáng thứ Bảy tại Hà Nội."},
-             {"action": "bc:skip"}, {"action": "bc:a:buyers"}]
+             {"action": Answer("broadcast", "photo", "skip").encode()},
+             {"action": Answer("broadcast", "audience", "buyers").encode()}]
     for step in steps:
         await conversation.handle(Incoming("telegram", str(ADMIN), str(ADMIN), **step), Capabilities())
-    replies = await conversation.handle(Incoming("telegram", str(ADMIN), str(ADMIN), action="bc:send"), Capabilities())
+    send = Answer("broadcast", "preview", "send").encode()
+    replies = await conversation.handle(Incoming("telegram", str(ADMIN), str(ADMIN), action=send), Capabilities())
     confirmed = time.monotonic()
     if not replies or "#1" not in replies[-1].text:
         raise CannotRun(f"the broadcast was not confirmed: {replies}")
@@ -185,49 +160,68 @@ async def run(mode: str, recipients: int, database: str | None, seed: int) -> Re
     chats = list(range(FIRST, FIRST + recipients))
     marked = rng.sample(chats, round(recipients * (THROTTLED_SHARE + BLOCKED_SHARE)))
     throttled, blocked = marked[: round(recipients * THROTTLED_SHARE)], marked[round(recipients * THROTTLED_SHARE):]
-    server = FakeServer(limit, blocked, throttled)
+    server = FakeBotApi(Limits(per_second=limit, chat_gap=CHAT_GAP, blocked=blocked, throttled=throttled))
     url = server.start()
-    with tempfile.TemporaryDirectory() as tmp:
-        db = Database(database or f"sqlite+aiosqlite:///{tmp}/bench.sqlite3")
-        try:
-            await db.upgrade()
-            await add_recipients(db, recipients)
-            settings = Settings(
-                telegram=TelegramSettings(token=TOKEN, base_url=f"{url}/bot"),  # type: ignore[arg-type]
-                broadcast=BroadcastSettings(telegram_paid=mode == "paid"),
-            )
-            sender = build_sender(settings, db)
-            assert sender is not None
-            task = asyncio.create_task(sender.run())
-            await asyncio.wait_for(sender.elected.wait(), 30)
-            started, cpu = time.monotonic(), time.process_time()
-            confirmed = await confirm_broadcast(db)
-            await wait_finished(db, timeout=recipients / limit * 3 + 60)
-            total, cpu = time.monotonic() - started, time.process_time() - cpu
-            await sender.close()
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            async with db.session() as session:
-                rows = (await session.exec(select(Delivery.status, func.count()).group_by(col(Delivery.status)))).all()
-                marked_blocked = (await session.exec(select(func.count()).select_from(User).where(User.blocked))).one()
-        finally:
-            await db.dispose()
-    statuses = dict(rows)
-    calls, server_cpu = server.calls()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            db = Database(database or f"sqlite+aiosqlite:///{tmp}/bench.sqlite3")
+            try:
+                await db.upgrade()
+                await add_recipients(db, recipients)
+                settings = Settings(
+                    telegram=TelegramSettings(token=TOKEN, base_url=f"{url}/bot", poll_timeout=1),  # type: ignore[arg-type]
+                    admins=AdminSettings(telegram=[str(ADMIN)]),
+                    broadcast=BroadcastSettings(telegram_paid=mode == "paid"),
+                )
+                services = Services(db=db, search=SearchService(db), admin_ids={"telegram": frozenset({str(ADMIN)})})
+                shared = Shared(settings, Conversation(services), None, RecentSends())
+                channel = CHANNEL.build(shared)  # the admin chats through it, sharing its pacer with the lane
+                await channel.start(make_app(services))
+                chatting = asyncio.create_task(channel.run())
+                sender = build_sender(settings, db, shared=shared)
+                assert sender is not None
+                task = asyncio.create_task(sender.run())
+                await asyncio.wait_for(sender.elected.wait(), 30)
+                await asyncio.wait_for(channel.connected.wait(), 30)
+                started, cpu = time.monotonic(), time.process_time()
+                confirmed = await confirm_broadcast(db)
+                searches = int(recipients / limit / ADMIN_EVERY) + 1
+                server.push([(ADMIN, "mật ong")] * searches, ADMIN_EVERY)
+                await wait_finished(db, timeout=recipients / limit * 3 + 60)
+                total, cpu = time.monotonic() - started, time.process_time() - cpu
+                await server.pushed()
+                await sender.close()
+                task.cancel()
+                channel.stopping.set()
+                await asyncio.gather(task, chatting, return_exceptions=True)
+                async with db.session() as session:
+                    rows = (await session.exec(select(Delivery.status, func.count())
+                                                .group_by(col(Delivery.status)))).all()
+                    marked_blocked = (await session.exec(select(func.count()).select_from(User)
+                                                         .where(User.blocked))).one()
+            finally:
+                await db.dispose()
+        statuses = dict(rows)
+        calls, server_cpu = server.calls()
+    finally:
+        server.stop()
     result = summarise(mode, recipients, limit, calls, set(blocked), confirmed, total, statuses, marked_blocked)
     pace = settings.broadcast.telegram_paid_rate if mode == "paid" else settings.broadcast.telegram_rate
-    return replace(result, sender_cpu=cpu, server_cpu=server_cpu, pace=pace)
+    admin = [c for c in calls if c.chat_id == ADMIN]
+    return replace(result, sender_cpu=cpu, server_cpu=server_cpu, pace=pace,
+                   admin_messages=sum(1 for c in admin if c.accepted),
+                   admin_429=sum(1 for c in admin if c.method.endswith("!429")))
 
 
 def summarise(
-    mode: str, recipients: int, limit: float, calls: list[tuple[str, int | None, float]], blocked: set[int],
+    mode: str, recipients: int, limit: float, calls: list[Sent], blocked: set[int],
     confirmed: float, total: float, statuses: dict[str, int], marked_blocked: int,
 ) -> Result:
-    accepted = sorted(at for method, _chat, at in calls if method.startswith(("send", "edit")) and "!429" not in method)
-    delivered = Counter(chat for method, chat, _at in calls if method == "sendMessage" and chat != ADMIN)
+    accepted = sorted(c.at for c in calls if c.accepted)
+    delivered = Counter(c.chat_id for c in calls if c.method == "sendMessage" and c.chat_id != ADMIN)
     reachable = set(range(FIRST, FIRST + recipients)) - blocked
-    first = min(at for method, chat, at in calls if method == "sendMessage" and chat != ADMIN)
-    refused = [chat for method, chat, _at in calls if method == "sendMessage!429"]
+    first = min(c.at for c in calls if c.method == "sendMessage" and c.chat_id != ADMIN)
+    refused = [c.chat_id for c in calls if c.method == "sendMessage!429" and c.chat_id != ADMIN]
     if statuses.get("blocked", 0) != len(blocked) or marked_blocked != len(blocked):
         print(f"  note: {statuses.get('blocked', 0)} deliveries and {marked_blocked} users marked blocked, "
               f"{len(blocked)} expected", flush=True)
@@ -257,6 +251,8 @@ def report(result: Result) -> str:
         f"  first message after {result.first_message:8.3f} s from the confirmation (target ≤ {FIRST_MESSAGE_TARGET:g} s)",
         f"  429 injected        {result.injected_429:8d}; 429 from the server's flood limit: {result.flood_429}",
         f"  blocked (403)       {result.blocked:8d}; failed: {result.failed}",
+        f"  admin's chat        {result.admin_messages:8d} messages (copy, progress edits, replies to their "
+        f"searches); 429s: {result.admin_429} (target 0)",
         f"  whole broadcast     {result.total_seconds:8.1f} s; CPU: the bot {result.sender_cpu:.1f} s "
         f"({result.sender_cpu / result.recipients * 1000:.2f} ms a recipient), the fake server {result.server_cpu:.1f} s",
     ])

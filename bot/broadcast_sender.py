@@ -215,6 +215,16 @@ class Lane:
         if (wait := self.chat_free_at(chat_id) - time.monotonic()) > 0:
             await asyncio.sleep(wait)
 
+    async def turn(self, chat_id: str) -> None:
+        """Wait for the chat's turn and a slot of the lane's rate, then take the chat: a reply that comes meanwhile
+        waits its gap from now (checked again after the rate's wait, during which a reply may have gone)."""
+        while True:
+            await self.space(chat_id)
+            await self.rate.take()
+            if self.chat_free_at(chat_id) <= time.monotonic():
+                self.sent_to(chat_id)
+                return
+
     def sent_to(self, chat_id: str) -> None:
         now = time.monotonic()
         if self.pacer is not None:
@@ -407,8 +417,7 @@ class BroadcastSender:
             if job.external_id in lane.blocked:
                 outcome = Outcome(job, DeliveryStatus.BLOCKED)
                 return
-            await lane.space(job.external_id)
-            await lane.rate.take()
+            await lane.turn(job.external_id)
             if job.broadcast_id not in self._stopped and not self._closing:
                 outcome = await self._attempt(lane, job, content)
         except Exception:  # the delivery stays pending and is tried in a later pass
@@ -548,6 +557,9 @@ class BroadcastSender:
         if lane.chat_free_at(chat) > time.monotonic():
             return  # the admin's chat just got a message (a reply, their copy): the progress waits its next round
         await lane.rate.take()
+        if lane.chat_free_at(chat) > time.monotonic():
+            return  # a reply went while the progress waited for the rate: next round
+        lane.sent_to(chat)  # taken now: a reply waits its gap from here
         try:
             if message_id:
                 try:
