@@ -272,7 +272,7 @@ def _translated(error: TelegramError) -> Exception:
     if isinstance(error, Forbidden):
         return RecipientBlocked(str(error))
     if isinstance(error, InvalidToken):
-        return ChannelUnavailable(f"Telegram refused the token: {error}")
+        return ChannelUnavailable("Telegram refused the token (telegram.token)")  # PTB's text holds the token
     if isinstance(error, BadRequest | ChatMigrated):  # BadRequest is a NetworkError too: sorted first
         return SendFailed(str(error))
     return TryLater(f"{type(error).__name__}: {error}")

@@ -41,20 +41,17 @@ class Pacer:
         if ahead > 0:
             await asyncio.sleep(ahead)
         now = self.clock()
-        at = max(now, self._next) if self.per_second > 0 else now
+        at = max(now, self._next)  # without an overall limit, _next only moves when the whole channel is throttled
         if self.per_second > 0:
             self._next = at + (1 + MARGIN) / self.per_second
-        self._chats[chat_id] = max(self._chats.get(chat_id, 0.0), at + self._gap(chat_id))
-        self._chats.move_to_end(chat_id)
-        while len(self._chats) > MAX_CHATS:
-            self._chats.popitem(last=False)
+        self._remember(chat_id, at + self._gap(chat_id))
         if at > now:
             await asyncio.sleep(at - now)
 
     def throttled(self, chat_id: str, retry_after: float) -> None:
         """The platform said 429 for this chat: its next turn is ``retry_after`` from now at the earliest."""
         now = self.clock()
-        self._chats[chat_id] = max(self._chats.get(chat_id, 0.0), now + retry_after)
+        self._remember(chat_id, now + retry_after)
         self._throttles.append(now)
         while self._throttles and self._throttles[0] < now - 1.0:
             self._throttles.popleft()
@@ -67,5 +64,12 @@ class Pacer:
 
     def note_sent(self, chat_id: str) -> None:
         """A message went to the chat by another way (the broadcast lane): the next one waits its gap."""
-        self._chats[chat_id] = max(self._chats.get(chat_id, 0.0), self.clock() + self._gap(chat_id))
+        self._remember(chat_id, self.clock() + self._gap(chat_id))
+
+    def _remember(self, chat_id: str, free_at: float) -> None:
+        """The chat's next turn is ``free_at`` at the earliest; the least recently used chats beyond ``MAX_CHATS``
+        are forgotten (every way in trims: a broadcast notes each recipient, with no reply to trim meanwhile)."""
+        self._chats[chat_id] = max(self._chats.get(chat_id, 0.0), free_at)
         self._chats.move_to_end(chat_id)
+        while len(self._chats) > MAX_CHATS:
+            self._chats.popitem(last=False)

@@ -85,6 +85,7 @@ CAPTION_LIMIT = 1024
 MAX_UPLOAD = MAX_FILE_BYTES  # the largest file a user may send us (catalogue lists)
 MAX_KEYBOARDS_KEPT = 10_000  # chats remembered as showing a reply keyboard (the oldest are forgotten)
 CONNECTIONS = 64  # to the Bot API, for sending
+MAX_UPDATE_ID = 2**63 - 1  # Bot API integers are at most 64-bit: a larger update_id is not Telegram's
 REFUSED = "Telegram refused the bot token (401): check telegram.token (a token revoked in @BotFather stops at once)"
 
 
@@ -212,7 +213,7 @@ class TelegramChannel(ChannelRuntime):
     def received(self, data: Any) -> Received | None:
         """An update as the inbox keeps it; None when it is not one (then nothing is stored)."""
         update_id = data.get("update_id") if isinstance(data, dict) else None
-        if type(update_id) is not int or update_id < 0:
+        if type(update_id) is not int or not 0 <= update_id <= MAX_UPDATE_ID:
             return None
         try:
             update = Update.de_json(data, self.bot)
