@@ -17,6 +17,9 @@ $(STAMP): $(BIN)/python pyproject.toml
 run: $(STAMP)
 	$(BIN)/ocop-bot run
 
+# One test worker per core (pytest-xdist); `make test PYTEST_ARGS=` runs the suite in one process.
+PYTEST_ARGS ?= -n auto
+
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
