@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/telegram_throughput.py
+	$(BIN)/python bench/telegram_burst.py
 	$(BIN)/python bench/broadcast.py
 
 clean:
