@@ -22,18 +22,13 @@ import sys
 import tempfile
 import time
 import traceback
-import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the project root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import asyncpg
-from sqlalchemy.engine import make_url
-
+from bench.databases import fresh_database
 from bench.fake_process import FakeBotApi, Limits, Sent
 from bot.channel import RecentSends, Shared
 from bot.config import Settings, TelegramSettings
@@ -41,37 +36,12 @@ from bot.telegram import CHANNEL
 from bot.web import make_app
 from handlers.app import Conversation
 from handlers.context import Services
-from models.db import Database
 from models.search_service import SearchService
 from tests.fake_telegram import TOKEN
 
 LIMIT, CHAT_GAP = 30.0, 1.0  # Telegram's: messages a second in all, seconds between two messages to one chat
 FIRST_USER = 20_000_000
 WITHIN = 0.10  # the last answer may come this much later than the ideal
-
-
-@asynccontextmanager
-async def fresh_database(url: str | None, folder: str) -> AsyncIterator[Database]:
-    """A migrated database for the run: a SQLite file, or a PostgreSQL database made for it and dropped after."""
-    if url is None or url.startswith("sqlite"):
-        db = Database(url or f"sqlite+aiosqlite:///{folder}/burst.sqlite3")
-        try:
-            await db.upgrade()
-            yield db
-        finally:
-            await db.dispose()
-        return
-    name = f"ocop_burst_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(make_url(url).set(drivername="postgresql").render_as_string(hide_password=False))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    db = Database(make_url(url).set(database=name).render_as_string(hide_password=False))
-    try:
-        await db.upgrade()
-        yield db
-    finally:
-        await db.dispose()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 def answered(calls: list[Sent], users: range) -> Counter[int]:

@@ -25,24 +25,22 @@ import random
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
 from aiohttp import web
 from aiolimiter import AsyncLimiter
 from sqlalchemy import insert
-from sqlalchemy.engine import make_url
 from telegram import Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.catalog_gen import bundled_documents, generate
+from bench.databases import fresh_database
 from bench.engines import percentile
 from bot.config import TelegramSettings
 from bot.pacing import Pacer
@@ -282,29 +280,9 @@ async def drive(
     return len(items) / (last - started), latencies
 
 
-@asynccontextmanager
-async def database(kind: str, dsn: str, folder: str) -> AsyncIterator[Database]:
+def database(kind: str, dsn: str, folder: str) -> AbstractAsyncContextManager[Database]:
     """A fresh migrated database: a SQLite file, or a PostgreSQL database made for the run and dropped after."""
-    if kind == "sqlite":
-        db = Database(f"sqlite+aiosqlite:///{folder}/bench.sqlite3")
-        try:
-            await db.upgrade()
-            yield db
-        finally:
-            await db.dispose()
-        return
-    name = f"ocop_bench_{uuid.uuid4().hex[:8]}"
-    admin_dsn = make_url(dsn).set(drivername="postgresql").render_as_string(hide_password=False)
-    admin = await asyncpg.connect(admin_dsn)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    db = Database(make_url(dsn).set(database=name).render_as_string(hide_password=False))
-    try:
-        await db.upgrade()
-        yield db
-    finally:
-        await db.dispose()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    return fresh_database(None if kind == "sqlite" else dsn, folder)
 
 
 async def measure(target: Target, fake: FakeTelegram, args: argparse.Namespace, ids: Sequence[int]
