@@ -37,6 +37,9 @@ __all__ = [
 ]
 
 MIN_RELEVANCE = 0.5  # share of the query's (idf-weighted) terms a product must match
+# ... and this share of the best product's: when some products have all that was asked, one that lacks the thing
+# itself ("nước mắm phú quốc": a pepper from Phú Quốc whose description mentions fish sauce) is not a result.
+NEAR_BEST = 0.85
 # When nothing matches every term, the closest matches are those that have, well enough (SOLID: a word of the name
 # with a slip, or a word of the producer or category), the largest share of the query's terms: at least PARTIAL_MIN,
 # and at least CLOSEST of the best share any product has.
@@ -425,6 +428,9 @@ class SearchIndex:
             enough = solid >= max(PARTIAL_MIN, CLOSEST * float(solid.max(initial=0.0)))
         else:
             enough = relevance >= MIN_RELEVANCE
+            best = float(relevance[mask & enough].max(initial=0.0))
+            if best >= 1.0:  # only when a product has everything asked: then the others must come close
+                enough &= relevance >= NEAR_BEST * best
         candidates = np.flatnonzero(mask & enough)
         total = len(candidates)
         if not total or not need:

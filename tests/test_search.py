@@ -191,3 +191,25 @@ def test_hidden_is_not_the_index_business_but_empty_catalogue_works() -> None:
     empty = SearchIndex([])
     assert empty.search("che").hits == ()
     assert empty.search("").notice is Notice.EMPTY
+
+
+def test_a_product_lacking_the_thing_asked_for_is_not_a_result_when_others_have_it() -> None:
+    """A buyer asking for fish sauce from Phú Quốc gets the fish sauces, not the island's pepper whose description
+    mentions fish sauce nor its wine; honey does not bring the honey cooperative's essential oil."""
+    index = SearchIndex([
+        doc(1, "Nước mắm Phú Quốc 40 độ đạm", "Công ty Hàm Ninh", "An Giang", "Kiên Giang", 1, 5),
+        doc(2, "Tiêu Phú Quốc Năm Trần", "Hộ Trần Văn Năm", "An Giang", "Kiên Giang", 1, 4,
+            description="Tiêu hạt chắc, trồng xen vườn, hợp làm nước chấm với nước mắm."),
+        doc(3, "Rượu sim Phú Quốc", "Hộ Trần Văn Năm", "An Giang", "Kiên Giang", 1, 3),
+        doc(4, "Mật ong bạc hà Mèo Vạc", "HTX Mật ong bạc hà Mèo Vạc", "Tuyên Quang", "Hà Giang", 1, 4),
+        doc(5, "Tinh dầu hoa bạc hà Mèo Vạc", "HTX Mật ong bạc hà Mèo Vạc", "Tuyên Quang", "Hà Giang", 3, 3),
+    ])
+    assert ids(index, "cho mình hỏi nước mắm phú quốc loại ngon") == [1]
+    assert ids(index, "maajt ong HG") == [4]
+    assert ids(index, "phú quốc") == [1, 2, 3]  # the place asked alone: everything from it
+    assert ids(index, "tinh dầu bạc hà") == [5]
+
+
+def test_without_a_product_that_has_everything_partial_matches_stay(index: SearchIndex) -> None:
+    # Nothing has both "gạo" and "lụa": each half-match is kept (the cut needs a product with all that was asked).
+    assert set(ids(index, "gạo lụa")) >= {6, 7, 11}
