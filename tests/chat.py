@@ -164,3 +164,18 @@ async def request_contact(buyer: Any, query: str, product: str, message: str = "
     await buyer.says("500 hộp/tháng")
     await buyer.presses("Bỏ qua")
     await buyer.presses("Gửi yêu cầu")
+
+
+async def with_draft_memo(db: Database) -> Services:
+    """The catalogue loaded, and a buyer's contact request accepted (by the office, relayed for the producer): memo
+    1 is a draft with a document. The services it ran on."""
+    await load_catalogue(db)
+    services = make_services(db)
+    conversation = Conversation(services)
+    buyer, office = ChatUser(conversation, "lan"), ChatUser(conversation, "office")
+    await office.says("/help")
+    await register_buyer(buyer)
+    await request_contact(buyer, "che tan cuong", "Chè búp")
+    await office.receive()
+    await office.presses("Chấp nhận")
+    return services

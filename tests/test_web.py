@@ -18,13 +18,12 @@ from yarl import URL
 
 from bot.links import LinkSigner
 from bot.web import INVALID_LINK, NO_DOCUMENT, NO_FILE, make_app, start_site
-from handlers.app import Conversation
 from handlers.context import Services
 from models import inbox, outbox
 from models.db import Database
 from models.inbox import Received
 from models.stored_files import store
-from tests.chat import ChatUser, load_catalogue, make_services, register_buyer, request_contact
+from tests.chat import make_services, with_draft_memo
 
 PUBLIC = "https://ocop.example.vn"
 OUR_TEXTS = {INVALID_LINK, NO_DOCUMENT, NO_FILE}
@@ -49,15 +48,7 @@ class Site:
 
 @pytest.fixture
 async def site(db: Database) -> AsyncIterator[Site]:
-    await load_catalogue(db)
-    services = make_services(db)
-    conversation = Conversation(services)
-    buyer, office = ChatUser(conversation, "lan"), ChatUser(conversation, "office")
-    await office.says("/help")
-    await register_buyer(buyer)
-    await request_contact(buyer, "che tan cuong", "Chè búp")
-    await office.receive()
-    await office.presses("Chấp nhận")  # relayed for the producer: memo 1 is a draft with a document
+    services = await with_draft_memo(db)
     now = services.clock.now()
     async with db.transaction() as session:
         kept = await store(session, "chart.png", "image/png", b"\x89PNG fake", now, timedelta(days=1))

@@ -11,10 +11,9 @@ import pytest
 from bot.links import LinkSigner
 from bot.web import make_app, start_site
 from bot.zalo_base import with_link
-from handlers.app import Conversation
 from handlers.context import Services
 from models.db import Database
-from tests.chat import ChatUser, load_catalogue, make_services, register_buyer, request_contact
+from tests.chat import with_draft_memo
 from tests.zalo_users import forgeries
 
 PUBLIC = "https://ocop.example.vn"
@@ -22,16 +21,7 @@ PUBLIC = "https://ocop.example.vn"
 
 @pytest.fixture
 async def services(sqlite_db: Database) -> Services:
-    await load_catalogue(sqlite_db)
-    services = make_services(sqlite_db)
-    conversation = Conversation(services)
-    buyer, office = ChatUser(conversation, "lan"), ChatUser(conversation, "office")
-    await office.says("/help")
-    await register_buyer(buyer)
-    await request_contact(buyer, "che tan cuong", "Chè búp")
-    await office.receive()
-    await office.presses("Chấp nhận")  # relayed for the producer: memo #1 is a draft with a document
-    return services
+    return await with_draft_memo(sqlite_db)
 
 
 @pytest.fixture
