@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import warnings
 from abc import ABC, abstractmethod
 from contextlib import suppress
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -28,18 +27,14 @@ import aiohttp
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, LinkPreviewOptions
 from telegram.error import (
     BadRequest,
-    ChatMigrated,
-    Forbidden,
-    InvalidToken,
     NetworkError,
-    RetryAfter,
     TelegramError,
     TimedOut,
 )
 from telegram.request import BaseRequest, RequestData
-from telegram.warnings import PTBDeprecationWarning
 
 from bot.retry import ChannelUnavailable, RecipientBlocked, SendFailed, Throttled, TryLater
+from bot.telegram_errors import translated
 from bot.zalo_base import ZaloApiError, bot_api_outcome
 from handlers.messages import Reply
 from models.stored_files import StoredFile
@@ -163,7 +158,7 @@ class TelegramTransport(Transport):
         try:
             await self.bot.initialize()
         except TelegramError as error:
-            raise _translated(error) from error
+            raise translated(error) from None
 
     async def stop(self) -> None:
         await self.bot.shutdown()
@@ -178,7 +173,7 @@ class TelegramTransport(Transport):
         try:
             status, answer = await self.http.post_form(url, b"chat_id=%d&%s" % (int(chat_id), form))
         except TelegramError as error:  # the connection: timed out, refused, cut
-            raise _translated(error) from error
+            raise translated(error) from None
         return _message_id(_result(status, answer))
 
     async def _upload(self, chat_id: str, text: str, picture: StoredFile) -> str | None:
@@ -194,7 +189,7 @@ class TelegramTransport(Transport):
                     allow_paid_broadcast=self.paid or None,
                 )
             except TelegramError as error:
-                raise _translated(error) from error
+                raise translated(error) from None
             if message.photo:
                 self._uploaded[key] = message.photo[-1].file_id
             return str(message.message_id)
@@ -218,7 +213,7 @@ class TelegramTransport(Transport):
         try:
             message = await self.bot.send_message(int(chat_id), reply.text, reply_markup=_keyboard(reply))
         except TelegramError as error:
-            raise _translated(error) from error
+            raise translated(error) from None
         return str(message.message_id)
 
     async def edit_report(self, chat_id: str, message_id: str, reply: Reply) -> None:
@@ -230,7 +225,7 @@ class TelegramTransport(Transport):
             if "not modified" not in str(error).lower():
                 raise SendFailed(str(error)) from error
         except TelegramError as error:
-            raise _translated(error) from error
+            raise translated(error) from None
 
 
 def _keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
@@ -239,7 +234,8 @@ def _keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
 
 
 def _result(status: int, answer: bytes) -> Any:
-    """The result of a Bot API answer; an error sorted as ``_translated`` sorts PTB's exceptions for the same answer."""
+    """The result of a Bot API answer; an error sorted as bot/telegram_errors.py sorts PTB's exceptions for the
+    same answer (errors are raised ``from None``: PTB's InvalidToken text holds the token)."""
     try:
         body = json.loads(answer)
     except ValueError:
@@ -261,21 +257,6 @@ def _result(status: int, answer: bytes) -> Any:
     if status == 400:
         raise SendFailed(description)
     raise TryLater(f"HTTP {status}: {description}")
-
-
-def _translated(error: TelegramError) -> Exception:
-    if isinstance(error, RetryAfter):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", PTBDeprecationWarning)
-            wait = error.retry_after
-        return Throttled(wait.total_seconds() if isinstance(wait, timedelta) else float(wait))
-    if isinstance(error, Forbidden):
-        return RecipientBlocked(str(error))
-    if isinstance(error, InvalidToken):
-        return ChannelUnavailable("Telegram refused the token (telegram.token)")  # PTB's text holds the token
-    if isinstance(error, BadRequest | ChatMigrated):  # BadRequest is a NetworkError too: sorted first
-        return SendFailed(str(error))
-    return TryLater(f"{type(error).__name__}: {error}")
 
 
 # -- Zalo Bot Platform ------------------------------------------------------------------------------------------

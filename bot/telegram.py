@@ -41,15 +41,7 @@ from telegram import (
 )
 from telegram.constants import ChatType
 from telegram.error import (
-    BadRequest,
-    ChatMigrated,
-    Conflict,
-    Forbidden,
-    InvalidToken,
-    NetworkError,
-    RetryAfter,
     TelegramError,
-    TimedOut,
 )
 
 from bot.broadcast_sender import Lane, SendRate
@@ -60,13 +52,13 @@ from bot.inbox_worker import Prepared
 from bot.pacing import Pacer
 from bot.retry import (
     ChannelUnavailable,
-    RecipientBlocked,
     RetryPolicy,
     SendFailed,
     Stopped,
     Throttled,
     TryLater,
 )
+from bot.telegram_errors import translated
 from handlers.app import COMMANDS, Conversation
 from handlers.i18n import LANGUAGES, translator
 from handlers.memos import load_document
@@ -86,7 +78,6 @@ MAX_UPLOAD = MAX_FILE_BYTES  # the largest file a user may send us (catalogue li
 MAX_KEYBOARDS_KEPT = 10_000  # chats remembered as showing a reply keyboard (the oldest are forgotten)
 CONNECTIONS = 64  # to the Bot API, for sending
 MAX_UPDATE_ID = 2**63 - 1  # Bot API integers are at most 64-bit: a larger update_id is not Telegram's
-REFUSED = "Telegram refused the bot token (401): check telegram.token (a token revoked in @BotFather stops at once)"
 
 
 def _photo(photo: str | Attachment) -> str | InputFile:
@@ -108,24 +99,6 @@ def chat_of(update: Update) -> str:
     """The chat an update belongs to (its updates are handled in order); "" for updates about no chat."""
     chat, user = update.effective_chat, update.effective_user
     return str(chat.id) if chat is not None else str(user.id) if user is not None else ""
-
-
-def translated(error: TelegramError, what: str) -> Exception:
-    """A PTB error as what to do next (bot/retry.py); the token never appears in the text."""
-    if isinstance(error, RetryAfter):
-        after = error.retry_after
-        return Throttled(after if isinstance(after, int | float) else after.total_seconds(), what)
-    if isinstance(error, InvalidToken):
-        return ChannelUnavailable(REFUSED)
-    if isinstance(error, Forbidden):
-        return RecipientBlocked(str(error))
-    if isinstance(error, ChatMigrated):
-        return SendFailed(f"{what}: the group is now {error.new_chat_id}")
-    if isinstance(error, BadRequest):
-        return SendFailed(f"{what}: {error}")
-    if isinstance(error, TimedOut | NetworkError | Conflict):
-        return TryLater(f"{what}: {error}")
-    return TryLater(f"{what}: {type(error).__name__}: {error}")
 
 
 class TelegramChannel(ChannelRuntime):
