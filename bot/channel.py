@@ -25,7 +25,7 @@ from bot.pacing import Pacer
 from bot.retry import ChannelUnavailable, RetryPolicy, Stopped
 from bot.stopping import Stoppable, finish
 from handlers.app import Conversation
-from handlers.delivery import queue_notifications
+from handlers.delivery import channel_stopped, queue_notifications
 from handlers.messages import Capabilities
 from handlers.render import Rendered
 from models import inbox
@@ -115,6 +115,7 @@ class ChannelRuntime(Stoppable, ABC):
         self.refused = asyncio.Event()  # the platform refused our credentials: stopped until a person fixes them
         self.connected = asyncio.Event()  # connect() succeeded: the inbox and the outbox are running
         self.pumped = 0  # rounds of the notification pump (tests wait on it)
+        self.admins_told: asyncio.Task[None] | None = None  # the admins being told that the channel stopped
 
     @cached_property
     def _stored(self) -> GroupCommit[Received]:
@@ -183,6 +184,13 @@ class ChannelRuntime(Stoppable, ABC):
             log.error("%s: %s; the channel is stopped", self.name, what)
             self.refused.set()
             self.stopping.set()
+            self.admins_told = asyncio.create_task(self._tell_admins(what))
+
+    async def _tell_admins(self, what: str) -> None:
+        try:
+            await channel_stopped(self.services, self.name, what)
+        except Exception:
+            log.exception("%s: could not tell the admins that the channel stopped", self.name)
 
     def check_usable(self) -> None:
         if self.refused.is_set():
@@ -204,6 +212,8 @@ class ChannelRuntime(Stoppable, ABC):
                     await finish([stop, *jobs])
         finally:
             self.stopping.set()
+            if self.admins_told is not None:
+                await asyncio.wait([self.admins_told], timeout=5)
             await self.stop()
 
     async def _connect(self) -> bool:

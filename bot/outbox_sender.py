@@ -42,6 +42,7 @@ SendOne = Callable[[str, Rendered, dict[str, Any]], Awaitable[None]]
 MARK_EVERY = 0.02  # seconds between the writes that mark messages sent (one transaction for all sent meanwhile)
 BATCH = 20  # messages of a chat read at once
 LEASE_BUSY_RETRY = 0.25  # seconds before asking again for a chat another process is sending to
+MADE_AT = "made_at"  # in the context a message is sent with: when it was written to the outbox (its reply's time)
 
 
 class OutboxSender(ChatWork):
@@ -121,7 +122,7 @@ class OutboxSender(ChatWork):
         """Send one message and record what happened; whether the chat's next message may follow now."""
         assert message.id is not None
         try:
-            await self.send(chat_id, part, message.context)
+            await self.send(chat_id, part, {**message.context, MADE_AT: message.created_at})
         except Throttled as error:
             await self._later(chat_id, message, self.policy.delay(message.attempts, error.retry_after), error)
             return False

@@ -98,6 +98,23 @@ async def unreachable(services: Services, channel: str, chat_id: str, why: str) 
             await _tell_admins(session, identity, user, Reply.from_json(notification.payload))
 
 
+async def channel_stopped(services: Services, channel: str, why: str) -> int:
+    """A channel stopped because the platform refused our credentials or our access: the admins who can be reached
+    on another channel are told what to fix (those only on the stopped channel would read it only after the fix).
+    How many admins were told."""
+    told = 0
+    async with services.db.transaction() as session:
+        for admin in await users_with_role(session, Role.ADMIN):
+            if not any(i.channel != channel for i in await identities_of(session, admin.id or 0)):
+                continue
+            notify(session, admin, lambda t: Reply(t("delivery.channel_stopped", channel=t(f"channel.{channel}"),
+                                                      why=why)))
+            told += 1
+    if not told:
+        log.warning("%s stopped; no admin on another channel to tell", channel)
+    return told
+
+
 async def _identity(session: AsyncSession, channel: str, external_id: str) -> tuple[Identity | None, User | None]:
     query = select(Identity, User).join(User).where(Identity.channel == channel, Identity.external_id == external_id)
     found = (await session.exec(query)).first()

@@ -40,6 +40,7 @@ async def encode(session: AsyncSession, part: Rendered, now: datetime) -> dict[s
         "edit": part.edit,
         "request_contact": part.request_contact,
         "notice": part.notice,
+        **({"listing": part.listing} if part.listing else {}),
     }
 
 
@@ -65,4 +66,5 @@ async def decode(session: AsyncSession, body: dict[str, Any], now: datetime) -> 
         edit=bool(body.get("edit")),
         request_contact=str(body.get("request_contact", "")),
         notice=bool(body.get("notice")),
+        listing=str(body.get("listing", "")),
     )

@@ -21,6 +21,7 @@ class Rendered:
     edit: bool = False
     request_contact: str = ""
     notice: bool = False
+    listing: str = ""  # the buttons as numbered options, sent instead of them if the platform refuses buttons
 
 
 def split_text(text: str, limit: int) -> list[str]:
@@ -75,15 +76,11 @@ def render(reply: Reply, capabilities: Capabilities, wording: Wording) -> list[R
     text = reply.text
     buttons = reply.buttons
     options: tuple[Button, ...] = flat[: reply.listed]
+    listing = listed(flat[reply.listed :], wording)
     if flat and not (capabilities.buttons and len(flat) <= capabilities.max_buttons):
-        numbered = [f"{b.key}. {b.label}" for b in flat[reply.listed :] if _numbered(b)]
-        words = [f"«{b.key}»" for b in flat[reply.listed :] if not _numbered(b)]
-        lines = numbered + ([wording.typed.format(words=" / ".join(words))] if words else [])
-        if numbered and wording.hint:
-            lines.append(wording.hint)
-        if lines:
-            text = f"{text}\n\n" + "\n".join(lines)
-        options, buttons = flat, ()
+        if listing:
+            text = f"{text}\n\n{listing}"
+        options, buttons, listing = flat, (), ""
     parts = split_text(text, capabilities.max_text)
     rendered = [Rendered(part) for part in parts[:-1]]
     photo, document = _files(reply, capabilities)
@@ -96,8 +93,19 @@ def render(reply: Reply, capabilities: Capabilities, wording: Wording) -> list[R
         edit=reply.edit and capabilities.edits and len(parts) == 1,
         request_contact=reply.request_contact if capabilities.request_contact else "",
         notice=reply.notice,
+        listing=listing if buttons else "",
     )
     return [*rendered, last]
+
+
+def listed(buttons: tuple[Button, ...], wording: Wording) -> str:
+    """Keyed buttons as lines to type from: numbered ones as "1. Label", the words to type for the others."""
+    numbered = [f"{b.key}. {b.label}" for b in buttons if _numbered(b)]
+    words = [f"«{b.key}»" for b in buttons if not _numbered(b)]
+    lines = numbered + ([wording.typed.format(words=" / ".join(words))] if words else [])
+    if numbered and wording.hint:
+        lines.append(wording.hint)
+    return "\n".join(lines)
 
 
 def _files(reply: Reply, capabilities: Capabilities) -> tuple[str | Attachment, DocumentRef | Attachment | None]:

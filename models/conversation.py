@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, update
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
-from sqlmodel import Field, SQLModel, select
+from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.db import UTCDateTime, utcnow
@@ -58,3 +58,14 @@ async def load_state(session: AsyncSession, channel: str, chat_id: str) -> ChatS
             postgres_insert(ChatState).values(**values).on_conflict_do_nothing())
         state = (await session.exec(query)).one()
     return state
+
+
+async def show_options(
+    session: AsyncSession, channel: str, chat_id: str, options: list[list[str]], shown_at: datetime
+) -> bool:
+    """Make ``options`` the chat's numbered options (a menu sent as numbered text after all), unless the chat moved on
+    after ``shown_at`` (a later reply set its own). Whether they were set."""
+    statement = update(ChatState).where(  # type: ignore[call-overload]
+        col(ChatState.channel) == channel, col(ChatState.chat_id) == chat_id, col(ChatState.updated_at) <= shown_at
+    ).values(options=options)
+    return bool((await session.exec(statement)).rowcount)

@@ -49,6 +49,10 @@ class Database:
 
     A server database may end our connections (a restart, a failover, pg_terminate_backend): the pool tests each
     connection as it hands it out (pre-ping) and replaces a dead one, so the next piece of work never fails on it.
+
+    Statements are logged (at DEBUG, and in errors) without their parameters: they hold the Zalo OA tokens the bot
+    obtains at run time and people's phone numbers, and SQLAlchemy cuts long values in the middle, which would let
+    part of a token through the log redaction.
     """
 
     def __init__(self, url: str, *, echo: bool = False, schema: str | None = None) -> None:
@@ -65,7 +69,9 @@ class Database:
             pool = {"pool_pre_ping": True, "pool_recycle": RECYCLE_SECONDS}
             if schema:
                 connect_args["server_settings"] = {"search_path": f"{schema},public"}
-        self.engine: AsyncEngine = create_async_engine(self.url, echo=echo, connect_args=connect_args, **pool)
+        self.engine: AsyncEngine = create_async_engine(
+            self.url, echo=echo, hide_parameters=True, connect_args=connect_args, **pool
+        )
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)

@@ -65,7 +65,8 @@ def _pending() -> Any:
 _MESSAGES = OutboundMessage.__table__  # type: ignore[attr-defined]
 _ADD = insert(_MESSAGES).returning(_MESSAGES.c.id)
 _NEXT = (
-    core_select(_MESSAGES.c.id, _MESSAGES.c.body, _MESSAGES.c.context, _MESSAGES.c.not_before, _MESSAGES.c.attempts)
+    core_select(_MESSAGES.c.id, _MESSAGES.c.body, _MESSAGES.c.context, _MESSAGES.c.not_before, _MESSAGES.c.attempts,
+                _MESSAGES.c.created_at)
     .where(_MESSAGES.c.channel == bindparam("channel"), _MESSAGES.c.chat_id == bindparam("chat"),
            _MESSAGES.c.sent_at.is_(None), _MESSAGES.c.given_up == "",
            _MESSAGES.c.id.not_in(bindparam("skip", expanding=True)))
@@ -161,6 +162,7 @@ class Pending(NamedTuple):
     context: dict[str, Any]
     not_before: datetime | None
     attempts: int
+    created_at: datetime
 
 
 async def next_messages(

@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from sqlalchemy import Column
-from sqlmodel import Field, SQLModel, select
+from sqlalchemy import Column, update
+from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.db import UTCDateTime, utcnow
@@ -26,6 +26,8 @@ class ZaloToken(SQLModel, table=True):
     expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     seed: str = Field(default="", max_length=64)  # hash of the configured refresh token the row started from
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    # Zalo refused a message with query buttons: this OA's users get numbered options from then on
+    numbered_options_since: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
 
 
 def seed_of(refresh_token: str) -> str:
@@ -59,3 +61,16 @@ async def lock_tokens(session: AsyncSession, app_id: str) -> ZaloToken | None:
 
 def store_refreshed(row: ZaloToken, access_token: str, refresh_token: str, expires_at: datetime, now: datetime) -> None:
     row.access_token, row.refresh_token, row.expires_at, row.updated_at = access_token, refresh_token, expires_at, now
+
+
+async def numbered_options_since(session: AsyncSession, app_id: str) -> datetime | None:
+    """Since when this OA sends numbered options instead of buttons (None: it sends buttons)."""
+    query = select(ZaloToken.numbered_options_since).where(ZaloToken.app_id == app_id)
+    return (await session.exec(query)).first()
+
+
+async def use_numbered_options(session: AsyncSession, app_id: str, now: datetime) -> None:
+    """Remember (for every replica and restart) that this OA's messages carry numbered options, not buttons."""
+    await session.exec(update(ZaloToken).where(  # type: ignore[call-overload]
+        col(ZaloToken.app_id) == app_id, col(ZaloToken.numbered_options_since).is_(None)
+    ).values(numbered_options_since=now))
