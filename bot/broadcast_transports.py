@@ -19,7 +19,6 @@ import asyncio
 import json
 from abc import ABC, abstractmethod
 from contextlib import suppress
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -35,8 +34,8 @@ from telegram.request import BaseRequest, RequestData
 
 from bot.retry import ChannelUnavailable, RecipientBlocked, SendFailed, Throttled, TryLater
 from bot.telegram_errors import translated
-from bot.zalo_base import ZaloApiError, bot_api_outcome
-from handlers.messages import Reply
+from bot.zalo_base import ZaloApiError, bot_api_outcome, photo_payload
+from handlers.messages import Attachment, Reply
 from models.stored_files import StoredFile
 
 if TYPE_CHECKING:  # bot/zalo_bot.py builds its broadcast lane from ZaloBotTransport
@@ -270,18 +269,21 @@ class ZaloBotTransport(Transport):
     def __init__(self, api: ZaloBotChannel, *, timeout: float) -> None:
         self.api = api
         self.timeout = timeout
+        self._links: dict[int, str] = {}  # a broadcast picture's lasting link, by its stored file
 
     async def stop(self) -> None:
         await self.api.stop()
 
     async def send(self, chat_id: str, text: str, photo: str | StoredFile = "") -> str:
-        if isinstance(photo, StoredFile):  # fetched by Zalo from our web server, for as long as it is kept
-            photo = self.api.signer.file_url(photo, datetime.now(UTC))
+        if isinstance(photo, StoredFile):  # fetched by Zalo from our web server, again when an old chat is opened
+            assert photo.id is not None
+            if photo.id not in self._links:  # kept a year from the first send on
+                self._links[photo.id] = await self.api.photo_link(Attachment(photo.filename, b"", photo.mime, photo.id))
+            photo = self._links[photo.id]
         try:
             if photo:
                 with suppress(SendFailed):  # a photo Zalo cannot fetch: the text still goes
-                    payload = {"chat_id": chat_id, "photo": photo, "caption": text}
-                    return _message_id(await self._call("sendPhoto", payload))
+                    return _message_id(await self._call("sendPhoto", photo_payload(chat_id, photo, text)))
             return _message_id(await self._call("sendMessage", {"chat_id": chat_id, "text": text}))
         except ZaloApiError as error:
             raise self._translated(error) from error

@@ -97,7 +97,8 @@ class ZaloOASettings(Section):
     app_id: str = ""
     oa_id: str = ""
     app_secret: IssuedSecret | None = None  # header secret_key of the token refresh
-    webhook_key: IssuedSecret | None = None  # the key in X-ZEvent-Signature (OA secret key or app secret)
+    # the key in X-ZEvent-Signature (the OA Secret Key, or the app secret); until set, events are ignored
+    webhook_key: IssuedSecret | None = None
     refresh_token: SecretStr | None = None  # the first one; rotated tokens live in the database
     access_token: SecretStr | None = None
     base_url: str = "https://openapi.zalo.me"
@@ -204,7 +205,7 @@ class Settings(BaseSettings):
         if bot.token is not None and bot.mode == "webhook" and bot.webhook_secret is None:
             found.append(("zalo.bot.webhook_secret", "required in webhook mode"))
         if oa.enabled:
-            for key, value in (("app_id", oa.app_id), ("app_secret", oa.app_secret), ("webhook_key", oa.webhook_key)):
+            for key, value in (("app_id", oa.app_id), ("app_secret", oa.app_secret)):
                 if not value:
                     found.append((f"zalo.oa.{key}", "required when zalo.oa has a token"))
         if bot.token is not None or oa.enabled:

@@ -1,4 +1,6 @@
-"""Signed, expiring download links for channels that cannot send files (memos, exports and charts on Zalo)."""
+"""Signed links for channels that cannot send files: expiring download links (memos, exports), and lasting links to
+the pictures sent as photos (charts, broadcast pictures), which a platform may fetch again whenever an old chat is
+opened."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ from datetime import datetime, timedelta
 from bot.config import WebSettings
 from models import parse
 from models.stored_files import StoredFile
+
+PHOTO_KEPT = timedelta(days=365)  # a picture sent as a photo stays reachable this long (chats keep old photos)
 
 
 class LinkSigner:
@@ -34,6 +38,15 @@ class LinkSigner:
         """A link to a kept file, valid for as long as the file is kept (the download checks that it names it)."""
         assert stored.id is not None
         return self.url("file", stored.id, now, stored.extension, until=stored.expires_at)
+
+    def photo_url(self, stored: StoredFile) -> str:
+        """``{public_url}/photos/{id}.{extension}?sig=…``: no expiry in the link; it works as long as the picture is
+        kept (``PHOTO_KEPT``)."""
+        assert stored.id is not None
+        return f"{self._base}/photos/{stored.id}.{stored.extension}?sig={self._signature('photo', stored.id, 0)}"
+
+    def valid_photo(self, item: int, signature: str) -> bool:
+        return hmac.compare_digest(self._signature("photo", item, 0).encode(), signature.encode(errors="replace"))
 
     def valid(self, kind: str, item: int, expires: str, signature: str, now: datetime) -> bool:
         """True for an untampered link that has not expired (constant-time comparison). ``expires`` and

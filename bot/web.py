@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
@@ -31,13 +33,19 @@ NO_DOCUMENT = "No such document.\n"
 NO_FILE = "No such file: it may have been removed after its link expired.\n"
 
 
+# What channels add to /healthz: their name → a function giving a small JSON-able report (no secrets)
+HEALTH_REPORTS = web.AppKey("health_reports", dict[str, Callable[[], dict[str, Any]]])
+
+
 def make_app(services: Services, signer: LinkSigner | None = None, *, health_timeout: float = HEALTH_TIMEOUT
              ) -> web.Application:
     app = web.Application(client_max_size=2 * 1024 * 1024)
+    app[HEALTH_REPORTS] = {}
     app.router.add_get("/healthz", _healthz(services.db, health_timeout))
     if signer is not None:
         app.router.add_get("/memos/{id:[0-9]+}.docx", _memo_download(services, signer))
         app.router.add_get("/files/{id:[0-9]+}.{extension:[A-Za-z0-9]+}", _file_download(services, signer))
+        app.router.add_get("/photos/{id:[0-9]+}.{extension:[A-Za-z0-9]+}", _photo(services, signer))
     return app
 
 
@@ -65,12 +73,13 @@ async def backlog(db: Database, timeout: float) -> dict[str, int] | None:
 
 
 def _healthz(db: Database, timeout: float):  # type: ignore[no-untyped-def]
-    async def healthz(_request: web.Request) -> web.Response:
+    async def healthz(request: web.Request) -> web.Response:
+        reports = {name: report() for name, report in request.app[HEALTH_REPORTS].items()}
         database = await database_health(db, timeout)
         if database != "ok":
             log.warning("/healthz: the database is not answering (%s)", database)
-            return web.json_response({"ok": False, "database": database}, status=503)
-        return web.json_response({"ok": True, "database": "ok", **(await backlog(db, timeout) or {})})
+            return web.json_response({"ok": False, "database": database, **reports}, status=503)
+        return web.json_response({"ok": True, "database": "ok", **(await backlog(db, timeout) or {}), **reports})
 
     return healthz
 
@@ -113,6 +122,23 @@ def _file_download(services: Services, signer: LinkSigner):  # type: ignore[no-u
         return web.Response(body=stored.data, content_type=stored.mime, headers=headers)
 
     return download
+
+
+def _photo(services: Services, signer: LinkSigner):  # type: ignore[no-untyped-def]
+    async def photo(request: web.Request) -> web.StreamResponse:
+        file_id = parse.canonical(request.match_info["id"])
+        if file_id is None or not signer.valid_photo(file_id, request.query.get("sig", "")):
+            return web.Response(status=403, text=INVALID_LINK)
+        async with services.db.session() as session:
+            stored = await load(session, file_id, services.clock.now())
+        named = stored is not None and stored.extension == request.match_info["extension"]
+        if stored is None or not named or not stored.mime.startswith("image/"):
+            return web.Response(status=404, text=NO_FILE)
+        headers = {"Cache-Control": "public, max-age=86400",
+                   "Content-Disposition": f"inline; filename*=UTF-8''{quote(stored.filename)}"}
+        return web.Response(body=stored.data, content_type=stored.mime, headers=headers)
+
+    return photo
 
 
 async def start_site(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:

@@ -6,11 +6,12 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import replace
+from datetime import datetime
 
 import aiohttp
 
 from bot.channel import ChannelRuntime, Shared
-from bot.links import LinkSigner
+from bot.links import PHOTO_KEPT, LinkSigner
 from bot.retry import ChannelUnavailable, RecipientBlocked, RetryPolicy, SendFailed, Throttled, TryLater
 from handlers.app import Conversation
 from handlers.messages import Attachment, DocumentRef, Incoming
@@ -47,6 +48,12 @@ def bot_api_outcome(error: ZaloApiError) -> Exception:
     if error.code in {0, 408} or error.code >= 500:
         return TryLater(str(error))
     return SendFailed(str(error), error.request_id)
+
+
+def photo_payload(chat_id: str, photo: str, caption: str) -> dict[str, str]:
+    """sendPhoto's body: a caption only when there is one (when given, it must be 1–2000 characters)."""
+    payload = {"chat_id": chat_id, "photo": photo}
+    return {**payload, "caption": caption[:MAX_TEXT]} if caption else payload
 
 
 def request_id() -> str:
@@ -131,18 +138,26 @@ class ZaloChannel(ChannelRuntime):
         now = self.services.clock.now()
         if isinstance(file, DocumentRef):
             return self.signer.url(file.kind, file.id, now)
+        stored = await self._keep(file, now + self.signer.ttl)
+        return self.signer.file_url(stored, now)
+
+    async def photo_link(self, picture: Attachment) -> str:
+        """A lasting link to a picture sent as a photo (Zalo may fetch it again when an old chat is opened)."""
+        return self.signer.photo_url(await self._keep(picture, self.services.clock.now() + PHOTO_KEPT))
+
+    async def _keep(self, file: Attachment, until: datetime) -> StoredFile:
+        """The file kept in the database until at least ``until`` (the outbox's copy when it has one)."""
         async with self.services.db.transaction() as session:
             kept = await session.get(StoredFile, file.kept) if file.kept is not None else None
-            if kept is not None:  # the outbox's copy: kept from now on for as long as the link lives
-                kept.expires_at = max(kept.expires_at, now + self.signer.ttl)
-                stored = kept
-            else:
-                stored = await store(session, file.filename, file.mime, file.data, now, self.signer.ttl)
-        return self.signer.file_url(stored, now)
+            if kept is None:
+                return await store(session, file.filename, file.mime, file.data, self.services.clock.now(),
+                                   until - self.services.clock.now())
+            kept.expires_at = max(kept.expires_at, until)
+            return kept
 
     async def outgoing(self, part: Rendered) -> tuple[str, list[str]]:
         """The photo URL ("" for none) and the texts to send for one message. Zalo sends no files: a document
         becomes a link under the text, an image we made is sent by its link."""
-        photo = await self.link_to(part.photo) if isinstance(part.photo, Attachment) else part.photo
+        photo = await self.photo_link(part.photo) if isinstance(part.photo, Attachment) else part.photo
         link = "📄 " + await self.link_to(part.document) if part.document is not None else ""
         return photo, with_link(part.text, link)

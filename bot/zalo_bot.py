@@ -26,7 +26,15 @@ from bot.config import ZaloBotSettings
 from bot.inbox_worker import Prepared
 from bot.links import LinkSigner
 from bot.retry import ChannelUnavailable, RetryPolicy, Throttled, TryLater
-from bot.zalo_base import ZaloApiError, ZaloChannel, bot_api_outcome, link_signer_of, network_error, request_id
+from bot.zalo_base import (
+    ZaloApiError,
+    ZaloChannel,
+    bot_api_outcome,
+    link_signer_of,
+    network_error,
+    photo_payload,
+    request_id,
+)
 from handlers.app import Conversation
 from handlers.messages import Attachment, Capabilities, Incoming
 from handlers.render import Rendered
@@ -36,6 +44,7 @@ log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Bot-Api-Secret-Token"
 NO_UPDATE = 408
+ASSUMED = {401: "the token was refused", 403: "the user blocked the bot", 429: "too many requests"}
 
 
 class ZaloBotChannel(ZaloChannel):
@@ -178,11 +187,11 @@ class ZaloBotChannel(ZaloChannel):
             "channel": self.name,
             "user_id": user_id[:100],
             "chat_id": chat_id[:100],
-            "display_name": str(sender.get("display_name") or "")[:200],
+            "display_name": str(sender.get("display_name") or sender.get("first_name") or "")[:200],
             "is_group": str(chat.get("chat_type") or "PRIVATE").upper() != "PRIVATE",
         }
-        kind = event.removeprefix("message.").removesuffix(".received") or "unsupported"
         text = str(message.get("text") or message.get("caption") or "")
+        kind = event.removeprefix("message.").removesuffix(".received") or ("text" if text else "unsupported")
         if kind == "image":  # its caption (if any) is read as text, unless a flow wants the picture itself
             return Incoming(text=text, media="image", **common), key[:200]
         if kind == "text" or (kind == "link" and text):
@@ -195,9 +204,8 @@ class ZaloBotChannel(ZaloChannel):
         photo, texts = await self.outgoing(part)
         try:
             if photo.startswith(("https://", "http://")):
-                payload = {"chat_id": chat_id, "photo": photo, "caption": texts[0] if texts else ""}
                 try:
-                    await self.call("sendPhoto", payload)
+                    await self.call("sendPhoto", photo_payload(chat_id, photo, texts[0] if texts else ""))
                     texts = texts[1:]
                 except ZaloApiError as error:
                     if error.code not in {400, 404}:
@@ -245,6 +253,9 @@ class ZaloBotChannel(ZaloChannel):
         code = _number(body.get("error_code")) or status
         parameters = body.get("parameters") if isinstance(body.get("parameters"), dict) else {}
         retry_after = _number(body.get("retry_after") or parameters.get("retry_after"))
+        if code in ASSUMED:  # Zalo does not document these: what it said, for operators to correct our reading
+            log.warning("zalo_bot: %s answered error %s (read as %s, as on Telegram): HTTP %s %s (request %s)",
+                        method, code, ASSUMED[code], status, json.dumps(body, ensure_ascii=False)[:500], reference)
         raise ZaloApiError(method, code, str(body.get("description") or ""), reference, retry_after or None)
 
 

@@ -1,10 +1,17 @@
 """The Zalo Official Account channel (Open API v3, no SDK): signed events in by webhook, consultation messages out
-with up to five query buttons, OAuth v4 tokens kept in the database.
+with up to five query buttons, OAuth v4 tokens kept in the database. docs/ZALO.md names the sources of each rule.
 
-Events are stored, then acknowledged (Zalo wants an answer within 2 s), and handled after, in order per user. A query
-button sends its payload back as if the user had typed it: our payloads are ``#`` + the button's action, which is
-recognised on the way in. Messages only reach users who wrote in the last 7 days (error -230): such notifications
-wait for the user to write again and the admins are told (handlers.delivery).
+Zalo saves a webhook URL only if an unsigned test POST gets 200, and retries any other answer for an hour (then marks
+the webhook unreachable): so every POST is answered 200 and checked afterwards; unsigned, forged or unreadable posts
+are counted (/healthz), logged and dropped. The one exception is a signed event we could not store: 503, so that
+Zalo's retries bring it again. Without ``webhook_key`` (the OA Secret Key is shown once the URL is saved) the channel
+runs and ignores events until the key is set.
+
+A query button (``oa.query.hide``) sends its payload back as if the user had typed it, without showing it in the
+chat: our payloads are ``#`` + the button's action, recognised on the way in. If Zalo refuses a message with buttons,
+its options go at once as numbered text and the OA sends numbered options from then on (remembered in the database).
+Messages only reach users who wrote in the last 7 days (error -230): such notifications wait for the user to write
+again and the admins are told (handlers.delivery).
 """
 
 from __future__ import annotations
@@ -14,7 +21,10 @@ import hmac
 import json
 import logging
 import re
+import time
+from collections import Counter
 from collections.abc import Awaitable
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -25,42 +35,75 @@ from bot.channel import ChannelSpec, Shared
 from bot.config import ZaloOASettings
 from bot.inbox_worker import Prepared
 from bot.links import LinkSigner
+from bot.outbox_sender import MADE_AT
 from bot.retry import ChannelUnavailable, RecipientUnreachable, RetryPolicy, SendFailed, Throttled, TryLater
-from bot.zalo_base import ZaloApiError, ZaloChannel, link_signer_of, network_error, request_id
+from bot.web import HEALTH_REPORTS
+from bot.zalo_base import MAX_TEXT, ZaloApiError, ZaloChannel, link_signer_of, network_error, request_id
 from bot.zalo_tokens import OATokens, TokenRefused
 from handlers.actions import is_payload
 from handlers.app import Conversation
 from handlers.messages import MAX_ACTION_BYTES, Attachment, Button, Capabilities, Incoming
-from handlers.render import Rendered
+from handlers.render import Rendered, keyed, split_text
+from models.conversation import show_options
 from models.inbox import Received
+from models.zalo import numbered_options_since, use_numbered_options
 
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-ZEvent-Signature"
 TIMESTAMP = re.compile(rb'"timestamp"\s*:\s*"?([0-9]{1,20})')  # in the raw body, for the signature
 MESSAGE_CS = "/v3.0/oa/message/cs"
-BUTTON_TYPE = "oa.query.show"  # the payload shows in the chat as the user's message
+BUTTON_TYPE = "oa.query.hide"  # sent back like typed text, not shown in the chat (oa.query.show would echo "#p:12")
 PAYLOAD_MARK = "#"
 MAX_BUTTONS = 5
 MAX_TITLE = 100
+MAX_SUBTITLE = 500
 TOKEN_ERRORS = {-216, -220}  # invalid, expired
-UNREACHABLE = {-230: "the user has not written in the last 7 days", -213: "the user does not follow the OA"}
-RATE_LIMITED = -32
+NOT_ALLOWED = {  # the OA or the app may not use the API: only a person can fix it
+    -221: "the Official Account is not verified",
+    -223: "the app is not authorised for this API (grant the OA's permissions to the app in the Zalo console)",
+    -224: "the OA's service package does not include this API",
+}
+UNREACHABLE = {
+    -230: "the user has not written in the last 7 days",
+    -213: "the user does not follow the OA",
+    -227: "the user's account is locked or inactive",
+    -232: "the user cannot receive messages from the OA now",
+    -244: "the user has blocked messages from the OA",
+}
+RATE_LIMITED = -32  # 4,000 requests a minute per OA; the count starts again each minute
 TOKEN_CHECK_SECONDS = 600.0
 TOKEN_RETRY_SECONDS = 60.0
+QUIET_SECONDS = 300.0  # a kind of dropped post is logged once in this long (with the count since)
 REFUSED = ("Zalo refused to refresh the OA tokens ({error}): re-authorise the app in the Zalo developer console "
            "and set zalo.oa.refresh_token to the new refresh token (it replaces the stored one)")
+DROPPED = {
+    "unsigned": "a POST without a signature (Zalo checks a new webhook URL this way) was answered 200 and ignored",
+    "no_key": "an event was ignored: zalo.oa.webhook_key is not set (the OA Secret Key, shown in the OA's webhook "
+              "settings once the URL is saved); set it and restart",
+    "forged": "an event whose signature does not match zalo.oa.webhook_key was dropped (if every event is dropped, "
+              "the key is wrong: some OAs sign with the app secret)",
+    "unreadable": "a signed POST that is not a JSON object was dropped",
+}
 
 
-def oa_outcome(error: ZaloApiError) -> Exception:
+def oa_outcome(error: ZaloApiError, now: datetime | None = None) -> Exception:
     """An Open API error as what to do next (bot/retry.py)."""
     if error.code in UNREACHABLE:
         return RecipientUnreachable(UNREACHABLE[error.code])
+    if error.code in NOT_ALLOWED:
+        return ChannelUnavailable(f"Zalo refused the OA's access: {NOT_ALLOWED[error.code]} ({error})")
     if error.code == RATE_LIMITED:
-        return Throttled(float(error.retry_after or 1), error.call)
+        return Throttled(error.retry_after or next_minute(now), error.call)
     if error.code == 0 or error.code >= 500 or error.code in TOKEN_ERRORS:
         return TryLater(str(error))
     return SendFailed(str(error), error.request_id)
+
+
+def next_minute(now: datetime | None) -> float:
+    """Seconds until Zalo's per-minute request count starts again (plus one, for clocks that differ a little)."""
+    seconds = now.second + now.microsecond / 1e6 if now is not None else 0.0
+    return 60.0 - seconds + 1.0
 
 
 class ZaloOAChannel(ZaloChannel):
@@ -71,35 +114,51 @@ class ZaloOAChannel(ZaloChannel):
         policy: RetryPolicy | None = None,
     ) -> None:
         super().__init__(conversation, signer, policy)
-        if not settings.enabled or settings.webhook_key is None:
-            raise ValueError("zalo.oa needs a refresh (or access) token and a webhook key")
+        if not settings.enabled:
+            raise ValueError("zalo.oa needs a refresh (or access) token")
         self.settings = settings
-        self._key = settings.webhook_key.get_secret_value()
+        self._key = settings.webhook_key.get_secret_value() if settings.webhook_key else ""
         self.tokens = OATokens(self.services.db, self.services.clock, settings)
-        self.capabilities = Capabilities(
-            buttons=True, max_buttons=MAX_BUTTONS, edits=False, documents=True, photos=True,
-            request_contact=bool(settings.request_info_image_url), max_text=2000,
+        self.numbered_options = False  # Zalo refused a message with buttons: numbered options instead
+        self.dropped: Counter[str] = Counter()  # posts answered 200 and not processed, by why
+        self._logged: dict[str, tuple[float, int]] = {}  # why → (when last logged, count then)
+
+    @property
+    def capabilities(self) -> Capabilities:  # type: ignore[override]
+        return Capabilities(
+            buttons=not self.numbered_options, max_buttons=MAX_BUTTONS, edits=False, documents=True, photos=True,
+            request_contact=bool(self.settings.request_info_image_url), max_text=MAX_TEXT,
         )
 
     async def start(self, web_app: web.Application) -> None:
         web_app.router.add_post(f"/zalo/oa/{self.settings.webhook_path}", self.webhook)
+        web_app[HEALTH_REPORTS][self.name] = self.health
+
+    def health(self) -> dict[str, Any]:
+        return {"running": self.connected.is_set() and not self.stopping.is_set(), "webhook_key": bool(self._key),
+                "buttons": not self.numbered_options, "events_dropped": dict(self.dropped)}
 
     async def connect(self) -> None:
         try:
             await self.tokens.setup()
+            await self._read_numbered_options()
         except (OSError, SQLAlchemyError) as error:
             raise TryLater(f"the tokens could not be read: {error}") from error
         log.info("zalo_oa: webhook at /zalo/oa/%s for app %s", self.settings.webhook_path, self.settings.app_id)
+        if not self._key:
+            log.warning("zalo_oa: %s", DROPPED["no_key"].replace("an event was ignored", "events are ignored"))
 
     def loops(self) -> list[Awaitable[None]]:
         return [self.keep_tokens_fresh()]
 
     async def keep_tokens_fresh(self) -> None:
         """Refresh ahead of expiry even when nobody writes, so that the refresh token never lapses either; only
-        Zalo's refusal ends it (an error page or a network failure is tried again soon)."""
+        Zalo's refusal ends it (an error page or a network failure is tried again soon). Each round also learns
+        whether another replica switched the OA to numbered options."""
         while not self.refused.is_set() and not self.stopping.is_set():
             try:
                 await self._token()
+                await self._read_numbered_options()
                 delay = TOKEN_CHECK_SECONDS
             except ChannelUnavailable:
                 return
@@ -108,36 +167,62 @@ class ZaloOAChannel(ZaloChannel):
                 delay = TOKEN_RETRY_SECONDS
             await self.pause(delay)
 
+    async def _read_numbered_options(self) -> None:
+        async with self.services.db.session() as session:
+            since = await numbered_options_since(session, self.settings.app_id)
+        self.numbered_options = self.numbered_options or since is not None  # once refused, never back by itself
+
     # -- inbound ------------------------------------------------------------------------------------------------
 
     async def webhook(self, request: web.Request) -> web.Response:
-        """POST /zalo/oa/<path>: the signature checked before the body is parsed; the event stored, then 200."""
+        """POST /zalo/oa/<path>: 200 whatever arrives (checked after), 503 only for a signed event not stored."""
         raw = await request.read()
-        if not self.signed(raw, request.headers.get(SIGNATURE_HEADER, "")):
-            return web.Response(status=403, text="forbidden")
-        if self.refused.is_set():
-            return web.Response(status=503, text="channel stopped")
-        try:
-            event = json.loads(raw)
-        except (ValueError, RecursionError):
-            return web.Response(status=400, text="not JSON")
-        if not isinstance(event, dict):
-            return web.Response(status=400, text="not an event")
+        why = self.unverified(raw, request.headers.get(SIGNATURE_HEADER, ""))
+        event: Any = None
+        if not why:
+            try:
+                event = json.loads(raw)
+            except (ValueError, RecursionError):
+                event = None
+            why = "" if isinstance(event, dict) else "unreadable"
+        if why:
+            self._drop(why, request.remote)
+            return web.json_response({"error": 0})
         received = self.received(event)
         if received is not None:
             try:
                 await self.receive([received])
-            except Exception as error:  # not stored: Zalo must deliver it again
-                log.warning("zalo_oa: an event could not be stored (%s); asking Zalo to retry", error)
+            except Exception as error:  # not stored: Zalo's retries (30 s, 5 min, 15 min…) must bring it again
+                log.warning("zalo_oa: an event could not be stored (%s); answered 503 for Zalo to retry", error)
                 return web.Response(status=503, text="try again")
         return web.json_response({"error": 0})
+
+    def unverified(self, raw: bytes, header: str) -> str:
+        """Why a post cannot be taken as Zalo's ("unsigned", "no_key", "forged"), "" when its signature holds."""
+        if not header.strip():
+            return "unsigned"
+        if not self._key:
+            return "no_key"
+        return "" if self.signed(raw, header) else "forged"
+
+    def _drop(self, why: str, remote: str | None) -> None:
+        """Count a dropped post; log the first of each kind, then at most once in QUIET_SECONDS with the count."""
+        self.dropped[why] += 1
+        now = time.monotonic()
+        last, count_then = self._logged.get(why, (-QUIET_SECONDS, 0))
+        if now - last >= QUIET_SECONDS:
+            since = self.dropped[why] - count_then
+            level = logging.INFO if why == "unsigned" else logging.WARNING
+            log.log(level, "zalo_oa: %s (from %s; %d of this kind since the last such line)",
+                    DROPPED[why], remote or "?", since)
+            self._logged[why] = (now, self.dropped[why])
 
     def signed(self, raw: bytes, header: str) -> bool:
         """``mac=`` sha256(id + raw body + timestamp + key), id = the app id (or, as some senders do, the OA id).
         The timestamp is read from the raw body with a pattern: nothing is parsed before the signature holds."""
         given = header.strip().removeprefix("mac=").strip().lower()
         found = TIMESTAMP.search(raw)
-        if not given or found is None:
+        if not given or found is None or not self._key:
             return False
         timestamp, key = found.group(1), self._key.encode()
         ids = [i for i in (self.settings.app_id, self.settings.oa_id) if i]
@@ -218,17 +303,49 @@ class ZaloOAChannel(ZaloChannel):
                 log.info("zalo_oa: photo not sent (%s); sending the text alone", error)
                 if isinstance(part.photo, Attachment):  # an image we made: its link still reaches the user
                     texts.append("🖼 " + photo)
+        buttons = [button for row in part.buttons for button in row]
         for number, text in enumerate(texts, start=1):
-            message: dict[str, Any] = {"text": text}
-            buttons = [button for row in part.buttons for button in row]
-            if number == len(texts) and buttons:
-                message["attachment"] = {"type": "template", "payload": {"buttons": _buttons(buttons)}}
-            await self.message(chat_id, message)
+            if number < len(texts) or not buttons:
+                await self.message(chat_id, {"text": text})
+            elif not self.numbered_options:
+                try:
+                    await self.message(chat_id, {"text": text, "attachment": button_template(buttons)})
+                    continue
+                except SendFailed as error:
+                    await self._stop_buttons(error)
+                    await self.message(chat_id, {"text": text})
+                    await self._send_listing(chat_id, part, context)
+            else:  # rendered with buttons before the OA switched to numbered options
+                await self.message(chat_id, {"text": text})
+                await self._send_listing(chat_id, part, context)
         if part.request_contact:
-            element = {"title": part.request_contact[:MAX_TITLE], "subtitle": "",
+            subtitle = (part.text or part.request_contact)[:MAX_SUBTITLE]  # required, and not empty
+            element = {"title": part.request_contact[:MAX_TITLE], "subtitle": subtitle,
                        "image_url": self.settings.request_info_image_url}
             request = {"template_type": "request_user_info", "elements": [element]}
             await self.message(chat_id, {"attachment": {"type": "template", "payload": request}})
+
+    async def _stop_buttons(self, error: SendFailed) -> None:
+        """Zalo refused a message with buttons and takes its text alone: from now on this OA (every replica,
+        every restart) sends numbered options."""
+        if not self.numbered_options:
+            log.warning("zalo_oa: Zalo refused a message with buttons (%s); this OA sends numbered options from now "
+                        "on (docs/ZALO.md says how to try buttons again)", error)
+        self.numbered_options = True
+        async with self.services.db.transaction() as session:
+            await use_numbered_options(session, self.settings.app_id, self.services.clock.now())
+
+    async def _send_listing(self, chat_id: str, part: Rendered, context: dict[str, Any]) -> None:
+        """The options of a message whose buttons cannot go, as numbered text; typed answers pick them unless the
+        chat has moved on since."""
+        for text in split_text(part.listing, MAX_TEXT) if part.listing else []:
+            await self.message(chat_id, {"text": text})
+        flat = keyed(tuple(button for row in part.buttons for button in row))
+        options = [[b.label, b.action, b.key] for b in flat]
+        made_at = context.get(MADE_AT)
+        if isinstance(made_at, datetime):
+            async with self.services.db.transaction() as session:
+                await show_options(session, self.name, chat_id, options, made_at)
 
     async def message(self, user_id: str, message: dict[str, Any]) -> dict[str, Any]:
         """A consultation message (one attempt: the outbox tries again); a token Zalo calls invalid is refreshed
@@ -239,12 +356,18 @@ class ZaloOAChannel(ZaloChannel):
             return await self.call(MESSAGE_CS, payload, token)
         except ZaloApiError as error:
             if error.code not in TOKEN_ERRORS:
-                raise oa_outcome(error) from error
+                raise self._outcome(error) from error
         token = await self._token(stale=token)
         try:
             return await self.call(MESSAGE_CS, payload, token)
         except ZaloApiError as error:
-            raise oa_outcome(error) from error
+            raise self._outcome(error) from error
+
+    def _outcome(self, error: ZaloApiError) -> Exception:
+        outcome = oa_outcome(error, self.services.clock.now())
+        if isinstance(outcome, ChannelUnavailable):
+            self.refuse(str(outcome))
+        return outcome
 
     async def _token(self, stale: str | None = None) -> str:
         self.check_usable()
@@ -283,8 +406,10 @@ class ZaloOAChannel(ZaloChannel):
         return _dict(body.get("data"))
 
 
-def _buttons(buttons: list[Button]) -> list[dict[str, str]]:
-    return [{"title": b.label[:MAX_TITLE], "type": BUTTON_TYPE, "payload": PAYLOAD_MARK + b.action} for b in buttons]
+def button_template(buttons: list[Button]) -> dict[str, Any]:
+    """The attachment of a consultation text with query buttons (``template_type`` given, as the SDKs build it)."""
+    shown = [{"title": b.label[:MAX_TITLE], "type": BUTTON_TYPE, "payload": PAYLOAD_MARK + b.action} for b in buttons]
+    return {"type": "template", "payload": {"template_type": "button", "buttons": shown}}
 
 
 def _dict(value: Any) -> dict[str, Any]:

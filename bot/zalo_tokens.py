@@ -32,6 +32,14 @@ class TokenRefused(Exception):
     of the OAuth API saying so counts: a network error or an error page is ``TryLater``."""
 
 
+def refusal_code(value: Any) -> int:
+    """The error code of an OAuth answer (Zalo's are negative integers, sometimes as strings); 0 for none."""
+    try:
+        return int(str(value).strip()) if value is not None else 0
+    except ValueError:
+        return 0
+
+
 class OATokens:
     def __init__(self, db: Database, clock: Clock, settings: ZaloOASettings) -> None:
         self.db, self.clock, self.settings = db, clock, settings
@@ -96,11 +104,12 @@ class OATokens:
                     body = None
         except (aiohttp.ClientError, TimeoutError) as error:
             raise TryLater(f"token refresh: {type(error).__name__}") from None
-        if not isinstance(body, dict) or status >= 500:  # a proxy's error page, Zalo down: not a refusal
-            raise TryLater(f"token refresh: HTTP {status}, not an answer of the OAuth API")
-        if not body.get("access_token") or not body.get("refresh_token"):
-            fields = ("error", "error_name", "error_description", "message")
-            raise TokenRefused(f"the refresh was refused: { {k: body.get(k) for k in fields if body.get(k)} }")
+        if not (isinstance(body, dict) and body.get("access_token") and body.get("refresh_token")):
+            if status < 500 and isinstance(body, dict) and refusal_code(body.get("error")):  # Zalo said no
+                fields = ("error", "error_name", "error_reason", "error_description", "message")
+                raise TokenRefused(f"the refresh was refused: { {k: body.get(k) for k in fields if body.get(k)} }")
+            # a proxy's error page, Zalo down, an answer without tokens: tried again (a failed refresh spends nothing)
+            raise TryLater(f"token refresh: HTTP {status}, not an answer of the OAuth API with tokens")
         try:
             lifetime = timedelta(seconds=int(str(body.get("expires_in")).strip()))  # sometimes a string
         except ValueError:

@@ -3,7 +3,13 @@
 FakeZaloBot is the Bot Platform API (getMe, getUpdates, setWebhook, deleteWebhook, sendMessage, sendPhoto,
 sendChatAction); FakeZaloOA is the Official Account Open API (/v3.0/oa/message/cs) with its OAuth server
 (/v4/oa/access_token, single-use refresh tokens) and signed event pushes. Both record every call, play users and
-inject errors (408, 429, 401, 403; -216, -230, -32). Nothing leaves 127.0.0.1.
+inject errors (408, 429, 401, 403; -216, -230, -32, -221…). Nothing leaves 127.0.0.1.
+
+The OA fake follows what docs/ZALO.md gathers from Zalo's SDKs and production integrations: a webhook URL is saved
+only when an unsigned check POST gets 200; an event answered with anything but 200 is delivered again on Zalo's
+schedule (30 s, 5 min, 15 min, 30 min, 1 h; ``time_scale`` shrinks it for tests), then the webhook is marked
+unreachable; messages are checked for the documented shapes (text 1–2000 characters, ``template_type`` on button
+templates, at most 5 buttons of known types, a non-empty subtitle on ``request_user_info``).
 """
 
 from __future__ import annotations
@@ -175,8 +181,10 @@ class FakeZaloBot(LoopbackServer):
         return _ok({"message_id": f"m{next(self._ids)}", "date": int(time.time() * 1000)})
 
     async def _sendPhoto(self, body: dict[str, Any]) -> web.Response:
-        if not str(body.get("photo", "")).startswith("http") or len(str(body.get("caption", ""))) > 2000:
-            return _bot_error(400, "Bad Request: photo")
+        caption = body.get("caption")
+        if not str(body.get("photo", "")).startswith("http") or (
+                caption is not None and not (isinstance(caption, str) and 1 <= len(caption) <= 2000)):
+            return _bot_error(400, "Bad Request: photo, or a caption that is not 1-2000 characters")
         if body["photo"] in self.refused_photos:
             return _bot_error(400, "Bad Request: cannot fetch the photo")
         return _ok({"message_id": f"m{next(self._ids)}", "date": int(time.time() * 1000)})
@@ -249,7 +257,14 @@ class FakeZaloOA(LoopbackServer):
         self.outside_window: set[str] = set()  # users who have not written in 7 days: -230
         self.failures: list[int] = []  # error codes for the next message/cs calls, in turn
         self.refused_photos: set[str] = set()  # image URLs Zalo cannot fetch: -201
+        self.token_length = 0  # 0: short tokens ("access-1"); else tokens of this length
+        self.refuses_buttons = False  # play an OA whose messages with buttons Zalo refuses (-201)
         self.files: dict[str, bytes] = {}  # what users uploaded, served as Zalo's file storage does
+        self.token_answers: list[tuple[int, str]] = []  # (HTTP status, body) for the next refreshes, in turn
+        self.webhook_url = ""  # saved by register_webhook once its check POST got 200
+        self.webhook_unreachable = False  # an event went unanswered through every retry
+        self.time_scale = 1.0  # Zalo's retry delays are multiplied by this
+        self.deliveries: list[tuple[str, int]] = []  # (event key, HTTP status) of every POST to the webhook
         self._ids = count(1)
 
     def routes(self, app: web.Application) -> None:
@@ -266,13 +281,16 @@ class FakeZaloOA(LoopbackServer):
         form = dict(await request.post())
         self.calls.append(Call("access_token", {k: str(v) for k, v in form.items()}, request.headers.copy()))
         await asyncio.sleep(self.refresh_delay)
+        if self.token_answers:
+            status, text = self.token_answers.pop(0)
+            return web.Response(status=status, text=text, content_type="text/html" if "<" in text else "application/json")
         if request.headers.get("secret_key") != APP_SECRET or form.get("app_id") != APP_ID:
             return web.json_response({"error": -14002, "error_name": "Invalid app", "error_description": "app"})
         if form.get("grant_type") != "refresh_token" or form.get("refresh_token") != self.refresh_token:
             return web.json_response({"error": -14014, "error_name": "Invalid refresh token",
                                       "error_description": "Refresh token is invalid or used"})
         self.refreshes += 1
-        access, self.refresh_token = f"access-{self.refreshes}", f"refresh-{self.refreshes}"
+        access, self.refresh_token = self._token_text("access"), self._token_text("refresh")
         self.access_tokens = {access}  # the previous access token stops working
         return web.json_response({"access_token": access, "refresh_token": self.refresh_token,
                                   "expires_in": self.expires_in})
@@ -288,12 +306,39 @@ class FakeZaloOA(LoopbackServer):
             call.error = self.failures.pop(0)
         elif call.chat_id in self.outside_window:
             call.error = -230
-        elif len(str(message.get("text", ""))) > 2000 or len(call.buttons) > 5 or self._refused_photo(message):
+        elif not self._well_formed(message) or self._refused_photo(message):
             call.error = -201
         if call.error:
             return _oa_error(call.error, OA_ERRORS.get(call.error, "error"))
         return web.json_response({"error": 0, "message": "Success",
                                   "data": {"message_id": f"{next(self._ids):032x}", "user_id": call.chat_id}})
+
+    def _token_text(self, kind: str) -> str:
+        """``access-3``, or as long as ``token_length`` (real tokens are a few hundred characters)."""
+        short = f"{kind}-{self.refreshes}"
+        padding = hashlib.sha256(short.encode()).hexdigest() * 20
+        return f"{short}-{padding}"[: self.token_length] if self.token_length else short
+
+    def _well_formed(self, message: dict[str, Any]) -> bool:
+        """The shapes docs/ZALO.md lists; a message with buttons also fails when ``refuses_buttons`` is set."""
+        text, payload = message.get("text"), (message.get("attachment") or {}).get("payload") or {}
+        if text is not None and not (isinstance(text, str) and 1 <= len(text) <= 2000):
+            return False
+        if text is None and not payload:
+            return False
+        buttons = payload.get("buttons")
+        if buttons is not None:
+            kinds = {"oa.query.show", "oa.query.hide", "oa.open.url", "oa.open.phone", "oa.open.sms"}
+            if self.refuses_buttons or payload.get("template_type") != "button" or not 1 <= len(buttons) <= 5:
+                return False
+            if any(b.get("type") not in kinds or not 1 <= len(str(b.get("title", ""))) <= 100
+                   or len(str(b.get("payload", ""))) > 1000 for b in buttons):
+                return False
+        if payload.get("template_type") == "request_user_info":
+            elements = payload.get("elements") or []
+            if len(elements) != 1 or not elements[0].get("title") or not elements[0].get("subtitle"):
+                return False
+        return True
 
     def _refused_photo(self, message: dict[str, Any]) -> bool:
         elements = ((message.get("attachment") or {}).get("payload") or {}).get("elements") or []
@@ -339,13 +384,42 @@ class FakeZaloOA(LoopbackServer):
     def signature(raw: bytes, timestamp: str, app_id: str = APP_ID, key: str = WEBHOOK_KEY) -> str:
         return "mac=" + hashlib.sha256(app_id.encode() + raw + timestamp.encode() + key.encode()).hexdigest()
 
+    async def register_webhook(self, url: str) -> bool:
+        """Save a webhook URL as the OA console does: an unsigned check POST, saved only if it gets 200."""
+        body = json.dumps({"event_name": "webhook_check", "timestamp": str(int(time.time() * 1000))}).encode()
+        async with aiohttp.ClientSession() as session, session.post(
+            url, data=body, headers={"Content-Type": "application/json"}
+        ) as response:
+            if response.status == 200:
+                self.webhook_url = url
+            return response.status == 200
+
     async def push(self, url: str, event: dict[str, Any], *, signature: str | None = None) -> int:
-        """POST an event to our webhook, signed as Zalo signs it unless ``signature`` is given."""
+        """POST an event to our webhook once, signed as Zalo signs it unless ``signature`` is given."""
         raw = json.dumps(event, ensure_ascii=False).encode()
-        mac = self.signature(raw, str(event.get("timestamp", ""))) if signature is None else signature
+        status = await self.post(url, raw, str(event.get("timestamp", "")), signature=signature)
+        self.deliveries.append((str((event.get("message") or {}).get("msg_id") or event.get("event_name")), status))
+        return status
+
+    async def post(self, url: str, raw: bytes, timestamp: str, *, signature: str | None = None) -> int:
+        """POST these bytes, signed with ``timestamp`` unless ``signature`` is given."""
+        mac = self.signature(raw, timestamp) if signature is None else signature
         headers = {"Content-Type": "application/json", "X-ZEvent-Signature": mac}
         async with aiohttp.ClientSession() as session, session.post(url, data=raw, headers=headers) as response:
             return response.status
+
+    async def deliver(self, event: dict[str, Any]) -> int:
+        """Deliver an event to the saved webhook as Zalo does: anything but 200 is tried again on Zalo's schedule;
+        after the last try the webhook is marked unreachable. The last status."""
+        assert self.webhook_url, "no webhook saved (register_webhook)"
+        status = await self.push(self.webhook_url, event)
+        for delay in ZALO_RETRIES:
+            if status == 200:
+                return status
+            await asyncio.sleep(delay * self.time_scale)
+            status = await self.push(self.webhook_url, event)
+        self.webhook_unreachable = status != 200
+        return status
 
     def sent(self, user_id: str) -> list[Call]:
         """The messages to a user that the fake accepted."""
@@ -355,8 +429,11 @@ class FakeZaloOA(LoopbackServer):
         return [call.text for call in self.sent(user_id) if call.text]
 
 
+ZALO_RETRIES = (30.0, 300.0, 900.0, 1800.0, 3600.0)  # seconds after a non-200 answer, then "unreachable"
 OA_ERRORS = {
-    -32: "Exceed rate limit", -201: "Parameters are invalid", -213: "User has not followed the OA",
+    -32: "Exceed rate limit", -221: "Official Account is not verified", -223: "Application has no permission",
+    -224: "Official Account's package does not support this API", -227: "User is banned or inactive",
+    -232: "User cannot receive this message", -244: "User has blocked messages from the OA", -201: "Parameters are invalid", -213: "User has not followed the OA",
     -216: "Access token is invalid", -220: "Access token has expired",
     -230: "User has not interacted with the OA in the last 7 days",
 }

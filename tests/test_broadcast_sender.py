@@ -299,8 +299,8 @@ async def test_zalo_recipients_fetch_the_picture_by_a_signed_link(sqlite_db: Dat
             await finished(sqlite_db, number)
         photos = [c for c in fake.calls if c.method == "sendPhoto"]
         assert sorted(c.chat_id for c in photos) == [f"z{FIRST + n}" for n in range(3)]
-        [link] = {c.body["photo"] for c in photos}  # a link valid as long as the picture is kept (30 days)
-        assert link.startswith("https://ocop.example.vn/files/") and ".png?exp=" in link
+        [link] = {c.body["photo"] for c in photos}  # a lasting link: Zalo may fetch it again when a chat is opened
+        assert link.startswith("https://ocop.example.vn/photos/") and ".png?sig=" in link and "exp=" not in link
         local = link.replace("https://ocop.example.vn", f"http://127.0.0.1:{port}")
         async with aiohttp.ClientSession() as session, session.get(local) as response:
             assert response.status == 200 and await response.read() == picture

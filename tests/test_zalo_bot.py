@@ -11,11 +11,13 @@ from sqlmodel import select
 
 from handlers.app import Conversation
 from handlers.context import Services
+from handlers.render import Rendered
 from models.catalog import Product
 from models.catalog_import import import_rows
 from models.db import Database
 from models.inbox import InboundUpdate
 from models.memos import Memo
+from models.people import Identity, User
 from models.tabular import read_bytes
 from tests.chat import ChatUser, claim_producer, load_catalogue, make_services
 from tests.fake_zalo import BOT_TOKEN, FakeZaloBot, wait_until
@@ -255,3 +257,42 @@ async def test_menus_never_lock_and_lists_show_once(fake: FakeZaloBot, services:
         await buyer.says("2")  # the volume is "2"
         await buyer.says("bỏ qua")
         assert "Sản lượng: 2" in buyer.last
+
+
+async def test_a_photo_without_text_is_sent_without_a_caption(fake: FakeZaloBot, services: Services) -> None:
+    """sendPhoto's caption is optional, but 1–2000 characters when given: "" would be refused."""
+    async with zalo_bot(services, fake) as run:
+        await run.channel.send_one("a1", Rendered("", photo="https://img.example.vn/che.jpg"), {})
+        await run.channel.send_one("a1", Rendered("Chè búp", photo="https://img.example.vn/che.jpg"), {})
+    photos = [c for c in fake.calls if c.method == "sendPhoto"]
+    assert [c.error for c in photos] == [0, 0] and "caption" not in photos[0].body
+    assert photos[1].body["caption"] == "Chè búp" and fake.count("sendMessage") == 0
+
+
+async def test_an_update_without_event_name_and_an_older_sender_shape(fake: FakeZaloBot, services: Services) -> None:
+    """Text without ``event_name`` is a text message; ``first_name`` names the user when ``display_name`` is absent."""
+    async with zalo_bot(services, fake) as run:
+        user = BotUser(run, fake, "c0ffee")
+        update = fake.update("c0ffee", "gom bat trang")
+        del update["event_name"]
+        sender = update["message"]["from"]
+        sender["first_name"] = sender.pop("display_name") and "Minh"
+        replies = await user.sends(update)
+        assert "Gốm men lam Bát Tràng" in replies[0]
+    async with services.db.session() as session:
+        query = select(User).join(Identity).where(Identity.external_id == "c0ffee")
+        assert (await session.exec(query)).one().display_name == "Minh"
+
+
+async def test_undocumented_error_codes_are_logged_as_zalo_sent_them(
+    fake: FakeZaloBot, services: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    """401/403/429 are read as on Telegram (Zalo does not document them): the log shows Zalo's own answer."""
+    async with zalo_bot(services, fake) as run:
+        user = BotUser(run, fake, "a1")
+        fake.fail("sendMessage", 429)
+        with caplog.at_level(logging.WARNING):
+            await user.says("/help")
+        assert "Xin chào!" in user.last
+    line = next(r.getMessage() for r in caplog.records if "read as too many requests" in r.getMessage())
+    assert '"error_code": 429' in line and '"description": "Too Many Requests"' in line and BOT_TOKEN not in line

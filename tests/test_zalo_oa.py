@@ -61,8 +61,9 @@ async def test_the_whole_journey_with_query_buttons(fake: FakeZaloOA, db: Databa
 
         await buyer.says("/start")
         button = fake.sent(buyer.user_id)[-1].buttons[0]
-        assert button == {"title": "Tôi là người mua (siêu thị, nhà phân phối…)", "type": "oa.query.show",
-                          "payload": "#f:onboard:role:buyer"}
+        assert button == {"title": "Tôi là người mua (siêu thị, nhà phân phối…)", "type": "oa.query.hide",
+                          "payload": "#f:onboard:role:buyer"}  # hidden: "#f:…" is not echoed in the chat
+        assert fake.sent(buyer.user_id)[-1].template == "button"
         await buyer.presses("người mua")
         await buyer.says("Siêu thị Xanh")
         assert "1. Siêu thị" in buyer.last  # seven kinds: more than five buttons, so numbered options
@@ -98,8 +99,11 @@ async def test_the_whole_journey_with_query_buttons(fake: FakeZaloOA, db: Databa
     assert all(len(call.buttons) <= 5 for call in fake.calls if call.method == "message/cs")
 
 
-async def test_bad_signatures_get_403_and_nothing_is_processed(fake: FakeZaloOA, services: Services) -> None:
+async def test_forged_and_unsigned_posts_get_200_and_are_dropped(fake: FakeZaloOA, services: Services) -> None:
+    """Zalo retries any answer but 200 for an hour and then marks the webhook unreachable: a post that is not
+    Zalo's is answered 200 too, and dropped before it is stored; /healthz counts them."""
     async with zalo_oa(services, fake) as run:
+        assert run.channel.dropped == {"unsigned": 1}  # the console's URL check, when the fixture saved the URL
         event = fake.text("3001", "che tan cuong")
         raw = json.dumps(event).encode()
         good = fake.signature(raw, event["timestamp"])
@@ -108,10 +112,15 @@ async def test_bad_signatures_get_403_and_nothing_is_processed(fake: FakeZaloOA,
             fake.signature(raw + b" ", event["timestamp"]), fake.signature(raw, str(int(event["timestamp"]) + 1)),
         ]
         for signature in forged:
-            assert await fake.push(run.hook, event, signature=signature) == 403  # refused before it is stored
+            assert await fake.push(run.hook, event, signature=signature) == 200  # answered, not stored
+        assert await fake.post(run.hook, b'{"timestamp": "1754000000000", "event_name": ', "1754000000000") == 200
         async with services.db.session() as session:
             assert (await session.exec(select(InboundUpdate))).all() == []
         assert fake.sent("3001") == [] and run.channel.inbox.processed == 0
+        status, body = await run.get(run.base + "/healthz")
+        health = json.loads(body)["zalo_oa"]
+        assert status == 200 and health["events_dropped"] == {"unsigned": 2, "forged": 5, "unreadable": 1}
+        assert health["webhook_key"] is True and health["buttons"] is True
 
         user = OAUser(run, fake, "3001")
         assert good.startswith("mac=")
@@ -253,11 +262,19 @@ async def test_a_refused_refresh_stops_the_channel_with_a_clear_log_line(
     with caplog.at_level(logging.WARNING):
         async with zalo_oa(services, fake) as run:
             await wait_until(lambda: run.channel.refused.is_set())  # the first refresh, at start, is refused
-            assert await fake.push(run.hook, fake.text("3001", "/help")) == 503
+            assert await fake.push(run.hook, fake.text("3001", "/help")) == 200  # kept for when it runs again
             assert fake.count("message/cs") == 0
     assert "Zalo refused to refresh the OA tokens" in caplog.text and "zalo.oa.refresh_token" in caplog.text
     assert "the channel is stopped" in caplog.text
     assert FIRST_REFRESH not in caplog.text
+    async with services.db.session() as session:
+        assert [u.handled_at for u in (await session.exec(select(InboundUpdate))).all()] == [None]
+
+    # The operator re-authorised the app: the event that came while it was stopped is answered.
+    fake.refresh_token = "re-authorised"
+    async with zalo_oa(services, fake, refresh_token="re-authorised") as run:
+        await wait_until(lambda: bool(fake.texts("3001")), what="the kept event answered")
+        assert "Xin chào!" in fake.texts("3001")[0]
 
 
 async def test_rate_limits_are_waited_out(fake: FakeZaloOA, services: Services) -> None:

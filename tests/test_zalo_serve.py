@@ -66,7 +66,8 @@ def test_the_oa_needs_its_app_and_keys(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as error:
         load_settings(path)
     message = str(error.value)
-    assert all(f"key 'zalo.oa.{key}'" in message for key in ("app_id", "app_secret", "webhook_key"))
+    assert all(f"key 'zalo.oa.{key}'" in message for key in ("app_id", "app_secret"))
+    assert "webhook_key" not in message  # Zalo shows the key only once the URL is saved: it may come later
     assert "rt-secret-value" not in message
     complete = f'app_id = "{APP_ID}"\napp_secret = "app-secret"\nwebhook_key = "oa-key"\n'
     settings = load_settings(write(tmp_path, path.read_text().replace("[zalo.oa]\n", "[zalo.oa]\n" + complete)))
