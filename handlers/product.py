@@ -6,11 +6,13 @@ from datetime import date
 
 from handlers.actions import ContactProducer, SearchPage, ShowProduct, positive
 from handlers.catalog_admin import card_buttons
+from handlers.certificates import card_line
 from handlers.context import Context
 from handlers.i18n import Translator
 from handlers.messages import Button, Reply
 from handlers.search import display_name
 from models.catalog import Producer, Product, visible_product
+from models.certificates import local_today
 from models.errors import Stale, StaleAction
 
 
@@ -24,7 +26,7 @@ async def show(ctx: Context, action: ShowProduct) -> None:
         rows.append(card_buttons(ctx, product))
     if "search" in ctx.state.data:
         rows.append([ctx.button("card.back", SearchPage(int(ctx.state.data["search"].get("offset", 0))))])
-    ctx.send(Reply(card_text(ctx.t, product, producer, ctx.now.date()), buttons=_rows(rows), photo=product.photo))
+    ctx.send(Reply(card_text(ctx.t, product, producer, local_today(ctx.now)), buttons=_rows(rows), photo=product.photo))
 
 
 def card_text(t: Translator, product: Product, producer: Producer, today: date) -> str:
@@ -43,9 +45,7 @@ def card_text(t: Translator, product: Product, producer: Producer, today: date) 
         decided = f"{product.decision_date:%d/%m/%Y}" if product.decision_date else "?"
         lines.append(t("card.certificate", number=product.decision_no or "?", date=decided))
         if product.expires_on:
-            valid = product.expires_on >= today
-            key = "card.valid_until" if valid else "card.expired_on"
-            lines.append(t(key, date=f"{product.expires_on:%d/%m/%Y}"))
+            lines.append(card_line(t, product.expires_on, today))
     details = (("card.unit", product.unit), ("card.capacity", product.capacity), ("card.season", product.season))
     for key, value in details:
         if value:
