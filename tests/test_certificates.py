@@ -4,15 +4,18 @@ contact request, the memo's wording, reminders to producers 90 and 30 days befor
 from __future__ import annotations
 
 import io
+import re
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 
 import docx
 import pytest
-from sqlmodel import func, select
+from sqlmodel import col, func, select
 
 from handlers import certificates
 from handlers.app import Conversation
 from handlers.context import Services
+from models.catalog import Product, bump_catalog_version
 from models.catalog_import import import_rows
 from models.certificates import CertificateReminder, Validity, certificate_counts, validity
 from models.clock import FakeClock
@@ -22,6 +25,9 @@ from models.memos import Memo, memo_document
 from models.search import Document, SearchIndex
 from models.tabular import read_bytes
 from tests.chat import ChatUser, claim_producer, make_services, register_buyer
+from tests.fake_telegram import FakeTelegram
+from tests.loopback import serving
+from tests.test_telegram import BUYER, OFFICE, PRODUCER, Running, run_channel
 
 START = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)  # 27/11/2026 in Vietnam
 
@@ -246,3 +252,75 @@ async def test_stats_count_certificates_expiring_and_expired(db: Database) -> No
     async with db.session() as session:
         counts = await certificate_counts(session, date(2026, 6, 10))  # the honey's last day
     assert (counts.expiring, counts.expired) == (1, 0)
+
+
+async def test_a_producer_sees_their_products_with_the_certificates_state(db: Database) -> None:
+    extra = ("Mật ong hoa ban Mèo Vạc,HTX Mật ong Mèo Vạc,Hợp tác xã,\"thị trấn Mèo Vạc, tỉnh Hà Giang\",Hà Giang,"
+             "Thực phẩm,3,7/QĐ-UBND,20/01/2024\n")  # valid until 20/01/2027: expiring
+    await import_rows(db, read_bytes((CATALOGUE + extra).encode(), "certificates.csv"))
+    services = make_services(db, FakeClock(START))
+    office, honey, buyer = chat(services, "office"), chat(services, "meovac"), chat(services, "lan", language="en")
+    await office.says("/help")
+    await claim_producer(office, honey, "HTX Mật ong Mèo Vạc")
+    await honey.says("/help")
+    assert "/products" in honey.last
+    await honey.says("/products")
+    assert "1. Mật ong bạc hà Mèo Vạc — ★★★★ — " + EXPIRED_FLAG in honey.last
+    assert "2. Mật ong hoa ban Mèo Vạc — ★★★ — ⏳ còn hiệu lực đến 20/01/2027" in honey.last
+    assert "Đồng Văn" not in honey.last
+    await honey.says("2")  # a number picks a listed product on every channel
+    assert "Mật ong hoa ban Mèo Vạc" in honey.last and "sắp hết hạn" in honey.last
+    await buyer.says("/products")
+    assert "for producers who have claimed their record" in buyer.last
+
+
+@pytest.fixture
+async def telegram(sqlite_db: Database) -> AsyncIterator[Running]:
+    async with serving(FakeTelegram()) as fake:
+        async for running in run_channel(sqlite_db, fake, "polling"):
+            yield running
+
+
+async def test_on_telegram_flags_warning_and_reminder(telegram: Running) -> None:
+    services = telegram.channel.services
+    async with services.db.transaction() as session:  # the honey's certificate ended on 02/06/2026
+        honey = (await session.exec(select(Product).where(col(Product.name).startswith("Mật ong")))).one()
+        honey.decision_date = date(2023, 6, 2)
+        await bump_catalog_version(session)
+    await services.search.refresh()
+    buyer, producer, office = telegram.user(BUYER), telegram.user(PRODUCER), telegram.user(OFFICE)
+
+    await buyer.says("mat ong ha giang")
+    assert "Mật ong bạc hà Mèo Vạc" in (await buyer.expect(EXPIRED_FLAG)).text
+    await buyer.presses("Mật ong bạc hà")
+    await buyer.expect("⚠️ Giấy chứng nhận OCOP đã hết hiệu lực ngày 02/06/2026")
+    await buyer.says("/start")
+    await buyer.expect("vai trò nào")
+    await buyer.presses("người mua")
+    await buyer.expect("Tên doanh nghiệp")
+    await buyer.says("Siêu thị Xanh")
+    await buyer.expect("thuộc loại nào")
+    await buyer.presses("Siêu thị")
+    await buyer.expect("Chia sẻ số điện thoại")
+    await buyer.shares_phone("+84912345678")
+    await buyer.expect("đã được đăng ký là người mua")
+    await buyer.presses("Liên hệ nhà sản xuất")
+    await buyer.expect("⚠️ Lưu ý: giấy chứng nhận OCOP của «Mật ong bạc hà Mèo Vạc» đã hết hiệu lực")
+
+    await office.says("/claimcode HTX Lúa gạo Mỹ Xuyên")  # rice certified 01/02/2024: ends 01/02/2027
+    code = re.search(r"Xuyên»: ([A-Z0-9]+)", (await office.expect("Mã nhận hồ sơ")).text)
+    assert code
+    await producer.says("/start")
+    await producer.expect("vai trò nào")
+    await producer.presses("chủ thể sản xuất")
+    await producer.expect("Gõ tên chủ thể")
+    await producer.says("lúa gạo mỹ xuyên")
+    await producer.expect("Hồ sơ nào là của bạn")
+    await producer.presses("HTX Lúa gạo Mỹ Xuyên")
+    await producer.expect("Nhập mã")
+    await producer.says(code.group(1))
+    await producer.expect("Xác nhận thành công")
+    assert await certificates.send_reminders(services) == 1
+    reminder = await producer.expect("🔔 Giấy chứng nhận OCOP của sản phẩm «Gạo ST25 Mỹ Xuyên»")
+    assert "hết hiệu lực ngày 01/02/2027, còn 66 ngày" in reminder.text and reminder.buttons
+    assert await certificates.send_reminders(services) == 0
