@@ -22,7 +22,7 @@ from models.clock import FakeClock
 from models.db import Database
 from models.memo_document import certificate_text, render_memo_docx
 from models.memos import Memo, memo_document
-from models.search import Document, SearchIndex
+from models.search import Document, Filters, SearchIndex
 from models.tabular import read_bytes
 from tests.chat import ChatUser, claim_producer, make_services, register_buyer
 from tests.fake_telegram import FakeTelegram
@@ -118,6 +118,8 @@ def test_the_tie_break_is_not_a_filter_and_needs_a_day() -> None:
     assert [hit.document.id for hit in index.search("mật ong bạc hà", today=date(2026, 6, 10)).hits] == [1, 2, 3]
     stronger = index.search("mật ong bạc hà 1", today=date(2026, 11, 27)).hits
     assert stronger[0].document.id == 1  # more relevant still wins: only ties are broken
+    listing = index.search("", filters=Filters(min_stars=3), today=date(2026, 11, 27)).hits  # browsing
+    assert [hit.document.id for hit in listing] == [2, 3, 1]
 
 
 async def test_a_contact_request_on_an_expired_product_warns_the_buyer_before_sending(services: Services) -> None:
