@@ -39,7 +39,8 @@ async def list_own(ctx: Context, _arg: str = "") -> None:
         ctx.say("products.none")
         return
     today = local_today(ctx.now)
-    lines, rows = [], []
+    lines: list[str] = []
+    rows: list[list[Button]] = []
     for number, product in enumerate(products, start=1):
         flag = list_flag(ctx.t, product.expires_on, today)
         lines.append(f"{number}. {product.name} — {'★' * product.stars}" + (f" — {flag}" if flag else ""))
