@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from functools import cache
 from itertools import pairwise
 from pathlib import Path
@@ -87,7 +87,7 @@ def to_document(id: int, row: ParsedRow) -> Document:
     return Document(
         id=id, name=row.name, producer=row.producer, producer_kind=row.kind, province=row.province,
         old_province=row.old_province, ward=row.ward, address=row.address, group=row.group, subgroup=row.subgroup,
-        stars=row.stars, potential_5=row.potential_5, description=row.description,
+        stars=row.stars, potential_5=row.potential_5, description=row.description, decision_date=row.decision_date,
     )  # fmt: skip
 
 
@@ -278,9 +278,16 @@ class _Generator:
                     stars=star,
                     potential_5=star == 4 and rng.random() < 0.03,
                     description=description,
+                    decision_date=_decided(first_id + offset),
                 )
             )
         return out
+
+
+def _decided(id: int) -> date:
+    """A certificate date from the id (no draw from the generator, so the catalogue is the same as without it):
+    spread over 2021–2025, so that about half the generated certificates have ended by BENCH_DAY."""
+    return date(2021, 1, 1) + timedelta(days=id * 7919 % 1826)
 
 
 def generate(size: int, bundled: Sequence[Document], seed: int = SEED) -> list[Document]:

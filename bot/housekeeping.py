@@ -1,12 +1,12 @@
 """The background work of a process, whatever channels it runs: reminding and expiring contact requests, reminding
-event registrants the day before, deleting the files kept for download links that have expired, forgetting the
-updates handled and the messages sent more than a week ago (models/inbox.py, models/outbox.py), and running the
-catalogue imports admins send in a chat.
+event registrants the day before, reminding producers 90 and 30 days before their OCOP certificate ends, deleting
+the files kept for download links that have expired, forgetting the updates handled and the messages sent more than
+a week ago (models/inbox.py, models/outbox.py), and running the catalogue imports admins send in a chat.
 
 One of each loop per process (``serve`` and ``ocop-bot chat`` each start them), not one per channel. Several
-processes may run them at once: each task is database-driven (a reminder is a column set in the notification's
-transaction, an expired file is deleted by its row, an import job is leased to one worker), so a row is handled once
-however many processes look at it. The notifications they queue are delivered by each channel's pump.
+processes may run them at once: each task is database-driven (a reminder is a column or row set in the
+notification's transaction, an expired file is deleted by its row, an import job is leased to one worker), so a row
+is handled once however many processes look at it. The notifications they queue are delivered by each channel's pump.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from bot.stopping import Stoppable, finish
+from handlers import certificates
 from handlers.context import Services
 from handlers.events import send_reminders
 from handlers.import_jobs import run_next
@@ -43,10 +44,11 @@ class Housekeeping(Stoppable):
         self.rounds = 0  # rounds done (tests wait on it)
 
     async def round(self) -> None:
-        """Each task once: due reminders and expiries of contact requests, event reminders, expired files, old
-        updates and messages."""
+        """Each task once: due reminders and expiries of contact requests, event reminders, certificate reminders,
+        expired files, old updates and messages."""
         await run_due(self.services)
         await send_reminders(self.services)
+        await certificates.send_reminders(self.services)
         async with self.services.db.transaction() as session:
             now = self.services.clock.now()
             await remove_expired(session, now)

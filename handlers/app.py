@@ -67,6 +67,7 @@ COMMANDS: dict[str, Handler] = {
     "browse": search.browse_command,
     "requests": inbox.list_requests,
     "memos": memos.list_memos,
+    "products": product.list_own,
     "claimcode": admin.claim_code,
     "link": link.command,
     "admin": admin.manage,

@@ -9,6 +9,7 @@ from handlers.i18n import Translator
 from handlers.inbox import answer_buttons
 from handlers.messages import Reply
 from models.catalog import Producer, Product, visible_product
+from models.certificates import Validity, local_today, validity
 from models.errors import Stale, StaleAction
 from models.people import Role, User, users_of_producer, users_with_role
 from models.requests import MAX_DETAIL, MAX_MESSAGE, ContactRequest, check_can_request, create_request
@@ -27,11 +28,22 @@ async def begin_request(ctx: Context, action: ContactProducer) -> None:
         raise StaleAction("product not listed", Stale.GONE)
     await check_can_request(ctx.session, ctx.user, product_id, ctx.services.policy, ctx.now)
     product, _producer = found
-    await begin(ctx, CONTACT, product_id=product_id, product=product.name)
+    expired = validity(product.expires_on, local_today(ctx.now)) is Validity.EXPIRED
+    extra = {"expired": f"{product.expires_on:%d/%m/%Y}"} if expired else {}
+    await begin(ctx, CONTACT, product_id=product_id, product=product.name, **extra)
+
+
+def _expiry_warning(ctx: Context) -> str:
+    """The warning on a product whose certificate has ended, put before the questions that lead to sending."""
+    data = ctx.state.data
+    if "expired" not in data:
+        return ""
+    return ctx.t("contact.certificate_expired", product=data["product"], date=data["expired"]) + "\n\n"
 
 
 async def _ask_message(ctx: Context) -> Question:
-    return Question(ctx.t("contact.ask_message", product=ctx.state.data["product"], limit=MAX_MESSAGE), cancel=True)
+    text = ctx.t("contact.ask_message", product=ctx.state.data["product"], limit=MAX_MESSAGE)
+    return Question(_expiry_warning(ctx) + text, cancel=True)
 
 
 async def _read_message(_ctx: Context, text: str) -> str:
@@ -58,7 +70,7 @@ async def _ask_confirm(ctx: Context) -> Question:
         volume=data.get("volume") or none,
         season=data.get("season") or none,
     )
-    return Question(text, (Option("send", ctx.t("contact.send")),), cancel=True)
+    return Question(_expiry_warning(ctx) + text, (Option("send", ctx.t("contact.send")),), cancel=True)
 
 
 async def _send(ctx: Context) -> None:

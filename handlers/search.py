@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from handlers.actions import Browse, SearchPage, ShowProduct
+from handlers.certificates import list_flag
 from handlers.context import Context, parse_index
 from handlers.i18n import Translator
 from handlers.messages import Button, Reply
 from models import geography
+from models.certificates import local_today
 from models.errors import Stale, StaleAction
 from models.lexicon import gloss
 from models.ocop import Group
@@ -33,7 +35,10 @@ async def page(ctx: Context, action: SearchPage) -> None:
 
 async def _show(ctx: Context, *, offset: int, edit: bool) -> None:
     saved: dict[str, Any] = ctx.state.data["search"]
-    result = await ctx.services.search.search(saved.get("q", ""), filters=_filters(saved), offset=offset, limit=PAGE)
+    today = local_today(ctx.now)
+    result = await ctx.services.search.search(
+        saved.get("q", ""), filters=_filters(saved), offset=offset, limit=PAGE, today=today
+    )
     ctx.state.data["search"] = {**saved, "offset": offset}
     if result.notice is Notice.EMPTY:
         ctx.say("search.greeting" if result.query.chatter else "search.empty_query")
@@ -58,7 +63,9 @@ async def _show(ctx: Context, *, offset: int, edit: bool) -> None:
     for number, hit in enumerate(result.hits, start=result.offset + 1):
         doc = hit.document
         stars = "★" * doc.stars + (" " + ctx.t("card.potential_short") if doc.potential_5 else "")
-        lines.append(f"{number}. {display_name(ctx.t, doc.name)} — {stars} — {doc.place_label}")
+        flag = list_flag(ctx.t, doc.expires_on, today)
+        lines.append(f"{number}. {display_name(ctx.t, doc.name)} — {stars} — {doc.place_label}"
+                     + (f" — {flag}" if flag else ""))
         rows.append([Button(f"{number}. {doc.name}", ShowProduct(doc.id).encode(), key=str(number))])
     navigation = []
     if result.offset > 0:

@@ -9,6 +9,7 @@ from handlers.admin import require_admin
 from handlers.context import Context
 from handlers.i18n import Translator
 from handlers.messages import Attachment, Reply
+from models.certificates import EXPIRING_DAYS, certificate_counts
 from models.charts import Panel, bar_panels_png
 from models.clock import TIMEZONE
 from models.stats import Stats, programme_stats
@@ -86,6 +87,10 @@ async def show(ctx: Context, _arg: str = "") -> None:
     stats = await programme_stats(ctx.session)
     local = ctx.now.astimezone(TIMEZONE)
     text = summary(ctx.t, stats, f"{local:%d/%m/%Y %H:%M}")
+    certificates = await certificate_counts(ctx.session, local.date())
+    text += "\n" + ctx.t(
+        "stats.certificates", expiring=certificates.expiring, days=EXPIRING_DAYS, expired=certificates.expired
+    )
     photo: str | Attachment = ""
     if ctx.capabilities.documents:  # a channel that can take files we make (see handlers.render)
         title = ctx.t("stats.chart.title", date=f"{local:%d/%m/%Y}")

@@ -159,3 +159,9 @@ async def visible_product(session: AsyncSession, product_id: int) -> tuple[Produ
     producer = await session.get(Producer, product.producer_id)
     assert producer is not None
     return product, producer
+
+
+async def products_of(session: AsyncSession, producer_id: int) -> list[Product]:
+    """A producer's listed products, by name."""
+    query = select(Product).where(Product.producer_id == producer_id, col(Product.hidden).is_(False))
+    return list((await session.exec(query.order_by(col(Product.name_key), col(Product.id)))).all())

@@ -24,6 +24,8 @@ from docx.shared import Cm, Emu, Length, Pt
 from docx.table import Table, _Cell
 from docx.text.paragraph import Paragraph
 
+from models.ocop import certificate_expiry
+
 FONT = "Times New Roman"
 FONT_SIZE = Pt(13)
 TABLE_FONT_SIZE = Pt(11)
@@ -115,6 +117,19 @@ class MemoDocument:
     lines: tuple[MemoLine, ...]
     buyer_message: str  # what the buyer wrote when asking for contact ("" → omitted)
     event: str = ""  # trade-connection event name ("" → omitted)
+
+
+def certificate_text(number: str, decided_on: date | None, on: date) -> str:
+    """The product's certificate as the memo states it on its date ``on``: "QĐ số … ngày …, hiệu lực đến …", or a
+    warning that it had expired by then; "" when the catalogue gives neither number nor date."""
+    if not number and decided_on is None:
+        return ""
+    text = f"QĐ số {number}" if number else "QĐ"
+    if decided_on is None:
+        return text
+    ends = certificate_expiry(decided_on)
+    text += f" ngày {decided_on:%d/%m/%Y}, hiệu lực đến {ends:%d/%m/%Y}"
+    return f"{text} — ĐÃ HẾT HIỆU LỰC tại ngày lập biên bản" if ends < on else text
 
 
 def render_memo_docx(memo: MemoDocument) -> bytes:

@@ -15,7 +15,7 @@ from models.catalog import Producer, Product
 from models.clock import TIMEZONE
 from models.db import UTCDateTime, utcnow
 from models.errors import NotAuthorised, Stale, StaleAction
-from models.memo_document import MemoDocument, MemoLine, MemoParty
+from models.memo_document import MemoDocument, MemoLine, MemoParty, certificate_text
 from models.ocop import PRODUCER_KIND_LABELS, ProducerKind
 from models.people import BuyerKind, BuyerProfile, User
 
@@ -195,16 +195,13 @@ async def memo_document(
     producer = await session.get(Producer, memo.producer_id)
     assert product is not None and producer is not None
     ocop = f"OCOP {product.stars} sao" + (" (tiềm năng 5 sao)" if product.potential_5 else "")
-    certificate = ""
-    if product.decision_no or product.decision_date:
-        certificate = f"QĐ số {product.decision_no}" if product.decision_no else "QĐ"
-        if product.decision_date and product.expires_on:
-            certificate += f" ngày {product.decision_date:%d/%m/%Y}, hiệu lực đến {product.expires_on:%d/%m/%Y}"
+    drafted_on = (memo.drafted_at or memo.created_at).astimezone(TIMEZONE).date()
+    certificate = certificate_text(product.decision_no, product.decision_date, drafted_on)
     buyer_kind = BUYER_KIND_LABELS.get(BuyerKind(memo.buyer_kind), "") if memo.buyer_kind in set(BuyerKind) else ""
     return MemoDocument(
         number=memo.number,
         signed_place=place,
-        drafted_on=(memo.drafted_at or memo.created_at).astimezone(TIMEZONE).date(),
+        drafted_on=drafted_on,
         status=STATUS_MARKS[memo.status],
         party_a=MemoParty(
             name=memo.buyer_company or memo.buyer_name,

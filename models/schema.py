@@ -6,6 +6,7 @@ from models.admin import AdminGrant
 from models.audit import AuditLog
 from models.broadcasts import Broadcast, Delivery
 from models.catalog import CatalogVersion, Producer, Product
+from models.certificates import CertificateReminder
 from models.claims import ClaimCode
 from models.conversation import ChatState
 from models.events import Event, Registration
@@ -23,7 +24,8 @@ from models.zalo import ZaloToken
 metadata = SQLModel.metadata
 
 __all__ = [
-    "AdminGrant", "AuditLog", "Broadcast", "BuyerProfile", "CatalogVersion", "ChatSender", "ChatState", "ClaimCode",
-    "ContactRequest", "Delivery", "Event", "Identity", "ImportJob", "InboundUpdate", "LinkCode", "Memo", "Notification",
-    "OutboundMessage", "Producer", "Product", "Registration", "StoredFile", "User", "ZaloToken", "metadata",
+    "AdminGrant", "AuditLog", "Broadcast", "BuyerProfile", "CatalogVersion", "CertificateReminder", "ChatSender",
+    "ChatState", "ClaimCode", "ContactRequest", "Delivery", "Event", "Identity", "ImportJob", "InboundUpdate",
+    "LinkCode", "Memo", "Notification", "OutboundMessage", "Producer", "Product", "Registration", "StoredFile", "User",
+    "ZaloToken", "metadata",
 ]

@@ -4,7 +4,8 @@ A message is first understood (models.query): filters (stars, potential 5★, pr
 regions), quantities and chat words set aside, typing leftovers decoded, English translated, synonyms attached.
 Its terms are matched against an in-memory inverted index of normalised tokens, forgiving typos (optimal string
 alignment distance), unfinished words (prefixes) and missing spaces ("nuocmam"); rapidfuzz then re-scores the best
-candidates against the product name. Ranking: relevance, then stars, then id. When nothing matches every term, the
+candidates against the product name. Ranking: relevance, then a certificate still valid on the day asked about
+before an expired one, then stars, then id. When nothing matches every term, the
 closest partial matches are returned and marked so; when a filter empties the result, the matches without it.
 """
 
@@ -15,6 +16,7 @@ from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from datetime import date
 from enum import StrEnum
 from functools import lru_cache
 from itertools import pairwise
@@ -27,7 +29,7 @@ from rapidfuzz.distance import OSA
 from models import geography
 from models.geography import PlaceKind
 from models.lexicon import lexicon
-from models.ocop import Group
+from models.ocop import Group, certificate_expiry
 from models.query import MAX_QUERY_CHARS, FilterKind, Filters, ParsedQuery, QueryParser, Term, parse_query
 from models.text import accent_key, fold, normalize
 
@@ -79,6 +81,11 @@ class Document:
     stars: int
     potential_5: bool
     description: str
+    decision_date: date | None = None  # of the certificate; valid 36 months
+
+    @property
+    def expires_on(self) -> date | None:
+        return certificate_expiry(self.decision_date) if self.decision_date else None
 
     @property
     def region(self) -> str:
@@ -197,6 +204,10 @@ class SearchIndex:
         self._kind = self._codes(d.producer_kind for d in self.documents)
         self.parser = QueryParser(frozenset(self._postings))
         names = np.array(self._name_keys, dtype=str)
+        # Each certificate's last day (date ordinal); a product with no decision date is never taken for expired.
+        self._expires = np.fromiter(
+            (e.toordinal() if (e := d.expires_on) else date.max.toordinal() for d in self.documents), np.int32, n
+        )
         self._listing_order = np.lexsort((np.arange(n), names, -self._potential, -self._stars.astype(np.int16)))
 
     def __len__(self) -> int:
@@ -408,17 +419,25 @@ class SearchIndex:
         olds = {o for p in filters.places if p.kind is PlaceKind.OLD_PROVINCE for o in p.old_provinces}
         return np.isin(self._old_province, self._code_set(olds)) if olds else None
 
-    def _listed(self, mask: np.ndarray, need: int) -> tuple[list[tuple[float, int]], int]:
-        """The first ``need`` products by stars, then name (a listing by filters alone), and how many there are."""
+    def _expired(self, today: date | None) -> np.ndarray:
+        """Per product: 1 when its certificate had ended before ``today`` (none when no day is given)."""
+        if today is None:
+            return np.zeros(len(self.documents), np.int8)
+        return (self._expires < today.toordinal()).astype(np.int8)
+
+    def _listed(self, mask: np.ndarray, need: int, expired: np.ndarray) -> tuple[list[tuple[float, int]], int]:
+        """The first ``need`` products by validity, stars, then name (a listing by filters alone), and how many
+        there are."""
         order = self._listing_order[mask[self._listing_order]]
+        order = order[np.argsort(expired[order], kind="stable")]
         return [(1.0, int(i)) for i in order[:need]], len(order)
 
     def _ranked(
-        self, scores: _Scores, filters: Filters, need: int, partial: bool = False
+        self, scores: _Scores, filters: Filters, need: int, expired: np.ndarray, partial: bool = False
     ) -> tuple[list[tuple[float, int]], int]:
         mask = self._mask(filters)
         if not scores.matched:
-            return self._listed(mask, need)
+            return self._listed(mask, need, expired)
         relevance = scores.share
         bonus = self._old_place_bonus(filters)
         if bonus is not None:
@@ -444,15 +463,17 @@ class SearchIndex:
         for i in candidates.tolist():
             similarity = fuzz.token_set_ratio(scores.phrase, self._name_keys[i]) / 100.0
             scored.append((round((0.8 * float(ranking[i]) + 0.2 * similarity) * scores.confidence, 2), i))
-        scored.sort(key=lambda item: (-item[0], -self._stars[item[1]], -self._potential[item[1]], item[1]))
+        # Equally relevant: a valid certificate first (a tie-break, not a filter), then more stars.
+        scored.sort(key=lambda i: (-i[0], expired[i[1]], -self._stars[i[1]], -self._potential[i[1]], i[1]))
         return scored, total
 
     def search(
-        self, text: str, *, filters: Filters | None = None, offset: int = 0, limit: int = 10
+        self, text: str, *, filters: Filters | None = None, offset: int = 0, limit: int = 10, today: date | None = None
     ) -> SearchResult:
         """Search ``text``, narrowed by explicit ``filters``; ``offset``/``limit`` page the ranked hits. When no
         product matches, the hits are the matches without the first filter that emptied the result (``relaxed``)
-        or, failing that, the closest partial matches (``partial``)."""
+        or, failing that, the closest partial matches (``partial``). Given ``today``, of equally relevant products
+        those whose certificate had ended come last."""
         query = self.parser.parse(text)
         notice = Notice.TOO_LONG if query.truncated else None
         effective = query.filters.combined(filters) if filters else query.filters
@@ -464,15 +485,16 @@ class SearchIndex:
         if not scores.matched and not effective.active():
             return result  # nothing typed is in the catalogue, and no filter to list by
         need = offset + limit
-        ranked, total = self._ranked(scores, effective, need)
+        expired = self._expired(today)
+        ranked, total = self._ranked(scores, effective, need, expired)
         if not total and scores.matched:
             emptied_by = tuple(kind for kind in RELAX_ORDER if kind in effective.active()
-                               and self._ranked(scores, effective.without(kind), 0)[1])
+                               and self._ranked(scores, effective.without(kind), 0, expired)[1])
             result = replace(result, emptied_by=emptied_by, partial=True)
             if emptied_by:
-                ranked, total = self._ranked(scores, effective.without(emptied_by[0]), need)
+                ranked, total = self._ranked(scores, effective.without(emptied_by[0]), need, expired)
                 result = replace(result, relaxed=emptied_by[0])
             else:
-                ranked, total = self._ranked(scores, effective, need, partial=True)
+                ranked, total = self._ranked(scores, effective, need, expired, partial=True)
         hits = tuple(Hit(self.documents[i], score) for score, i in ranked[offset:need])
         return replace(result, hits=hits, total=total)

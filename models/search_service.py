@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from datetime import date
 
 from sqlmodel import col, select
 
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 _DOCUMENT_COLUMNS = (
     col(Product.id), col(Product.name), col(Producer.name), col(Producer.kind), col(Producer.province),
     col(Producer.old_province), col(Producer.ward), col(Producer.address), col(Product.group), col(Product.subgroup),
-    col(Product.stars), col(Product.potential_5), col(Product.description),
+    col(Product.stars), col(Product.potential_5), col(Product.description), col(Product.decision_date),
 )
 CHUNK = 2000  # rows read between two turns of the event loop
 
@@ -107,7 +108,8 @@ class SearchService:
             await self._rebuild
 
     async def search(
-        self, text: str, *, filters: Filters | None = None, offset: int = 0, limit: int = 10
+        self, text: str, *, filters: Filters | None = None, offset: int = 0, limit: int = 10, today: date | None = None
     ) -> SearchResult:
+        """See SearchIndex.search; ``today`` (the local day) ranks a valid certificate above an expired one."""
         index = await self.index()
-        return index.search(text, filters=filters, offset=offset, limit=limit)
+        return index.search(text, filters=filters, offset=offset, limit=limit, today=today)
