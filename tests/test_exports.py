@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 from sqlmodel import select
@@ -21,9 +23,12 @@ from models.people import BuyerProfile
 from models.requests import ContactRequest
 from models.tabular import read_bytes
 from tests.chat import NO_BUTTONS, ChatUser
+from tests.fake_telegram import FakeTelegram
+from tests.loopback import serving
 from tests.test_cli import run
 from tests.test_import import MIXED
 from tests.test_stats import known_dataset
+from tests.test_telegram import OFFICE, Running, run_channel
 
 MEMO_HEADER_VI = [
     "Mã", "Số biên bản", "Trạng thái", "Ngày tạo", "Ngày lập dự thảo", "Ngày ký", "Sự kiện", "Sản phẩm", "Số sao",
@@ -268,3 +273,30 @@ async def test_what_buyers_type_never_becomes_a_formula(sqlite_db: Database) -> 
     memos = xlsx_rows(attachment(office).data)
     assert (memos[0]["Lời nhắn"], memos[0]["Sản lượng"]) == ("Cần gấp", "'-500")
     assert memos[0]["Doanh nghiệp mua"] == "'=cmd|' /C calc'!A0"
+
+
+@pytest.fixture
+async def telegram(sqlite_db: Database) -> AsyncIterator[Running]:
+    async with serving(FakeTelegram()) as fake:
+        async for running in run_channel(sqlite_db, fake, "polling"):
+            yield running
+
+
+async def test_export_on_telegram_in_english(sqlite_db: Database, telegram: Running) -> None:
+    office = telegram.user(OFFICE)
+    await office.says("/lang")
+    await office.expect("Choose your language")
+    await office.presses("English")
+    await office.expect("English")
+    await office.says("/export products")
+    await office.expect("Product catalogue: 5 rows (XLSX).")
+    sent = await office.expect("ocop-products-")
+    assert sent.method == "sendDocument"
+    [(name, data)] = sent.files.items()
+    assert name.startswith("ocop-products-") and name.endswith(".xlsx")
+    sheet = sheet_of(data)
+    assert [cell.value for cell in sheet[1]][:4] == ["ID", "Product name", "Producer", "Producer kind"]
+    assert_ready_to_read(sheet, 24, 5)
+    assert sheet["P2"].number_format == "DD/MM/YYYY" and isinstance(sheet["P2"].value, datetime)
+    report = await import_rows(sqlite_db, read_bytes(data, name))
+    assert report.errors == [] and report.products_unchanged == 5 and not report.changed
