@@ -42,7 +42,8 @@ MIME = {
 }
 
 K = Kind
-# One Column per spreadsheet column: adding one (a memo's kind, say) is a line here and a value in the row below.
+# The columns in order; adding one (a memo's kind, say) is a Column here, a value under its key in the table's row
+# below, and its header msgid export.column.<key> (its values' msgids too, for a new vocabulary Kind).
 MEMO_COLUMNS = (
     Column("id", K.NUMBER), Column("number"), Column("status", K.MEMO_STATUS), Column("created_at", K.DATETIME),
     Column("drafted_at", K.DATETIME), Column("signed_at", K.DATETIME), Column("event"), Column("product"),
@@ -80,16 +81,19 @@ async def memo_table(session: AsyncSession) -> Table:
         .outerjoin(Event, col(Event.id) == Memo.event_id)
         .order_by(col(Memo.id))
     )
-    rows = [
-        (
-            memo.id, memo.number, memo.status, _local(memo.created_at), _local(memo.drafted_at),
-            _local(memo.signed_at), event.name if event else "", product.name, product.stars, product.group,
-            producer.name, producer.province, geography.region_of(producer.province), memo.buyer_company,
-            memo.buyer_kind, memo.buyer_name, memo.buyer_phone, memo.producer_phone, memo.producer_email,
-            memo.volume, memo.season, memo.message,
-        )
-        for memo, product, producer, event in (await session.exec(query)).all()
-    ]
+    rows = []
+    for memo, product, producer, event in (await session.exec(query)).all():
+        values = {
+            "id": memo.id, "number": memo.number, "status": memo.status, "created_at": _local(memo.created_at),
+            "drafted_at": _local(memo.drafted_at), "signed_at": _local(memo.signed_at),
+            "event": event.name if event else "", "product": product.name, "stars": product.stars,
+            "group": product.group, "producer": producer.name, "province": producer.province,
+            "region": geography.region_of(producer.province), "buyer_company": memo.buyer_company,
+            "buyer_kind": memo.buyer_kind, "buyer_name": memo.buyer_name, "buyer_phone": memo.buyer_phone,
+            "producer_phone": memo.producer_phone, "producer_email": memo.producer_email, "volume": memo.volume,
+            "season": memo.season, "message": memo.message,
+        }
+        rows.append(tuple(values[column.key] for column in MEMO_COLUMNS))
     return Table(MEMO_COLUMNS, rows)
 
 
@@ -109,12 +113,16 @@ async def request_table(session: AsyncSession) -> Table:
         hours = None
         if request.answered_at is not None:
             hours = round((request.answered_at - request.created_at).total_seconds() / 3600, 1)
-        rows.append((
-            request.id, request.status, _local(request.created_at), _local(request.answered_at), hours,
-            product.name, product.stars, producer.name, producer.province, geography.region_of(producer.province),
-            buyer.display_name, profile.company if profile else "", memo.id if memo else None,
-            event.name if event else "", request.volume, request.season, request.message,
-        ))
+        values = {
+            "id": request.id, "status": request.status, "created_at": _local(request.created_at),
+            "answered_at": _local(request.answered_at), "response_hours": hours, "product": product.name,
+            "stars": product.stars, "producer": producer.name, "province": producer.province,
+            "region": geography.region_of(producer.province), "buyer": buyer.display_name,
+            "buyer_company": profile.company if profile else "", "memo_id": memo.id if memo else None,
+            "event": event.name if event else "", "volume": request.volume, "season": request.season,
+            "message": request.message,
+        }
+        rows.append(tuple(values[column.key] for column in REQUEST_COLUMNS))
     return Table(REQUEST_COLUMNS, rows)
 
 

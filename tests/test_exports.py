@@ -14,13 +14,19 @@ from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 from sqlmodel import select
 
+from handlers.exports import labelled
+from handlers.i18n import translator
 from handlers.messages import Attachment
 from models.audit import AuditLog
-from models.catalog_import import import_rows
+from models.catalog_export import COLUMNS, PRODUCT_COLUMNS
+from models.catalog_import import import_rows, match_headers
 from models.db import Database
-from models.memos import Memo
-from models.people import BuyerProfile
-from models.requests import ContactRequest
+from models.exports import MEMO_COLUMNS, REQUEST_COLUMNS
+from models.memos import Memo, MemoStatus
+from models.ocop import Group, ProducerKind
+from models.people import BuyerKind, BuyerProfile
+from models.requests import ContactRequest, RequestStatus
+from models.sheet import Kind, Table
 from models.tabular import read_bytes
 from tests.chat import NO_BUTTONS, ChatUser
 from tests.fake_telegram import FakeTelegram
@@ -300,3 +306,18 @@ async def test_export_on_telegram_in_english(sqlite_db: Database, telegram: Runn
     assert sheet["P2"].number_format == "DD/MM/YYYY" and isinstance(sheet["P2"].value, datetime)
     report = await import_rows(sqlite_db, read_bytes(data, name))
     assert report.errors == [] and report.products_unchanged == 5 and not report.changed
+
+
+@pytest.mark.parametrize("language", ["vi", "en"])
+def test_every_header_and_code_has_words_and_product_headers_import(language: str) -> None:
+    t = translator(language)
+    for column in (*MEMO_COLUMNS, *REQUEST_COLUMNS, *PRODUCT_COLUMNS):
+        assert t(f"export.column.{column.key}") != f"export.column.{column.key}"
+    codes = {Kind.MEMO_STATUS: MemoStatus, Kind.REQUEST_STATUS: RequestStatus, Kind.BUYER_KIND: BuyerKind,
+             Kind.PRODUCER_KIND: ProducerKind, Kind.GROUP: Group}
+    for kind, vocabulary in codes.items():
+        for code in vocabulary:
+            assert t(f"{kind.value}.{code.value}") != f"{kind.value}.{code.value}"
+    header = labelled(Table(PRODUCT_COLUMNS, []), t).header
+    importable = {i: key for i, key in enumerate(COLUMNS) if key not in ("id", "region", "group_name", "expires_on")}
+    assert match_headers(list(header)) == importable  # the labelled catalogue's headers are the importer's
