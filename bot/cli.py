@@ -24,9 +24,10 @@ from bot.web import make_app, start_site
 from handlers.app import Conversation
 from handlers.catalog_admin import explain
 from handlers.context import Services
+from handlers.exports import labelled
 from handlers.i18n import translator
 from models.catalog import catalog_summary
-from models.catalog_export import COLUMNS, product_rows
+from models.catalog_export import COLUMNS, product_table
 from models.catalog_import import BATCH_ROWS, ImportFileError, ImportReport, import_file
 from models.db import Database
 from models.lexicon import gloss
@@ -34,7 +35,8 @@ from models.ocop import Group
 from models.sample import load_sample_if_empty
 from models.search import MAX_QUERY_CHARS, Hit, Notice, SearchIndex, SearchResult
 from models.search_service import load_documents
-from models.tabular import UnreadableFile, write_csv, write_xlsx
+from models.sheet import machine_rows
+from models.tabular import Sheet, UnreadableFile, write_csv, write_workbook
 
 log = logging.getLogger("ocop_bot")
 Command = Callable[[argparse.Namespace, Settings], Awaitable[int]]
@@ -75,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("what", choices=["products"])
     exp.add_argument("--format", choices=["csv", "xlsx"], default="csv")
     exp.add_argument("--output", type=Path, help="file to write (CSV goes to stdout when omitted)")
+    exp.add_argument(
+        "--labels", choices=["vi", "en"],
+        help="headers and values for people, in Vietnamese or English, dates dd/mm/yyyy (default: machine columns);"
+        " either form imports back unchanged",
+    )
     exp.set_defaults(handler=cmd_export)
     return parser
 
@@ -344,23 +351,27 @@ def format_result(result: SearchResult) -> str:
 async def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     db = await open_database(settings)
     try:
-        rows = await product_rows(db)
+        table = await product_table(db)
     finally:
         await db.dispose()
+    if args.labels:
+        t = translator(args.labels)
+        sheet = labelled(table, t, t("export.kind.products"))
+    else:
+        sheet = Sheet(COLUMNS, machine_rows(table))
     if args.format == "xlsx":
         if args.output is None:
             print("ocop-bot export: --output FILE is required for xlsx", file=sys.stderr)
             return 2
-        write_xlsx(COLUMNS, rows, args.output)
+        write_workbook([sheet], args.output)
     elif args.output is None:
-        write_csv(COLUMNS, rows, sys.stdout)
+        write_csv(sheet.header, sheet.rows, sys.stdout)
     else:
         with args.output.open("w", encoding="utf-8-sig", newline="") as out:
-            write_csv(COLUMNS, rows, out)
+            write_csv(sheet.header, sheet.rows, out)
     if args.output:
-        print(f"wrote {len(rows)} products to {args.output}", file=sys.stderr)
+        print(f"wrote {len(sheet.rows)} products to {args.output}", file=sys.stderr)
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -11,27 +11,42 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models import geography
 from models.catalog import Producer, Product
 from models.db import Database
-from models.ocop import Group
+from models.sheet import Column, Kind, Table, machine_rows
 
-COLUMNS = (
-    "id", "name", "producer", "producer_kind", "address", "ward", "province", "old_province", "region", "group",
-    "group_name", "subgroup", "stars", "potential_5", "decision_no", "decision_date", "expires_on", "phone",
-    "email", "description", "unit", "capacity", "season", "photo",
+K = Kind
+PRODUCT_COLUMNS = (
+    Column("id", K.NUMBER), Column("name"), Column("producer"), Column("producer_kind", K.PRODUCER_KIND),
+    Column("address"), Column("ward"), Column("province"), Column("old_province"), Column("region"),
+    Column("group", K.NUMBER), Column("group_name", K.GROUP), Column("subgroup"), Column("stars", K.STARS),
+    Column("potential_5", K.YES_NO), Column("decision_no"), Column("decision_date", K.DATE),
+    Column("expires_on", K.DATE), Column("phone"), Column("email"), Column("description"), Column("unit"),
+    Column("capacity"), Column("season"), Column("photo"),
 )
+COLUMNS = tuple(column.key for column in PRODUCT_COLUMNS)  # the machine header
 
 
 async def product_rows(db: Database, *, include_hidden: bool = False) -> list[Sequence[Any]]:
-    """One row per product, in COLUMNS order, sorted by id."""
+    """One row per product, in COLUMNS order, sorted by id, as machine columns hold it."""
     async with db.session() as session:
         return await product_rows_in(session, include_hidden=include_hidden)
 
 
 async def product_rows_in(session: AsyncSession, *, include_hidden: bool = False) -> list[Sequence[Any]]:
+    return list(machine_rows(await product_table_in(session, include_hidden=include_hidden)))
+
+
+async def product_table(db: Database, *, include_hidden: bool = False) -> Table:
+    async with db.session() as session:
+        return await product_table_in(session, include_hidden=include_hidden)
+
+
+async def product_table_in(session: AsyncSession, *, include_hidden: bool = False) -> Table:
+    """The catalogue with typed values (codes, numbers, dates), to be written as machine or human columns."""
     query = select(Product, Producer).join(Producer).order_by(col(Product.id))
     if not include_hidden:
         query = query.where(col(Product.hidden).is_(False))
     pairs = (await session.exec(query)).all()
-    return [_row(product, producer) for product, producer in pairs]
+    return Table(PRODUCT_COLUMNS, [_row(product, producer) for product, producer in pairs])
 
 
 def _row(product: Product, producer: Producer) -> tuple[Any, ...]:
@@ -46,13 +61,13 @@ def _row(product: Product, producer: Producer) -> tuple[Any, ...]:
         producer.old_province or "",
         geography.region_of(producer.province),
         product.group,
-        Group(product.group).label,
+        product.group,
         product.subgroup,
         product.stars,
-        "x" if product.potential_5 else "",
+        product.potential_5,
         product.decision_no,
-        product.decision_date.isoformat() if product.decision_date else "",
-        product.expires_on.isoformat() if product.expires_on else "",
+        product.decision_date,
+        product.expires_on,
         producer.phone,
         producer.email,
         product.description,

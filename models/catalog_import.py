@@ -37,9 +37,11 @@ BATCH_ROWS = 500  # rows validated and written per transaction
 ANNOUNCE_BATCHES = 20  # batches between two bumps of the catalogue version (each makes every process reindex)
 HEADER_ROWS = 15  # the header row is looked for among the first rows (title rows may come before it)
 
-# field -> header spellings seen in provincial lists and in our own export (compared after normalize()).
+# field -> header spellings seen in provincial lists and in our own exports, machine and labelled in either language
+# (compared after normalize()).
 HEADERS: dict[str, tuple[str, ...]] = {
-    "name": ("ten san pham", "san pham", "ten sp", "ten san pham ocop", "ten san pham dat ocop", "name", "product"),
+    "name": ("ten san pham", "san pham", "ten sp", "ten san pham ocop", "ten san pham dat ocop", "name", "product",
+             "product name"),
     "producer": (
         "chu the", "ten chu the", "chu the san xuat", "chu the ocop", "ten chu the san xuat", "don vi san xuat",
         "chu the san pham", "ten chu the ocop", "producer", "owner",
@@ -52,7 +54,7 @@ HEADERS: dict[str, tuple[str, ...]] = {
     "group": ("nhom san pham", "nhom", "nganh", "nhom nganh", "bo nganh", "group"),
     "subgroup": ("phan nhom", "phan nhom san pham", "subgroup"),
     "stars": ("so sao", "xep hang", "hang sao", "sao", "ket qua xep hang", "ket qua danh gia", "stars"),
-    "potential_5": ("tiem nang 5 sao", "san pham tiem nang 5 sao", "potential 5"),
+    "potential_5": ("tiem nang 5 sao", "san pham tiem nang 5 sao", "potential 5", "potential 5 stars"),
     "decision_no": ("so quyet dinh", "so qd", "quyet dinh", "quyet dinh cong nhan", "decision no"),
     "decision_date": ("ngay quyet dinh", "ngay qd", "ngay cap", "ngay cong nhan", "ngay ban hanh", "decision date"),
     "phone": ("dien thoai", "so dien thoai", "sdt", "phone"),

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -16,14 +15,14 @@ from models import geography
 from models.admin import require_admin
 from models.audit import record
 from models.catalog import Producer, Product
-from models.catalog_export import COLUMNS as PRODUCT_COLUMNS
-from models.catalog_export import product_rows_in
+from models.catalog_export import product_table_in
 from models.clock import TIMEZONE
 from models.events import Event
 from models.memos import Memo
 from models.people import BuyerProfile, User
 from models.requests import ContactRequest
-from models.tabular import write_csv, write_xlsx
+from models.sheet import Column, Kind, Table
+from models.tabular import Sheet, write_csv, write_workbook
 
 
 class ExportKind(StrEnum):
@@ -42,21 +41,23 @@ MIME = {
     ExportFormat.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 
+K = Kind
+# The columns in order; adding one (a memo's kind, say) is a Column here, a value under its key in the table's row
+# below, and its header msgid export.column.<key> (its values' msgids too, for a new vocabulary Kind).
 MEMO_COLUMNS = (
-    "id", "number", "status", "created_at", "drafted_at", "signed_at", "event", "product", "stars", "group",
-    "producer", "province", "region", "buyer_company", "buyer_kind", "buyer_name", "buyer_phone", "producer_phone",
-    "producer_email", "volume", "season", "message",
+    Column("id", K.NUMBER), Column("number"), Column("status", K.MEMO_STATUS), Column("created_at", K.DATETIME),
+    Column("drafted_at", K.DATETIME), Column("signed_at", K.DATETIME), Column("event"), Column("product"),
+    Column("stars", K.STARS), Column("group", K.GROUP), Column("producer"), Column("province"), Column("region"),
+    Column("buyer_company"), Column("buyer_kind", K.BUYER_KIND), Column("buyer_name"), Column("buyer_phone"),
+    Column("producer_phone"), Column("producer_email"), Column("volume"), Column("season"), Column("message"),
 )
 REQUEST_COLUMNS = (
-    "id", "status", "created_at", "answered_at", "response_hours", "product", "stars", "producer", "province",
-    "region", "buyer", "buyer_company", "memo_id", "event", "volume", "season", "message",
+    Column("id", K.NUMBER), Column("status", K.REQUEST_STATUS), Column("created_at", K.DATETIME),
+    Column("answered_at", K.DATETIME), Column("response_hours", K.NUMBER), Column("product"),
+    Column("stars", K.STARS), Column("producer"), Column("province"), Column("region"), Column("buyer"),
+    Column("buyer_company"), Column("memo_id", K.NUMBER), Column("event"), Column("volume"), Column("season"),
+    Column("message"),
 )
-
-
-@dataclass(frozen=True)
-class Table:
-    columns: Sequence[str]
-    rows: list[Sequence[Any]]
 
 
 @dataclass(frozen=True)
@@ -67,8 +68,9 @@ class ExportFile:
     rows: int
 
 
-def _local(moment: datetime | None) -> str:
-    return moment.astimezone(TIMEZONE).strftime("%Y-%m-%d %H:%M") if moment else ""
+def _local(moment: datetime | None) -> datetime | None:
+    """The office's local time, without time zone (spreadsheets have none)."""
+    return moment.astimezone(TIMEZONE).replace(tzinfo=None) if moment else None
 
 
 async def memo_table(session: AsyncSession) -> Table:
@@ -79,16 +81,19 @@ async def memo_table(session: AsyncSession) -> Table:
         .outerjoin(Event, col(Event.id) == Memo.event_id)
         .order_by(col(Memo.id))
     )
-    rows = [
-        (
-            memo.id, memo.number, memo.status, _local(memo.created_at), _local(memo.drafted_at),
-            _local(memo.signed_at), event.name if event else "", product.name, product.stars, product.group,
-            producer.name, producer.province, geography.region_of(producer.province), memo.buyer_company,
-            memo.buyer_kind, memo.buyer_name, memo.buyer_phone, memo.producer_phone, memo.producer_email,
-            memo.volume, memo.season, memo.message,
-        )
-        for memo, product, producer, event in (await session.exec(query)).all()
-    ]
+    rows = []
+    for memo, product, producer, event in (await session.exec(query)).all():
+        values = {
+            "id": memo.id, "number": memo.number, "status": memo.status, "created_at": _local(memo.created_at),
+            "drafted_at": _local(memo.drafted_at), "signed_at": _local(memo.signed_at),
+            "event": event.name if event else "", "product": product.name, "stars": product.stars,
+            "group": product.group, "producer": producer.name, "province": producer.province,
+            "region": geography.region_of(producer.province), "buyer_company": memo.buyer_company,
+            "buyer_kind": memo.buyer_kind, "buyer_name": memo.buyer_name, "buyer_phone": memo.buyer_phone,
+            "producer_phone": memo.producer_phone, "producer_email": memo.producer_email, "volume": memo.volume,
+            "season": memo.season, "message": memo.message,
+        }
+        rows.append(tuple(values[column.key] for column in MEMO_COLUMNS))
     return Table(MEMO_COLUMNS, rows)
 
 
@@ -105,40 +110,49 @@ async def request_table(session: AsyncSession) -> Table:
     )
     rows = []
     for request, product, producer, buyer, profile, memo, event in (await session.exec(query)).all():
-        hours = ""
+        hours = None
         if request.answered_at is not None:
             hours = round((request.answered_at - request.created_at).total_seconds() / 3600, 1)
-        rows.append((
-            request.id, request.status, _local(request.created_at), _local(request.answered_at), hours,
-            product.name, product.stars, producer.name, producer.province, geography.region_of(producer.province),
-            buyer.display_name, profile.company if profile else "", memo.id if memo else "",
-            event.name if event else "", request.volume, request.season, request.message,
-        ))
+        values = {
+            "id": request.id, "status": request.status, "created_at": _local(request.created_at),
+            "answered_at": _local(request.answered_at), "response_hours": hours, "product": product.name,
+            "stars": product.stars, "producer": producer.name, "province": producer.province,
+            "region": geography.region_of(producer.province), "buyer": buyer.display_name,
+            "buyer_company": profile.company if profile else "", "memo_id": memo.id if memo else None,
+            "event": event.name if event else "", "volume": request.volume, "season": request.season,
+            "message": request.message,
+        }
+        rows.append(tuple(values[column.key] for column in REQUEST_COLUMNS))
     return Table(REQUEST_COLUMNS, rows)
 
 
 async def product_table(session: AsyncSession) -> Table:
     """The catalogue in the importer's shape: an exported file imports back unchanged."""
-    return Table(PRODUCT_COLUMNS, await product_rows_in(session))
+    return await product_table_in(session)
 
 
 TABLES = {ExportKind.MEMOS: memo_table, ExportKind.REQUESTS: request_table, ExportKind.PRODUCTS: product_table}
 
 
-def encode(table: Table, fmt: ExportFormat) -> bytes:
+Render = Callable[[Table], Sheet]  # a table worded for its reader (handlers/exports.labelled)
+
+
+def encode(sheet: Sheet, fmt: ExportFormat) -> bytes:
     if fmt is ExportFormat.CSV:
         text = io.StringIO()
-        write_csv(table.columns, table.rows, text)
+        write_csv(sheet.header, sheet.rows, text)
         return text.getvalue().encode("utf-8-sig")
     buffer = io.BytesIO()
-    write_xlsx(table.columns, table.rows, buffer)
+    write_workbook([sheet], buffer)
     return buffer.getvalue()
 
 
-async def export(session: AsyncSession, admin: User, kind: ExportKind, fmt: ExportFormat, now: datetime) -> ExportFile:
-    """A file for an admin; exports hold contact details, so each one is audited."""
+async def export(
+    session: AsyncSession, admin: User, kind: ExportKind, fmt: ExportFormat, now: datetime, render: Render
+) -> ExportFile:
+    """A file for an admin, worded by ``render``; exports hold contact details, so each one is audited."""
     require_admin(admin)
     table = await TABLES[kind](session)
     record(session, admin.id, "export", kind.value, now, f"{fmt.value}, {len(table.rows)} rows")
     filename = f"ocop-{kind.value}-{now.astimezone(TIMEZONE):%Y%m%d-%H%M}.{fmt.value}"
-    return ExportFile(filename, encode(table, fmt), MIME[fmt], len(table.rows))
+    return ExportFile(filename, encode(render(table), fmt), MIME[fmt], len(table.rows))

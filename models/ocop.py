@@ -107,6 +107,7 @@ _KIND_SYNONYMS: dict[str, ProducerKind] = {
     "co so": ProducerKind.HOUSEHOLD,
     "ho gia dinh": ProducerKind.HOUSEHOLD,
     "to hop tac": ProducerKind.COOPERATIVE_GROUP,
+    "household business": ProducerKind.HOUSEHOLD,  # as our English exports write it
 }
 _KIND_SYNONYMS.update({kind.value.replace("_", " "): kind for kind in ProducerKind})
 
