@@ -92,6 +92,8 @@ async def journey(running: Running) -> None:
     buyer, producer, office = running.user(BUYER), running.user(PRODUCER), running.user(OFFICE)
 
     await office.says("/claimcode HTX Mật ong Mèo Vạc")
+    await office.expect("Cấp mã nhận hồ sơ cho chủ thể này")
+    await office.presses("Cấp mã")
     code = re.search(r"Vạc»: ([A-Z0-9]+)", (await office.expect("Mã nhận hồ sơ")).text)
     assert code
 
