@@ -8,7 +8,8 @@ XLSX from a copy of its rows in a temporary file made by the first reading (open
 
 Writing neutralises what a spreadsheet program would run: a text cell starting with ``= + - @`` TAB or CR gets a
 leading ``'`` (and reading takes it off again, so an exported file imports back unchanged); characters XML 1.0
-forbids are removed.
+forbids are removed. Dates are written dd/mm/yyyy (real date cells in XLSX); an XLSX sheet has a bold, frozen header
+row with filters and columns sized to what they hold.
 """
 
 from __future__ import annotations
@@ -17,17 +18,21 @@ import codecs
 import csv
 import io
 import marshal
+import re
 import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
 from xml.etree import ElementTree
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, WriteOnlyCell
 from openpyxl.reader.excel import ExcelReader
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 
 from models.errors import ImportProblem
 
@@ -336,17 +341,98 @@ def unneutralise(text: str) -> str:
     return text
 
 
+DATE_FORMAT = "DD/MM/YYYY"  # how people in Vietnam write dates, as an XLSX number format
+DATETIME_FORMAT = "DD/MM/YYYY HH:MM"
+_MIN_WIDTH, _MAX_WIDTH = 6, 50  # column widths, in characters
+_WIDTH_SAMPLE = 1000  # rows looked at to size the columns
+_HEADER_FONT = Font(bold=True)
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.strftime("%d/%m/%Y %H:%M")
+    if isinstance(value, date):
+        return value.strftime("%d/%m/%Y")
+    return neutralise(value)
+
+
 def write_csv(header: Sequence[str], rows: Iterable[Sequence[Any]], out: io.TextIOBase | Any) -> None:
+    """Rows as CSV; dates as dd/mm/yyyy."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([neutralise(cell) for cell in header])
     for row in rows:
-        writer.writerow([neutralise(cell) for cell in row])
+        writer.writerow([_csv_cell(cell) for cell in row])
 
 
-def write_xlsx(header: Sequence[str], rows: Iterable[Sequence[Any]], path_or_stream: Path | io.BytesIO) -> None:
+@dataclass(frozen=True)
+class Sheet:
+    header: Sequence[str]
+    rows: Sequence[Sequence[Any]]
+    title: str = ""
+
+
+def write_xlsx(header: Sequence[str], rows: Iterable[Sequence[Any]], path_or_stream: Path | io.BytesIO,
+               title: str = "") -> None:
+    write_workbook([Sheet(header, list(rows), title)], path_or_stream)
+
+
+def write_workbook(sheets: Sequence[Sheet], path_or_stream: Path | io.BytesIO) -> None:
+    """Sheets that open ready to read: a bold, frozen header with filters, columns as wide as what they hold, and
+    dates as date cells shown dd/mm/yyyy."""
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet()
-    sheet.append([neutralise(cell) for cell in header])
-    for row in rows:
-        sheet.append([neutralise(cell) for cell in row])
+    for sheet in sheets:
+        _write_sheet(workbook, sheet)
     workbook.save(path_or_stream)
+
+
+def _write_sheet(workbook: Workbook, sheet: Sheet) -> None:
+    out = workbook.create_sheet(_sheet_title(sheet.title) or None)
+    for index, width in enumerate(_widths(sheet), start=1):
+        out.column_dimensions[get_column_letter(index)].width = width
+    out.freeze_panes = "A2"
+    header = []
+    for text in sheet.header:
+        cell = WriteOnlyCell(out, neutralise(text))
+        cell.font = _HEADER_FONT
+        header.append(cell)
+    out.append(header)
+    for row in sheet.rows:
+        out.append([_xlsx_cell(out, value) for value in row])
+    if sheet.header:
+        out.auto_filter.ref = f"A1:{get_column_letter(len(sheet.header))}{len(sheet.rows) + 1}"
+
+
+def _xlsx_cell(sheet: Any, value: Any) -> Any:
+    if isinstance(value, datetime):
+        cell = WriteOnlyCell(sheet, value.replace(tzinfo=None))
+        cell.number_format = DATETIME_FORMAT
+        return cell
+    if isinstance(value, date):
+        cell = WriteOnlyCell(sheet, value)
+        cell.number_format = DATE_FORMAT
+        return cell
+    return neutralise(value)
+
+
+def _shown_length(value: Any) -> int:
+    if isinstance(value, datetime):
+        return len(DATETIME_FORMAT)
+    if isinstance(value, date):
+        return len(DATE_FORMAT)
+    if value is None:
+        return 0
+    return max((len(line) for line in str(value).splitlines()), default=0)
+
+
+def _widths(sheet: Sheet) -> list[float]:
+    """Each column as wide as its header (plus the filter button) or its longest value among the first rows."""
+    widths = [len(str(text)) + 3 for text in sheet.header]
+    for row in sheet.rows[:_WIDTH_SAMPLE]:
+        for index, value in enumerate(row[: len(widths)]):
+            widths[index] = max(widths[index], _shown_length(value) + 1)
+    return [float(min(max(width, _MIN_WIDTH), _MAX_WIDTH)) for width in widths]
+
+
+def _sheet_title(title: str) -> str:
+    """A title Excel accepts: at most 31 characters, none of ``[]:*?/\\``."""
+    return re.sub(r"[\[\]:*?/\\]", " ", title).strip()[:31]
