@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 
 from bot.broadcast_transports import Transport
 from bot.channel import ChannelSpec, RecentSends, Shared
-from bot.channels import configured
+from bot.channels import registry
 from bot.config import BroadcastSettings, Settings
 from bot.links import link_signer
 from bot.pacing import Pacer
@@ -624,12 +624,16 @@ def build_sender(
     shared: Shared | None = None,
     channels: Sequence[ChannelSpec] | None = None,
 ) -> BroadcastSender | None:
-    """The sender for the configured channels that declare a broadcast lane (bot/channels.py); None when none can
-    broadcast. ``shared`` is the process's (the replies counted for the lanes to give way to, the channels' pacers
-    shared with their lanes); a Zalo lane calls the API through a channel client of its own (not started: it only
-    sends)."""
+    """The sender for the configured channels that declare a broadcast lane (bot/channels.py), and the lanes that
+    need no platform (the console's); None when none can broadcast. ``shared`` is the process's (the replies
+    counted for the lanes to give way to, the channels' pacers shared with their lanes); a Zalo lane calls the API
+    through a channel client of its own (not started: it only sends)."""
     if shared is None:
         conversation = Conversation(build_services(settings, db, channels))
         shared = Shared(settings, conversation, link_signer(settings.web), RecentSends())
-    lanes = [spec.broadcast(shared) for spec in configured(settings, channels) if spec.broadcast is not None]
+    lanes = [
+        spec.broadcast(shared)
+        for spec in (registry() if channels is None else channels)
+        if spec.broadcast is not None and (spec.lane_always or spec.configured(settings))
+    ]
     return BroadcastSender(db, lanes, settings.broadcast, clock=clock) if lanes else None

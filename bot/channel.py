@@ -83,6 +83,8 @@ class ChannelSpec:
     admins: str  # the key of [admins] listing its admins' user ids (both Zalo channels read "zalo")
     build: Callable[[Shared], ChannelRuntime]  # the runtime, not started
     broadcast: Callable[[Shared], Lane] | None = None  # its broadcast lane (transport and limits); None: no broadcasts
+    lane_always: bool = False  # its lane needs no platform (the console: terminals read the database): every
+    # broadcast sender runs it, whether the channel is configured or not
 
 
 def never(_settings: Settings) -> bool:

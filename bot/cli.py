@@ -15,6 +15,7 @@ from bot.broadcast_sender import build_sender
 from bot.channel import ChannelRuntime, ChannelSpec, RecentSends, Shared
 from bot.channels import configured, how_to_enable
 from bot.config import ConfigError, Settings, load_settings
+from bot.console import CHANNEL as CONSOLE_CHANNEL
 from bot.console import ConsoleChannel, console_services, default_user
 from bot.housekeeping import housekeeping
 from bot.links import link_signer
@@ -133,7 +134,7 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             return await serve(settings, db)
         print(f"No channel is configured (set {how_to_enable()}): starting the console chat. Try: che thai nguyen")
         services = build_services(settings, db)
-        await chat(services, ConsoleChannel(Conversation(services), default_user()))
+        await chat(settings, services, ConsoleChannel(Conversation(services), default_user()))
         return 0
     finally:
         await db.dispose()
@@ -224,11 +225,21 @@ async def _until_stopped(stop: asyncio.Event, channels: list[asyncio.Task[None]]
     return 1
 
 
-async def chat(services: Services, console: ConsoleChannel) -> None:
-    """The console channel and the process's housekeeping until the input ends."""
-    async with housekeeping(services):
-        await console.start()
-        await console.run()
+async def chat(settings: Settings, services: Services, console: ConsoleChannel) -> None:
+    """The console channel, the process's housekeeping and a broadcast sender for the console's lane (a broadcast
+    composed in a terminal reaches the other terminals with no server running) until the input ends."""
+    shared = Shared(settings, console.conversation, link_signer(settings.web), RecentSends())
+    sender = build_sender(settings, services.db, clock=services.clock, shared=shared, channels=[CONSOLE_CHANNEL])
+    assert sender is not None  # the console's lane needs no platform
+    sending = asyncio.create_task(sender.run(), name="broadcasts")
+    try:
+        async with housekeeping(services):
+            await console.start()
+            await console.run()
+    finally:
+        await sender.close()
+        sending.cancel()
+        await asyncio.gather(sending, return_exceptions=True)
 
 
 async def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
@@ -237,7 +248,7 @@ async def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
         if settings.catalog.load_sample_when_empty:
             await load_sample_if_empty(db)
         services = console_services(build_services(settings, db), args.user, args.role == "admin")
-        await chat(services, ConsoleChannel(Conversation(services), args.user, begin_as=args.role))
+        await chat(settings, services, ConsoleChannel(Conversation(services), args.user, begin_as=args.role))
         return 0
     finally:
         await db.dispose()

@@ -2,6 +2,10 @@
 
 Several terminals with different ``--user`` names play buyer, producer and office against one SQLite file;
 notifications reach each terminal through the database outbox and the channel's pump, as on the other channels.
+Broadcasts too: the console's broadcast lane (``ConsoleTransport``, run by every broadcast sender, including the one
+each terminal runs) writes them to the recipient's outbox, and their terminal shows them within a second. (With
+SQLite there is no sender lock: two terminals whose senders pick the same recipient at the same moment may both
+write it.)
 Input is read line by line, so it can be scripted; the chat ends with the input (Ctrl-D). Files (memos, exports,
 charts) are saved to data/documents/. ``serve`` never starts it: ``ocop-bot chat`` does, and ``ocop-bot run`` when
 no other channel is configured.
@@ -19,7 +23,10 @@ from typing import Any, TextIO
 
 from aiohttp import web
 
-from bot.channel import ChannelRuntime, ChannelSpec, never
+from bot.broadcast_sender import Lane, SendRate
+from bot.broadcast_transports import Transport
+from bot.channel import ChannelRuntime, ChannelSpec, Shared, never
+from handlers import outgoing
 from handlers.actions import Answer
 from handlers.app import Conversation
 from handlers.context import Services
@@ -27,9 +34,13 @@ from handlers.delivery import queue_notifications
 from handlers.memos import load_document
 from handlers.messages import CONSOLE, Attachment, Incoming
 from handlers.render import Rendered
+from models import outbox
+from models.stored_files import StoredFile
 
 CHANNEL_NAME = "console"
 DOCUMENTS = Path("data/documents")
+BROADCAST_RATE = 200.0  # messages a second written to terminals' outboxes (the database is the only limit)
+BROADCAST_IN_FLIGHT = 10
 
 # `ocop-bot chat --as buyer|producer`: what the terminal says first — /start, then the answer to its first question
 # (the role), as the button would.
@@ -139,6 +150,30 @@ def console_services(services: Services, user: str, as_admin: bool) -> Services:
     return replace(services, admin_ids=admins)
 
 
+class ConsoleTransport(Transport):
+    """Broadcasts to console users: each message written to the user's chat in the outbox, which their terminal
+    drains (``ConsoleChannel.deliver_notifications``), as it does their notifications."""
+
+    channel = CHANNEL_NAME
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def send(self, chat_id: str, text: str, photo: str | StoredFile = "") -> str:
+        link = photo if isinstance(photo, str) else ""  # a picture kept for it cannot be shown in a terminal
+        part = Rendered(f"{text}\n{link}" if link else text)
+        now = self.services.clock.now()
+        async with self.services.db.transaction() as session:
+            message_id = await outbox.add(session, CHANNEL_NAME, chat_id, await outgoing.encode(session, part, now),
+                                          now=now)
+        return str(message_id)
+
+
+def broadcast_lane(shared: Shared) -> Lane:
+    return Lane(ConsoleTransport(shared.conversation.services), SendRate(BROADCAST_RATE, interactive=shared.replies),
+                BROADCAST_IN_FLIGHT)
+
+
 CHANNEL = ChannelSpec(
     name=CHANNEL_NAME,
     section="",  # nothing to configure but its admins
@@ -146,4 +181,6 @@ CHANNEL = ChannelSpec(
     configured=never,  # a terminal of its own: `ocop-bot chat`
     admins="console",
     build=lambda shared: ConsoleChannel(shared.conversation, default_user()),
+    broadcast=broadcast_lane,
+    lane_always=True,
 )

@@ -226,6 +226,11 @@ class EditEvent(Action):
     field: str = ""
 
 
+@action("el")
+class ExportRegistrants(Action):
+    event: int
+
+
 @action("ex")
 class CancelEvent(Action):
     event: int

@@ -1,19 +1,20 @@
-"""Admin commands of the conversation flow: producer claim codes; granting and revoking admin rights."""
+"""Admin commands of the conversation flow: producer claim codes (found, shown, confirmed, then issued); granting
+and revoking admin rights."""
 
 from __future__ import annotations
 
+from handlers import flow
 from handlers.actions import GrantAdmin, IssueClaimCode, RevokeAdmin, positive
 from handlers.context import Context
+from handlers.flow import Flow, Kind, Option, Question, Step
 from handlers.messages import Button, Reply
 from models import admin as admins
 from models import parse
 from models.audit import recent
-from models.catalog import Producer, find_producers
-from models.claims import CODE_VALID, issue_code
+from models.claims import CODE_VALID, Candidate, claim_candidate, claim_candidates, issue_code
 from models.clock import TIMEZONE
 from models.errors import AdminChangeRefused, NotAuthorised, Stale, StaleAction
 from models.people import User
-from models.text import normalize
 
 
 def require_admin(ctx: Context) -> None:
@@ -22,7 +23,8 @@ def require_admin(ctx: Context) -> None:
 
 
 async def claim_code(ctx: Context, arg: str) -> None:
-    """/claimcode PRODUCER (name, or id as "12" or "#12"): a one-time code the producer types to claim their record."""
+    """/claimcode PRODUCER (name, or id as "12" or "#12"): the producer found is shown and the office confirms
+    before a one-time code is issued (the code the producer types to claim their record)."""
     require_admin(ctx)
     text = arg.strip()
     if not text:
@@ -30,32 +32,68 @@ async def claim_code(ctx: Context, arg: str) -> None:
         return
     producer_id = parse.record_id(text)
     if producer_id is not None:
-        producer = await ctx.session.get(Producer, producer_id)
-        producers = [producer] if producer else []
+        found = await claim_candidate(ctx.session, producer_id)
+        candidates = [found] if found else []
     else:
-        producers = await find_producers(ctx.session, text)
-        exact = [p for p in producers if p.name_key == normalize(text)]
-        producers = exact if len(exact) == 1 else producers
-    if not producers:
+        candidates = await claim_candidates(ctx.session, text)
+    if not candidates:
         ctx.say("claimcode.not_found", query=text[:100])
-    elif len(producers) == 1:
-        await _issue(ctx, producers[0])
+    elif len(candidates) == 1:
+        await flow.begin(ctx, CLAIM, at="confirm", pick=str(candidates[0].producer.id))
     else:
-        rows = [[Button(f"{p.name} — {p.province}", IssueClaimCode(p.id or 0).encode())] for p in producers]
-        ctx.say("claimcode.pick", buttons=rows)
+        await flow.begin(ctx, CLAIM, candidates=[c.producer.id for c in candidates])
 
 
 async def pick(ctx: Context, action: IssueClaimCode) -> None:
+    """A producer's button (of an earlier version's list): shown, to confirm."""
     require_admin(ctx)
-    producer = await ctx.session.get(Producer, positive(action.producer))
-    if producer is None:
+    found = await claim_candidate(ctx.session, positive(action.producer))
+    if found is None:
         raise StaleAction("no such producer", Stale.GONE)
-    await _issue(ctx, producer)
+    await flow.begin(ctx, CLAIM, at="confirm", pick=str(action.producer))
 
 
-async def _issue(ctx: Context, producer: Producer) -> None:
+def _described(ctx: Context, found: Candidate) -> str:
+    producer = found.producer
+    return ctx.t("claimcode.candidate", name=producer.name, province=producer.province or "—", n=found.products)
+
+
+async def _ask_pick(ctx: Context) -> Question:
+    options = []
+    for producer_id in ctx.state.data.get("candidates", []):
+        found = await claim_candidate(ctx.session, int(producer_id))
+        if found is not None:
+            options.append(Option(str(producer_id), _described(ctx, found)))
+    return Question(ctx.t("claimcode.pick"), options, cancel=True)
+
+
+async def _chosen(ctx: Context) -> Candidate:
+    found = await claim_candidate(ctx.session, parse.number(str(ctx.state.data.get("pick"))) or 0)
+    if found is None:
+        ctx.state.leave()
+        raise StaleAction("the producer is gone", Stale.GONE)
+    return found
+
+
+async def _ask_confirm(ctx: Context) -> Question:
+    found = await _chosen(ctx)
+    text = ctx.t("claimcode.confirm", producer=_described(ctx, found))
+    return Question(text, (Option("yes", ctx.t("claimcode.issue")),), cancel=True)
+
+
+async def _issue(ctx: Context) -> None:
+    producer = (await _chosen(ctx)).producer
+    ctx.state.leave()
     code = await issue_code(ctx.session, ctx.user, producer.id or 0, ctx.now, ctx.services.make_code)
     ctx.say("claimcode.issued", producer=producer.name, code=code, days=CODE_VALID.days)
+
+
+CLAIM = flow.register(Flow(
+    "claimcode",
+    (Step("pick", Kind.CHOICE, _ask_pick, then="confirm"), Step("confirm", Kind.CHOICE, _ask_confirm)),
+    done=_issue,
+    guard=require_admin,
+))
 
 
 # -- /admin: who administers the bot ------------------------------------------------------------------------------

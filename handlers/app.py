@@ -106,6 +106,7 @@ ACTIONS: dict[type[actions.Action], Callable[[Context, Any], Awaitable[None]]] =
     actions.WithdrawFromEvent: events.withdraw,
     actions.EditEvent: events.choose_field,
     actions.CancelEvent: events.cancel_button,
+    actions.ExportRegistrants: events.export_registrants,
     actions.Export: exports.pick,
     actions.EditStars: catalog_admin.choose_stars,
     actions.HideProduct: catalog_admin.hide,

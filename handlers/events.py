@@ -1,5 +1,6 @@
 """Trade-connection events: /events for everyone (view, register as buyer or producer, withdraw); /event for
-admins (new, edit, cancel, list, tie a memo); the day-before reminder sent from the channel pump."""
+admins (new, edit, cancel, list, who registered and its export, tie a memo); the day-before reminder sent from the
+channel pump."""
 
 from __future__ import annotations
 
@@ -7,14 +8,23 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from handlers import flow
-from handlers.actions import Cancel, CancelEvent, EditEvent, RegisterForEvent, ShowEvent, WithdrawFromEvent, positive
+from handlers.actions import (
+    Cancel,
+    CancelEvent,
+    EditEvent,
+    ExportRegistrants,
+    RegisterForEvent,
+    ShowEvent,
+    WithdrawFromEvent,
+    positive,
+)
 from handlers.admin import require_admin
 from handlers.context import Context, Services, notify
 from handlers.flow import Flow, Invalid, Kind, Option, Question, Step, begin
 from handlers.i18n import Translator
-from handlers.messages import Button, Reply
+from handlers.messages import Attachment, Button, Reply
+from models import event_export, parse
 from models import events as ev
-from models import parse
 from models.errors import InvalidEvent, Stale, StaleAction
 from models.events import Event, EventRole, local_day
 from models.people import Role
@@ -22,6 +32,7 @@ from models.people import Role
 THEMES = ("Trung du và miền núi phía Bắc", "Đồng bằng sông Hồng", "Nam Bộ", "Miền Trung và Tây Nguyên")
 OPTIONAL = frozenset({"deadline", "description"})
 # Which step to go back to when the whole event does not check out at the end.
+SHOWN_REGISTRANTS = 30  # listed in the event's view; the export has them all
 STEP_OF_REASON = {"name": "name", "venue": "venue", "description": "description", "dates_order": "dates",
                   "in_past": "dates", "deadline_after_end": "deadline"}
 
@@ -84,6 +95,8 @@ async def view(ctx: Context, action: ShowEvent) -> None:
         parts.append(ctx.t("event.registration_closed"))
     if ctx.user.is_admin:
         parts.append(await _stats_text(ctx, event))
+        parts.append(await _registrants_text(ctx, event))
+        rows.append([ctx.button("event.export_registrants", ExportRegistrants(event.id or 0))])
         if event.scheduled:
             rows.append([ctx.button("event.edit", EditEvent(event.id or 0)),
                          ctx.button("event.cancel", CancelEvent(event.id or 0))])
@@ -119,7 +132,7 @@ async def withdraw(ctx: Context, action: WithdrawFromEvent) -> None:
 
 
 async def command(ctx: Context, arg: str) -> None:
-    """/event [list] | new | edit ID | cancel ID | memo MEMO EVENT (EVENT 0 unties the memo)."""
+    """/event [list] | new | edit ID | cancel ID | export ID | memo MEMO EVENT (EVENT 0 unties the memo)."""
     require_admin(ctx)
     word, _, rest = arg.strip().partition(" ")
     word, rest = word.lower(), rest.strip()
@@ -133,6 +146,8 @@ async def command(ctx: Context, arg: str) -> None:
         await choose_field(ctx, EditEvent(event_id))
     elif word == "cancel" and event_id is not None:
         await _ask_cancel(ctx, event_id)
+    elif word == "export" and event_id is not None:
+        await export_registrants(ctx, ExportRegistrants(event_id))
     elif word == "memo" and memo_id is not None and untie_or_event is not None:
         await _attach(ctx, memo_id, untie_or_event)
     else:
@@ -167,6 +182,32 @@ async def _stats_text(ctx: Context, event: Event) -> str:
     memos = ", ".join(f"{ctx.t(f'memo_status.{status}')} {n}" for status, n in stats.memos.items())
     return ctx.t("event.stats", buyers=stats.buyers, producers=stats.producers, memos=stats.memo_total,
                  by_status=memos or "—")
+
+
+async def _registrants_text(ctx: Context, event: Event) -> str:
+    people = await ev.registrant_list(ctx.session, event.id or 0)
+    if not people:
+        return ctx.t("event.no_registrants")
+    lines = [
+        f"{n}. {person.name or '?'} — {person.company or '—'} — {ctx.t(f'event_role.{person.role}')}"
+        for n, person in enumerate(people[:SHOWN_REGISTRANTS], start=1)
+    ]
+    if len(people) > SHOWN_REGISTRANTS:
+        lines.append(ctx.t("event.registrants_more", n=len(people) - SHOWN_REGISTRANTS))
+    return ctx.t("event.registrants", n=len(people), body="\n".join(lines))
+
+
+async def export_registrants(ctx: Context, action: ExportRegistrants) -> None:
+    """Who registered, as a spreadsheet (admins only: it holds phone numbers)."""
+    require_admin(ctx)
+    if not ctx.capabilities.documents:
+        ctx.say("export.no_files")
+        return
+    header = [ctx.t(f"registrants.column.{column}") for column in event_export.COLUMNS]
+    made = await event_export.registrants_file(ctx.session, ctx.user, positive(action.event), ctx.now, header,
+                                               lambda role: ctx.t(f"event_role.{role}"))
+    ctx.send(Reply(ctx.t("event.registrants_ready", rows=made.rows),
+                   document=Attachment(made.filename, made.data, made.mime)))
 
 
 def _read_field(field: str) -> Callable[[Context, str], Awaitable[dict[str, str]]]:

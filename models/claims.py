@@ -9,25 +9,38 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from rapidfuzz import fuzz, process
 from sqlalchemy import Column, func, update
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
-from models.catalog import Producer
+from models.catalog import Producer, Product
 from models.db import UTCDateTime, utcnow
 from models.errors import InvalidCode, NotAuthorised, TooManyAttempts
 from models.people import Role, User
+from models.text import normalize
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read out over the phone
 CODE_LENGTH = 8
 CODE_VALID = timedelta(days=14)
 MAX_ATTEMPTS = 5
+MATCH_THRESHOLD = 80  # below this similarity (0-100) a producer's name is not what the office typed
+CLOSE_MATCH = 5  # candidates this close to the best are all offered, the office picks one
+MAX_CANDIDATES = 5
+# Legal forms (as normalize() spells them) say nothing about which producer is meant: "HTX Chè X" must not match
+# every "HTX ..." better than "Chè X".
+_LEGAL_FORMS = re.compile(
+    r"\b(cong ty (co phan|trach nhiem huu han)|cong ty|hop tac xa|to hop tac|co so|ho kinh doanh"
+    r"|doanh nghiep tu nhan|dntn)\b"
+)
 
 
 def random_code() -> str:
@@ -60,6 +73,48 @@ class ClaimCode(SQLModel, table=True):
     used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     used_by: int | None = Field(default=None, foreign_key="app_user.id")
     failed_attempts: int = Field(default=0)  # wrong codes typed for its producer while it was open
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A producer the office may have meant, with what identifies it on the phone: its province, its products."""
+
+    producer: Producer
+    products: int
+
+
+def _distinctive(key: str) -> str:
+    return " ".join(_LEGAL_FORMS.sub(" ", key).split()) or key
+
+
+async def claim_candidates(session: AsyncSession, text: str) -> list[Candidate]:
+    """The producers ``text`` names: the one whose name it is exactly, else those whose name matches it above
+    ``MATCH_THRESHOLD`` and within ``CLOSE_MATCH`` of the best (legal forms, accents, case and word order left
+    out); none when nothing is similar enough."""
+    key = normalize(text)
+    if not key:
+        return []
+    rows = (await session.exec(select(Producer.id, Producer.name_key))).all()
+    exact = [pid for pid, name in rows if name == key]
+    if len(exact) == 1:
+        ids = exact
+    else:
+        names = {pid: _distinctive(name) for pid, name in rows}
+        scored = process.extract(_distinctive(key), names, scorer=fuzz.token_set_ratio, limit=MAX_CANDIDATES,
+                                 score_cutoff=MATCH_THRESHOLD)
+        best = max((score for _name, score, _pid in scored), default=0.0)
+        close = sorted((-score, name, pid) for name, score, pid in scored if score >= best - CLOSE_MATCH)
+        ids = [pid for _score, _name, pid in close]  # best first; equally good ones by name
+    return [candidate for pid in ids if (candidate := await claim_candidate(session, pid)) is not None]
+
+
+async def claim_candidate(session: AsyncSession, producer_id: int) -> Candidate | None:
+    producer = await session.get(Producer, producer_id)
+    if producer is None:
+        return None
+    visible = (Product.producer_id == producer_id, col(Product.hidden).is_(False))
+    count = await session.exec(select(func.count()).select_from(Product).where(*visible))
+    return Candidate(producer, int(count.one()))
 
 
 async def issue_code(

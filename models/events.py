@@ -17,12 +17,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models import geography, parse
 from models.admin import require_admin
 from models.audit import record
+from models.catalog import Producer
 from models.clock import TIMEZONE
 from models.db import UTCDateTime, utcnow
 from models.errors import EventClosed, InvalidEvent, Stale, StaleAction
 from models.geography import PlaceKind
 from models.memos import Memo
-from models.people import User
+from models.people import BuyerProfile, User
 from models.text import clean, normalize
 
 MAX_NAME = 300
@@ -346,6 +347,40 @@ async def _registrations(session: AsyncSession, event_id: int) -> list[Registrat
 async def registrants(session: AsyncSession, event_id: int) -> list[User]:
     query = select(User).join(Registration).where(Registration.event_id == event_id).order_by(col(User.id))
     return list((await session.exec(query)).all())
+
+
+@dataclass(frozen=True)
+class Registrant:
+    """Who registered for an event, as the office lists them: the company is a buyer's business or the producer
+    a producer claimed (blank when none yet)."""
+
+    user_id: int
+    name: str
+    company: str
+    role: str  # EventRole value
+    phone: str
+    registered_at: datetime
+
+
+async def registrant_list(session: AsyncSession, event_id: int) -> list[Registrant]:
+    """The event's registrants, in the order they registered."""
+    query = (
+        select(Registration, User, BuyerProfile, Producer)
+        .join(User, col(User.id) == Registration.user_id)
+        .outerjoin(BuyerProfile, col(BuyerProfile.user_id) == Registration.user_id)
+        .outerjoin(Producer, col(Producer.id) == User.producer_id)
+        .where(Registration.event_id == event_id)
+        .order_by(col(Registration.created_at), col(Registration.id))
+    )
+    found = []
+    for registration, user, profile, producer in (await session.exec(query)).all():
+        if registration.role == EventRole.PRODUCER.value:
+            company = producer.name if producer else ""
+        else:
+            company = profile.company if profile else ""
+        found.append(Registrant(user.id or 0, user.display_name, company, registration.role, user.phone,
+                                registration.created_at))
+    return found
 
 
 async def running_event_for(session: AsyncSession, user_id: int, now: datetime) -> int | None:

@@ -147,6 +147,7 @@ async def register_buyer(user: Any, company: str = "Siêu thị Xanh", phone: st
 
 async def claim_producer(office: Any, producer: Any, name: str) -> None:
     await office.says(f"/claimcode {name}")
+    await office.presses("Cấp mã")
     code = office.last.split(": ")[1].split("\n")[0]
     await producer.says("/start")
     await producer.presses("chủ thể sản xuất")

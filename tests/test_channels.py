@@ -21,6 +21,7 @@ from bot.channel import ChannelRuntime, ChannelSpec, Shared
 from bot.channels import admin_ids, broadcast_channels, configured, how_to_enable, registry
 from bot.cli import serve
 from bot.config import AdminSettings, Settings, WebSettings
+from bot.console import CHANNEL as CONSOLE
 from bot.console import ConsoleChannel
 from bot.inbox_worker import Prepared
 from bot.runtime import build_services
@@ -90,8 +91,8 @@ def test_every_channel_module_declares_itself() -> None:
     modules = {name: spec.build.__module__ for name, spec in found.items()}
     assert modules == {"console": "bot.console", "telegram": "bot.telegram", "zalo_bot": "bot.zalo_bot",
                        "zalo_oa": "bot.zalo_oa"}
-    assert [name for name, spec in found.items() if spec.broadcast is not None] == ["telegram", "zalo_bot"]
-    assert broadcast_channels() == ("telegram", "zalo_bot")
+    assert [name for name, spec in found.items() if spec.broadcast is not None] == ["console", "telegram", "zalo_bot"]
+    assert broadcast_channels() == ("console", "telegram", "zalo_bot")
     assert how_to_enable() == "telegram.token, zalo.bot.token or zalo.oa.refresh_token"
 
 
@@ -121,6 +122,8 @@ async def test_broadcast_lanes_come_from_the_configured_declarations(sqlite_db: 
     sender = build_sender(settings(), sqlite_db, channels=channels)
     assert sender is not None and list(sender.lanes) == ["pigeon"]
     assert build_sender(settings(), sqlite_db, channels=channels[1:]) is None  # no lane: no sender
+    with_console = build_sender(settings(), sqlite_db, channels=[CONSOLE, *channels])
+    assert with_console is not None and list(with_console.lanes) == ["console", "pigeon"]  # needs no platform
 
 
 async def test_serve_runs_the_configured_channels_and_one_housekeeping(

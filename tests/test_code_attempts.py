@@ -40,6 +40,7 @@ async def test_the_sixth_claim_code_is_refused_however_the_record_is_picked_agai
     office, mai = ChatUser(conversation, "office"), ChatUser(conversation, "mai")
     tuan = ChatUser(conversation, "tuan", channel="zalo_bot", capabilities=NO_BUTTONS)
     await office.says(f"/claimcode {PRODUCER}")
+    await office.presses("Cấp mã")
     code = office.last.split(": ")[1].split("\n")[0]
 
     await pick_the_record(mai)
@@ -67,6 +68,7 @@ async def test_the_sixth_claim_code_is_refused_however_the_record_is_picked_agai
     assert (claim.failed_attempts, claim.used_at) == (5, None)
 
     await office.says(f"/claimcode {PRODUCER}")  # the office issues a new code: five tries again
+    await office.presses("Cấp mã")
     fresh = office.last.split(": ")[1].split("\n")[0]
     await pick_the_record(tuan)
     await tuan.says("WRONG111")

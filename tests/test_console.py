@@ -24,7 +24,7 @@ def chat(tmp_path: Path, user: str, lines: list[str], *extra: str) -> str:
 
 
 def test_three_terminals_one_journey(tmp_path: Path) -> None:
-    office = chat(tmp_path, "office", ["/claimcode HTX Chè Hảo Đạt"], "--as", "admin")
+    office = chat(tmp_path, "office", ["/claimcode HTX Chè Hảo Đạt", "1"], "--as", "admin")
     code = re.search(r"Hảo Đạt»: ([A-Z0-9]{8})", office)
     assert code, office
 

@@ -141,6 +141,7 @@ async def test_only_the_producer_can_answer(conversation: Conversation) -> None:
 async def test_claim_needs_the_right_code(conversation: Conversation) -> None:
     _producer, office, impostor = (person(conversation, n) for n in ("hao", "office", "mai"))
     await office.says("/claimcode HTX Chè Hảo Đạt")
+    await office.presses("Cấp mã")
     await impostor.says("/start")
     await impostor.presses("chủ thể sản xuất")
     await impostor.says("hao dat")

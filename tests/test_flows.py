@@ -72,6 +72,7 @@ async def test_an_optional_question_left_unanswered_does_not_hold_a_search(conve
 async def test_producer_claim(conversation: Conversation) -> None:
     office, hao = ChatUser(conversation, "office"), zalo(conversation, "hao")
     await office.says("/claimcode HTX Chè Hảo Đạt")
+    await office.presses("Cấp mã")
     code = office.last.split(": ")[1].split("\n")[0]
     await hao.says("/start")
     await wrong_then_right(hao, "3", WRONG, "2. Tôi là chủ thể sản xuất OCOP", "2")

@@ -27,10 +27,20 @@ from handlers.i18n import LANGUAGES, translator
 from handlers.messages import Capabilities
 from handlers.render import Rendered
 from models.catalog import Product
+from models.catalog_import import import_rows
 from models.conversation import ChatState
 from models.db import Database
 from models.people import Identity, User
-from tests.chat import ChatUser, claim_producer, load_catalogue, make_services, register_buyer, request_contact
+from models.tabular import read_bytes
+from tests.chat import (
+    CATALOGUE,
+    ChatUser,
+    claim_producer,
+    load_catalogue,
+    make_services,
+    register_buyer,
+    request_contact,
+)
 
 TYPED = Capabilities(buttons=False, edits=False, documents=False, photos=False, request_contact=False, max_text=2000)
 TAPPED = Capabilities(documents=False, max_text=4096)  # buttons; no files, so /stats draws no chart
@@ -183,6 +193,8 @@ def routes(ids: dict[str, int]) -> dict[tuple[str, str], tuple[str, list[Move]]]
         ("broadcast", "preview"): ("office", [*broadcast, audience["buyers"]]),
         ("stars", "stars"): ("office", [Tap(actions.EditStars(ids["Chè"]).encode())]),
         ("link", "confirm"): ("linker", ["/link {code}"]),
+        ("claimcode", "pick"): ("office", ["/claimcode gốm bát tràng"]),  # two potters
+        ("claimcode", "confirm"): ("office", ["/claimcode HTX Lúa gạo Mỹ Xuyên"]),
     }
 
 
@@ -225,8 +237,16 @@ class World:
         return found is not None and found.is_admin
 
 
+# A second Bát Tràng potter: "/claimcode gốm bát tràng" names two, for the office to pick from.
+POTTER = CATALOGUE.splitlines()[0] + "\n" + (
+    'Bình hút lộc men rạn,Công ty TNHH Gốm Bát Tràng Xưa,Doanh nghiệp,"xã Bát Tràng, thành phố Hà Nội",Hà Nội,'
+    "Hàng thủ công mỹ nghệ,3,,78/QĐ-UBND,01/06/2024,0900 000 777,,Quanh năm\n"
+)
+
+
 async def build_world(db: Database) -> World:
     await load_catalogue(db)
+    await import_rows(db, read_bytes(POTTER.encode(), "potter.csv"))
     conversation = Conversation(make_services(db))
     users = {
         "office": ChatUser(conversation, "office", capabilities=TYPED),

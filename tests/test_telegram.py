@@ -92,6 +92,10 @@ async def journey(running: Running) -> None:
     buyer, producer, office = running.user(BUYER), running.user(PRODUCER), running.user(OFFICE)
 
     await office.says("/claimcode HTX Mật ong Mèo Vạc")
+    confirm = await office.expect("Cấp mã nhận hồ sơ cho chủ thể này")  # shown first; no code before the press
+    assert "HTX Mật ong Mèo Vạc — Tuyên Quang — 1 sản phẩm" in confirm.text and "CODE" not in confirm.text
+    assert [button["text"] for button in confirm.buttons] == ["Cấp mã", "Huỷ"]
+    await office.presses("Cấp mã")
     code = re.search(r"Vạc»: ([A-Z0-9]+)", (await office.expect("Mã nhận hồ sơ")).text)
     assert code
 

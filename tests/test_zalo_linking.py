@@ -168,6 +168,7 @@ async def test_two_producers_cannot_be_one(sqlite_db: Database) -> None:
     zalo = ChatUser(conversation, "z-gom", channel="zalo_bot", capabilities=NO_BUTTONS)
     await claim_producer(office, hao, "HTX Chè Hảo Đạt")
     await office.says("/claimcode Công ty TNHH Gốm Bát Tràng")
+    await office.presses("Cấp mã")
     code = office.last.split(": ")[1].split("\n")[0]
     await zalo.says("/start")
     await zalo.says("2")

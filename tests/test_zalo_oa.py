@@ -49,6 +49,7 @@ async def test_the_whole_journey_with_query_buttons(fake: FakeZaloOA, db: Databa
     async with zalo_oa(services, fake) as run:
         buyer, producer = OAUser(run, fake, "3001000000000000001"), OAUser(run, fake, "3002000000000000002")
         await office.says("/claimcode HTX Mật ong Mèo Vạc")
+        await office.presses("Cấp mã")
         code = office.last.split(": ")[1].split("\n")[0]
         await producer.sends(fake.event("follow", producer.user_id))  # following the OA starts the onboarding
         titles = [b["title"] for b in fake.sent(producer.user_id)[-1].buttons]
@@ -296,6 +297,7 @@ async def test_outside_the_7_day_window_the_notice_waits_and_admins_are_told(
     async with zalo_oa(services, fake) as run:
         producer = OAUser(run, fake, "3002")
         await office.says("/claimcode HTX Chè Hảo Đạt")
+        await office.presses("Cấp mã")
         code = office.last.split(": ")[1].split("\n")[0]
         for step in ["/start", "#f:onboard:role:producer", "hao dat"]:
             await producer.says(step)
