@@ -310,6 +310,8 @@ async def test_on_telegram_flags_warning_and_reminder(telegram: Running) -> None
     await buyer.expect("⚠️ Lưu ý: giấy chứng nhận OCOP của «Mật ong bạc hà Mèo Vạc» đã hết hiệu lực")
 
     await office.says("/claimcode HTX Lúa gạo Mỹ Xuyên")  # rice certified 01/02/2024: ends 01/02/2027
+    await office.expect("Cấp mã nhận hồ sơ cho chủ thể này")
+    await office.presses("Cấp mã")
     code = re.search(r"Xuyên»: ([A-Z0-9]+)", (await office.expect("Mã nhận hồ sơ")).text)
     assert code
     await producer.says("/start")
