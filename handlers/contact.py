@@ -6,12 +6,12 @@ from handlers.actions import ContactProducer, Start, positive
 from handlers.context import Context
 from handlers.flow import Flow, Invalid, Kind, Option, Question, Step, begin, register
 from handlers.i18n import Translator
-from handlers.inbox import answer_buttons
+from handlers.inbox import answer_buttons, buyer_lines
 from handlers.messages import Reply
 from models.catalog import Producer, Product, visible_product
 from models.errors import Stale, StaleAction
 from models.parties import BuyerFacts, buyer_facts
-from models.people import BuyerKind, Role, users_of_producer, users_with_role
+from models.people import Role, users_of_producer, users_with_role
 from models.requests import MAX_DETAIL, MAX_MESSAGE, ContactRequest, check_can_request, create_request
 
 
@@ -114,11 +114,7 @@ def request_notice(
         "inbox.new_request",
         number=request.id,
         product=product.name,
-        buyer=buyer.company or t("inbox.a_buyer"),
-        kind=t(f"buyer_kind.{buyer.kind}") if buyer.kind in set(BuyerKind) else none,
-        regions=", ".join(buyer.regions) or t("inbox.regions_any"),
-        phone=t(f"inbox.phone.{buyer.phone}"),
-        signed=buyer.signed_memos,
+        facts=buyer_lines(t, buyer),
         message=request.message,
         volume=request.volume or none,
         season=request.season or none,
@@ -127,3 +123,4 @@ def request_notice(
         contact = {"producer": producer.name, "phone": producer.phone or none, "email": producer.email or none}
         text += "\n\n" + t("inbox.relay", **contact)
     return Reply(text, buttons=answer_buttons(t, request.id))
+
