@@ -16,7 +16,15 @@ from handlers.memos import load_document
 from handlers.messages import DocumentRef
 from models import parties
 from models.db import Database
-from tests.chat import ChatUser, claim_producer, load_catalogue, make_services, register_buyer, request_contact
+from tests.chat import (
+    NO_BUTTONS,
+    ChatUser,
+    claim_producer,
+    load_catalogue,
+    make_services,
+    register_buyer,
+    request_contact,
+)
 from tests.fake_telegram import FakeTelegram
 from tests.loopback import serving
 from tests.test_telegram import Running, run_channel
@@ -384,3 +392,17 @@ async def test_on_telegram(telegram: Running) -> None:
     notice = await producer.expect("Yêu cầu liên hệ mới #1")
     assert "Người mua: Siêu thị Xanh\nLoại hình: Siêu thị\nVùng quan tâm: Đồng bằng sông Hồng\n" in notice.text
     assert "Điện thoại: đã xác thực qua nền tảng" in notice.text and "+84912345678" not in notice.text
+
+
+async def test_a_notice_on_a_numbered_channel_takes_over_the_unanswered_offer(conversation: Conversation) -> None:
+    lan, office = ChatUser(conversation, "lan"), ChatUser(conversation, "office")
+    hao = ChatUser(conversation, "hao", capabilities=NO_BUTTONS)
+    await office.says("/help")
+    await register_buyer(lan)
+    await claim_producer(office, hao, "HTX Chè Hảo Đạt")
+    assert "1. ✍️ Nhập ngay" in hao.last  # the offer, left unanswered
+    await request_contact(lan, "che tan cuong", "Chè búp")
+    notice = (await hao.receive())[-1].text
+    assert "1. ✅ Chấp nhận" in notice
+    await hao.says("1")  # the notice's option, not the offer's
+    assert hao.saw("0912 345 678")
