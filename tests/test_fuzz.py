@@ -183,6 +183,11 @@ def routes(ids: dict[str, int]) -> dict[tuple[str, str], tuple[str, list[Move]]]
         ("broadcast", "preview"): ("office", [*broadcast, audience["buyers"]]),
         ("stars", "stars"): ("office", [Tap(actions.EditStars(ids["Chè"]).encode())]),
         ("link", "confirm"): ("linker", ["/link {code}"]),
+        ("party", "offer"): ("guest", [*buyer_steps, "bỏ qua", "bỏ qua"]),
+        **{("party", field): ("guest", [*buyer_steps, "bỏ qua", "bỏ qua", Press(t("profile.now")), *["bỏ qua"] * i])
+           for i, field in enumerate(("representative", "position", "address", "tax_code", "email"))},
+        ("profile", "field"): ("lan", ["/profile"]),
+        ("profile", "value"): ("lan", ["/profile", Press(t("profile.field.tax_code"))]),
     }
 
 
