@@ -6,12 +6,13 @@ from handlers.actions import ContactProducer, Start, positive
 from handlers.context import Context
 from handlers.flow import Flow, Invalid, Kind, Option, Question, Step, begin, register
 from handlers.i18n import Translator
-from handlers.inbox import answer_buttons
+from handlers.inbox import answer_buttons, buyer_lines
 from handlers.messages import Reply
 from models.catalog import Producer, Product, visible_product
 from models.certificates import Validity, local_today, validity
 from models.errors import Stale, StaleAction
-from models.people import Role, User, users_of_producer, users_with_role
+from models.parties import BuyerFacts, buyer_facts
+from models.people import Role, users_of_producer, users_with_role
 from models.requests import MAX_DETAIL, MAX_MESSAGE, ContactRequest, check_can_request, create_request
 
 
@@ -89,11 +90,12 @@ async def _send(ctx: Context) -> None:
     assert found is not None
     product, producer = found
     producers = await users_of_producer(ctx.session, producer.id or 0)
+    buyer = await buyer_facts(ctx.session, ctx.user)
     for recipient in producers:
-        ctx.notify(recipient, lambda t: request_notice(t, request, product, producer, ctx.user, for_admin=False))
+        ctx.notify(recipient, lambda t: request_notice(t, request, product, producer, buyer, for_admin=False))
     if not producers:
         for admin in await users_with_role(ctx.session, Role.ADMIN):
-            ctx.notify(admin, lambda t: request_notice(t, request, product, producer, ctx.user, for_admin=True))
+            ctx.notify(admin, lambda t: request_notice(t, request, product, producer, buyer, for_admin=True))
     ctx.state.leave()
     key = "contact.sent" if producers else "contact.sent_relayed"
     ctx.say(key, product=product.name, number=request.id, memo=memo.id)
@@ -114,15 +116,17 @@ CONTACT = register(
 
 
 def request_notice(
-    t: Translator, request: ContactRequest, product: Product, producer: Producer, buyer: User, *, for_admin: bool
+    t: Translator, request: ContactRequest, product: Product, producer: Producer, buyer: BuyerFacts, *, for_admin: bool
 ) -> Reply:
-    """What the producer (or, for producers not on the bot, the office) receives, with Accept/Decline."""
+    """What the producer (or, for producers not on the bot, the office) receives, with Accept/Decline: who the buyer
+    is — company, kind, regions, how their phone was given, memos signed through the bot — but not how to reach
+    them, which consent gives."""
     none = t("contact.not_given")
     text = t(
         "inbox.new_request",
         number=request.id,
         product=product.name,
-        buyer=buyer.display_name or t("inbox.a_buyer"),
+        facts=buyer_lines(t, buyer),
         message=request.message,
         volume=request.volume or none,
         season=request.season or none,
@@ -131,3 +135,4 @@ def request_notice(
         contact = {"producer": producer.name, "phone": producer.phone or none, "email": producer.email or none}
         text += "\n\n" + t("inbox.relay", **contact)
     return Reply(text, buttons=answer_buttons(t, request.id))
+

@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from handlers import outgoing
 from handlers.app import render_for_chat
 from handlers.context import Services, notify
+from handlers.flow import FLOWS
 from handlers.i18n import translator
 from handlers.messages import Capabilities, Reply
 from handlers.render import Rendered
@@ -46,6 +47,9 @@ async def queue_notifications(
             reply = Reply.from_json(notification.payload)
             rendered = render_for_chat([reply], state, capabilities, translator(user.language), now,
                                        hint=not state.options)
+            asked = FLOWS.get(state.flow or "")
+            if asked is not None and asked.optional and any(part.options for part in rendered):
+                state.leave()  # a question nothing depends on gives way: typed numbers now answer this message
             for part in rendered:
                 await outbox.add(session, channel, chat_id, await outgoing.encode(session, part, now),
                            notification_id=notification.id, now=now)

@@ -7,7 +7,8 @@ from handlers.context import Context, Services, notify
 from handlers.i18n import Translator
 from handlers.messages import Button, DocumentRef, Reply
 from models.memos import Memo
-from models.people import Role, users_of_producer, users_with_role
+from models.parties import BuyerFacts, buyer_facts
+from models.people import BuyerKind, Role, users_of_producer, users_with_role
 from models.requests import (
     RequestStatus,
     RequestView,
@@ -23,6 +24,20 @@ def answer_buttons(t: Translator, request_id: int | None) -> tuple[tuple[Button,
     number = request_id or 0
     accept, decline = AcceptRequest(number).encode(), DeclineRequest(number).encode()
     return ((Button(t("inbox.accept"), accept), Button(t("inbox.decline"), decline)),)
+
+
+def buyer_lines(t: Translator, buyer: BuyerFacts) -> str:
+    """Who the buyer is, as a producer needs it to decide: company, kind, regions, how the phone was given (never the
+    number), memos signed through the bot."""
+    known = buyer.kind in set(BuyerKind)
+    return t(
+        "inbox.buyer_facts",
+        buyer=buyer.company or t("inbox.a_buyer"),
+        kind=t(f"buyer_kind.{buyer.kind}") if known else t("contact.not_given"),
+        regions=", ".join(buyer.regions) or t("inbox.regions_any"),
+        phone=t(f"inbox.phone.{buyer.phone}"),
+        signed=buyer.signed_memos,
+    )
 
 
 async def list_requests(ctx: Context, _arg: str = "") -> None:
@@ -66,6 +81,8 @@ async def show_request(ctx: Context, action: ShowRequest) -> None:
     )
     can_answer = ctx.user.is_admin or ctx.user.producer_id == request.producer_id
     pending = request.status == RequestStatus.PENDING.value
+    if can_answer and request.buyer_user_id != ctx.user.id:  # who is asking, before deciding
+        text += "\n" + buyer_lines(ctx.t, await buyer_facts(ctx.session, view.buyer))
     ctx.say("inbox.detail_page", body=text, buttons=answer_buttons(ctx.t, request.id) if pending and can_answer else ())
 
 

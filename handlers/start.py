@@ -7,6 +7,7 @@ skipped). Regions of interest are asked afterwards and may be left unanswered.
 
 from __future__ import annotations
 
+from handlers import profile as party
 from handlers.common import show_help
 from handlers.context import Context
 from handlers.flow import Flow, Invalid, Kind, Option, Question, Step, begin, register
@@ -70,6 +71,7 @@ async def _finish_buyer(ctx: Context) -> None:
     assert ctx.user.id is not None
     if data.get("phone"):
         ctx.user.phone = data["phone"]
+        ctx.user.phone_verified = data["phone"] == data.get("phone_shared")  # not typed
     profile = await ctx.session.get(BuyerProfile, ctx.user.id) or BuyerProfile(user_id=ctx.user.id)
     profile.company = data.get("company", "")
     profile.kind = data.get("kind", BuyerKind.DISTRIBUTOR.value)
@@ -86,9 +88,10 @@ async def shared_contact(ctx: Context, phone: str) -> None:
     from handlers import flow  # the question on screen may be the phone step of onboarding
 
     if flow.expects(ctx, Kind.PHONE):
+        ctx.state.data["phone_shared"] = phone[:40]
         await flow.on_value(ctx, phone[:40])
     else:
-        ctx.user.phone = phone[:40]
+        ctx.user.phone, ctx.user.phone_verified = phone[:40], True
         ctx.say("start.phone_saved")
 
 
@@ -109,7 +112,7 @@ async def _save_regions(ctx: Context) -> None:
         ctx.session.add(profile)
     ctx.state.leave()
     ctx.say("start.regions_saved" if profile.regions else "start.regions_none")
-    await show_help(ctx)
+    await party.offer(ctx)
 
 
 # -- producer ---------------------------------------------------------------------------------------------------
@@ -158,7 +161,7 @@ async def _finish_claim(ctx: Context) -> None:
     producer = await ctx.session.get(Producer, int(ctx.state.data["code"]))
     ctx.state.leave()
     ctx.say("claim.done", producer=producer.name if producer else "")
-    await show_help(ctx)
+    await party.offer(ctx)
 
 
 async def _finish(ctx: Context) -> None:

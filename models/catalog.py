@@ -34,6 +34,12 @@ class Producer(SQLModel, table=True):
     email: str = Field(default="", max_length=200)
     zalo: str = Field(default="", max_length=200)
     telegram: str = Field(default="", max_length=200)
+    # Given by the producer after claiming the record (models.parties), for memos; an import leaves them alone.
+    representative: str = Field(default="", max_length=200)
+    position: str = Field(default="", max_length=120)
+    tax_code: str = Field(default="", max_length=14)
+    given_address: str = Field(default="", max_length=500)  # "" → the certificate's address
+    given_email: str = Field(default="", max_length=200)  # "" → the catalogue's e-mail
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 

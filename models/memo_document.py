@@ -94,6 +94,8 @@ class MemoParty:
     phone: str  # "" → blank line
     email: str  # "" → blank line
     kind: str = ""  # e.g. "Siêu thị", "Hợp tác xã" ("" → omitted)
+    position: str = ""  # the representative's position, e.g. "Giám đốc" ("" → blank line)
+    tax_code: str = ""  # mã số thuế, 10 or 13 digits ("" → blank line)
 
 
 @dataclass(frozen=True)
@@ -349,27 +351,37 @@ def _add_heading(doc: DocxDocument, memo: MemoDocument) -> None:
         _para(doc, basis, italic=True, indent=Cm(0.75), before=Pt(10) if index == 0 else None, after=Pt(2))
 
 
-def _add_party(doc: DocxDocument, heading: str, party: MemoParty) -> None:
+def party_lines(party: MemoParty) -> list[tuple[str, str]]:
+    """A party's labelled lines under its heading; a field not given is a dotted blank to fill in by hand."""
+    lines = [("Loại hình", _text(party.kind))] if _text(party.kind) else []
+    return lines + [
+        (label, _or_blank(value))
+        for label, value in (
+            ("Người đại diện", party.representative),
+            ("Chức vụ", party.position),
+            ("Địa chỉ", party.address),
+            ("Mã số thuế", party.tax_code),
+            ("Điện thoại", party.phone),
+            ("Email", party.email),
+        )
+    ]
+
+
+def add_party(doc: DocxDocument, heading: str, party: MemoParty) -> None:
+    """A party's block: ``heading: name`` in bold, then ``party_lines``, kept together on one page."""
     paragraph = _para(doc, before=Pt(6), keep_with_next=True)
     _run(paragraph, f"{heading}: ", bold=True)
     _run(paragraph, _or_blank(party.name), bold=True)
-    kind = _text(party.kind)
-    if kind:
-        _labelled(doc, "Loại hình", kind).paragraph_format.keep_with_next = True
-    for label, value in (
-        ("Người đại diện", party.representative),
-        ("Địa chỉ", party.address),
-        ("Điện thoại", party.phone),
-        ("Email", party.email),
-    ):
-        _labelled(doc, label, _or_blank(value)).paragraph_format.keep_with_next = label != "Email"
+    lines = party_lines(party)
+    for index, (label, value) in enumerate(lines, start=1):
+        _labelled(doc, label, value).paragraph_format.keep_with_next = index < len(lines)
 
 
 def _add_parties(doc: DocxDocument, memo: MemoDocument) -> None:
     place = _or_blank(memo.signed_place, CELL_BLANK)
     _para(doc, f"Hôm nay, {_date_words(memo.drafted_on)}, tại {place}, chúng tôi gồm:", before=Pt(6))
-    _add_party(doc, "BÊN A (BÊN MUA)", memo.party_a)
-    _add_party(doc, "BÊN B (BÊN BÁN – CHỦ THỂ SẢN PHẨM OCOP)", memo.party_b)
+    add_party(doc, "BÊN A (BÊN MUA)", memo.party_a)
+    add_party(doc, "BÊN B (BÊN BÁN – CHỦ THỂ SẢN PHẨM OCOP)", memo.party_b)
     _para(
         doc,
         "Hai bên thống nhất lập Biên bản ghi nhớ hợp tác tiêu thụ sản phẩm OCOP với các nội dung sau:",
@@ -472,9 +484,11 @@ def _add_signatures(doc: DocxDocument, memo: MemoDocument) -> None:
         first.alignment = center
         first.paragraph_format.space_after = Pt(0)
         _run(first, heading, bold=True)
+        position = _text(party.position)
+        if position:  # "GIÁM ĐỐC" under "ĐẠI DIỆN BÊN A", as such memos are signed
+            _para(cell, position.upper(), bold=True, align=center, after=Pt(0))
         _para(cell, "(Ký, ghi rõ họ tên, đóng dấu nếu có)", italic=True, size=Pt(12), align=center)
         for _ in range(4):
             _para(cell, after=Pt(6))
-        name = _text(party.representative)
-        _para(cell, name, bold=True, align=center)
+        _para(cell, _text(party.representative), bold=True, align=center)
     _fix_widths(table, [Emu(TEXT_WIDTH // 2)] * 2)

@@ -66,6 +66,14 @@ class Memo(SQLModel, table=True):
     producer_address: str = Field(default="", max_length=500)
     producer_phone: str = Field(default="", max_length=40)  # blank until the producer consents
     producer_email: str = Field(default="", max_length=200)  # blank until the producer consents
+    buyer_representative: str = Field(default="", max_length=200)
+    buyer_position: str = Field(default="", max_length=120)
+    buyer_address: str = Field(default="", max_length=500)
+    buyer_tax_code: str = Field(default="", max_length=14)
+    buyer_email: str = Field(default="", max_length=200)
+    producer_representative: str = Field(default="", max_length=200)
+    producer_position: str = Field(default="", max_length=120)
+    producer_tax_code: str = Field(default="", max_length=14)
     drafted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     buyer_confirmed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     producer_confirmed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
@@ -99,6 +107,8 @@ async def open_interest(session: AsyncSession, request: ContactRequest, buyer: U
         created_at=now,
         updated_at=now,
     )
+    if profile is not None:
+        fill_buyer(memo, profile)
     session.add(memo)
     await session.flush()
     return memo
@@ -112,13 +122,30 @@ async def record_answer(session: AsyncSession, request: ContactRequest, *, accep
         assert producer is not None and buyer is not None
         memo.status = MemoStatus.DRAFT.value
         memo.drafted_at = now
-        memo.producer_name, memo.producer_address = producer.name, producer.address
-        memo.producer_phone, memo.producer_email = producer.phone, producer.email
+        fill_producer(memo, producer)
+        memo.producer_phone = producer.phone
         memo.buyer_phone = buyer.phone or memo.buyer_phone
     else:
         memo.status = MemoStatus.DECLINED.value
     memo.updated_at = now
     return memo
+
+
+def fill_buyer(memo: Memo, profile: BuyerProfile) -> None:
+    """Party A as the buyer's profile has it."""
+    memo.buyer_company = profile.company
+    memo.buyer_kind = profile.kind
+    memo.buyer_representative, memo.buyer_position = profile.representative, profile.position
+    memo.buyer_address, memo.buyer_tax_code, memo.buyer_email = profile.address, profile.tax_code, profile.email
+
+
+def fill_producer(memo: Memo, producer: Producer) -> None:
+    """Party B as the producer's record has it: what they gave after claiming it, the catalogue's otherwise."""
+    memo.producer_name = producer.name
+    memo.producer_address = producer.given_address or producer.address
+    memo.producer_email = producer.given_email or producer.email
+    memo.producer_representative, memo.producer_position = producer.representative, producer.position
+    memo.producer_tax_code = producer.tax_code
 
 
 def _may_read(user: User, memo: Memo) -> bool:
@@ -205,19 +232,23 @@ async def memo_document(
         status=STATUS_MARKS[memo.status],
         party_a=MemoParty(
             name=memo.buyer_company or memo.buyer_name,
-            representative=memo.buyer_name,
-            address="",
+            representative=memo.buyer_representative,  # the full name given, never the chat name
+            address=memo.buyer_address,
             phone=memo.buyer_phone,
-            email="",
+            email=memo.buyer_email,
             kind=buyer_kind,
+            position=memo.buyer_position,
+            tax_code=memo.buyer_tax_code,
         ),
         party_b=MemoParty(
             name=memo.producer_name,
-            representative="",
+            representative=memo.producer_representative,
             address=memo.producer_address,
             phone=memo.producer_phone,
             email=memo.producer_email,
             kind=PRODUCER_KIND_LABELS.get(ProducerKind(producer.kind), ""),
+            position=memo.producer_position,
+            tax_code=memo.producer_tax_code,
         ),
         lines=(MemoLine(product.name, ocop, certificate, product.unit, memo.volume, memo.season),),
         buyer_message=memo.message,

@@ -41,6 +41,7 @@ class User(SQLModel, table=True):
     role: str = Field(default=Role.NONE.value, max_length=20)
     language: str = Field(default="vi", max_length=8)
     phone: str = Field(default="", max_length=40)  # only ever stored after the user shared it
+    phone_verified: bool = False  # shared through the platform's button (Telegram contact, Zalo OA form), not typed
     producer_id: int | None = Field(default=None, foreign_key="producer.id", index=True)
     blocked: bool = False  # the user blocked the bot: nothing more is sent
 
@@ -82,6 +83,12 @@ class BuyerProfile(SQLModel, table=True):
     company: str = Field(default="", max_length=300)
     kind: str = Field(default=BuyerKind.DISTRIBUTOR.value, max_length=20)
     regions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # The party in a memo (models.parties): who signs, in what position, the organisation's address, MST, e-mail.
+    representative: str = Field(default="", max_length=200)
+    position: str = Field(default="", max_length=120)
+    address: str = Field(default="", max_length=500)
+    tax_code: str = Field(default="", max_length=14)
+    email: str = Field(default="", max_length=200)
 
 
 async def user_for_identity(

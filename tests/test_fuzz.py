@@ -195,6 +195,11 @@ def routes(ids: dict[str, int]) -> dict[tuple[str, str], tuple[str, list[Move]]]
         ("link", "confirm"): ("linker", ["/link {code}"]),
         ("claimcode", "pick"): ("office", ["/claimcode gốm bát tràng"]),  # two potters
         ("claimcode", "confirm"): ("office", ["/claimcode HTX Lúa gạo Mỹ Xuyên"]),
+        ("party", "offer"): ("guest", [*buyer_steps, "bỏ qua", "bỏ qua"]),
+        **{("party", field): ("guest", [*buyer_steps, "bỏ qua", "bỏ qua", Press(t("profile.now")), *["bỏ qua"] * i])
+           for i, field in enumerate(("representative", "position", "address", "tax_code", "email"))},
+        ("profile", "field"): ("lan", ["/profile"]),
+        ("profile", "value"): ("lan", ["/profile", Press(t("profile.field.tax_code"))]),
     }
 
 

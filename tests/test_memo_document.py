@@ -30,6 +30,8 @@ BUYER = MemoParty(
     phone="0912 345 678",
     email="",
     kind="Siêu thị",
+    position="Giám đốc",
+    tax_code="0300588569",
 )
 PRODUCER = MemoParty(
     name="Hợp tác xã Nông nghiệp Mường Khương",
@@ -135,14 +137,18 @@ def test_parties() -> None:
     assert lines[start_a + 1 : start_b] == [
         "Loại hình: Siêu thị",
         "Người đại diện: Nguyễn Văn An",
+        "Chức vụ: Giám đốc",
         f"Địa chỉ: {BLANK}",
+        "Mã số thuế: 0300588569",
         "Điện thoại: 0912 345 678",
         f"Email: {BLANK}",
     ]
-    assert lines[start_b + 1 : start_b + 6] == [
+    assert lines[start_b + 1 : start_b + 8] == [
         "Loại hình: Hợp tác xã",
         f"Người đại diện: {BLANK}",
+        f"Chức vụ: {BLANK}",
         "Địa chỉ: Xã Mường Khương, tỉnh Lào Cai",
+        f"Mã số thuế: {BLANK}",
         "Điện thoại: 0214 3881 234",
         "Email: htx.muongkhuong@example.vn",
     ]
@@ -152,9 +158,11 @@ def test_empty_party_fields_become_dotted_blanks_and_kind_is_omitted() -> None:
     unknown = MemoParty(name="", representative="", address="", phone="", email="")
     lines = body_lines(open_docx(make_memo(party_b=unknown)))
     start = lines.index(f"BÊN B (BÊN BÁN – CHỦ THỂ SẢN PHẨM OCOP): {BLANK}")
-    assert lines[start + 1 : start + 5] == [
+    assert lines[start + 1 : start + 7] == [
         f"Người đại diện: {BLANK}",
+        f"Chức vụ: {BLANK}",
         f"Địa chỉ: {BLANK}",
+        f"Mã số thuế: {BLANK}",
         f"Điện thoại: {BLANK}",
         f"Email: {BLANK}",
     ]
@@ -249,7 +257,7 @@ def test_signature_block() -> None:
     left, right = signatures.rows[0].cells
     left_lines = [p.text for p in left.paragraphs if p.text]
     right_lines = [p.text for p in right.paragraphs if p.text]
-    assert left_lines == ["ĐẠI DIỆN BÊN A", "(Ký, ghi rõ họ tên, đóng dấu nếu có)", "Nguyễn Văn An"]
+    assert left_lines == ["ĐẠI DIỆN BÊN A", "GIÁM ĐỐC", "(Ký, ghi rõ họ tên, đóng dấu nếu có)", "Nguyễn Văn An"]
     assert right_lines == ["ĐẠI DIỆN BÊN B", "(Ký, ghi rõ họ tên, đóng dấu nếu có)"]  # unknown: signed by hand
     assert len(left.paragraphs) >= 6  # room for the signature
 
