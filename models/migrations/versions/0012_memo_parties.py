@@ -1,7 +1,7 @@
 """The memo's parties in full: representative, position, address, tax code, e-mail; verified phones
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-11-30
 
 Buyers give them on their profile, producers on their record after claiming it (a producer's own address and
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012"
-down_revision: str | None = "0010"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
