@@ -295,6 +295,9 @@ class Conversation:
         if handler is None:
             ctx.say("input.unknown_command", command=text.split()[0][:40])
             return
+        asked = flow.current(ctx)
+        if asked is not None and asked[0].optional:
+            ctx.state.leave()  # a question nothing depends on gives way to a command: its menu answers typed numbers
         await handler(ctx, arg.strip())
 
     async def _group(self, ctx: Context) -> None:

@@ -330,6 +330,8 @@ async def telegram(sqlite_db: Database) -> AsyncIterator[Running]:
 async def test_on_telegram(telegram: Running) -> None:
     buyer, producer, office = telegram.user(101), telegram.user(202), telegram.user(9000)
     await office.says("/claimcode HTX Mật ong Mèo Vạc")
+    await office.expect("Cấp mã nhận hồ sơ cho chủ thể này")
+    await office.presses("Cấp mã")
     code = re.search(r"Vạc»: ([A-Z0-9]+)", (await office.expect("Mã nhận hồ sơ")).text)
     assert code
     await producer.says("/start")
