@@ -43,7 +43,7 @@ MIME = {
 }
 
 MEMO_COLUMNS = (
-    "id", "number", "status", "created_at", "drafted_at", "signed_at", "event", "product", "stars", "group",
+    "id", "number", "kind", "status", "created_at", "drafted_at", "signed_at", "event", "product", "stars", "group",
     "producer", "province", "region", "buyer_company", "buyer_kind", "buyer_name", "buyer_phone", "producer_phone",
     "producer_email", "volume", "season", "message",
 )
@@ -74,21 +74,22 @@ def _local(moment: datetime | None) -> str:
 async def memo_table(session: AsyncSession) -> Table:
     query = (
         select(Memo, Product, Producer, Event)
-        .join(Product, col(Product.id) == Memo.product_id)
-        .join(Producer, col(Producer.id) == Memo.producer_id)
+        .outerjoin(Product, col(Product.id) == Memo.product_id)  # none for framework and province memos
+        .outerjoin(Producer, col(Producer.id) == Memo.producer_id)
         .outerjoin(Event, col(Event.id) == Memo.event_id)
         .order_by(col(Memo.id))
     )
-    rows = [
-        (
-            memo.id, memo.number, memo.status, _local(memo.created_at), _local(memo.drafted_at),
-            _local(memo.signed_at), event.name if event else "", product.name, product.stars, product.group,
-            producer.name, producer.province, geography.region_of(producer.province), memo.buyer_company,
-            memo.buyer_kind, memo.buyer_name, memo.buyer_phone, memo.producer_phone, memo.producer_email,
-            memo.volume, memo.season, memo.message,
-        )
-        for memo, product, producer, event in (await session.exec(query)).all()
-    ]
+    rows = []
+    for memo, product, producer, event in (await session.exec(query)).all():
+        province = producer.province if producer else memo.province
+        rows.append((
+            memo.id, memo.number, memo.kind, memo.status, _local(memo.created_at), _local(memo.drafted_at),
+            _local(memo.signed_at), event.name if event else "", product.name if product else "",
+            product.stars if product else "", product.group if product else "",
+            producer.name if producer else memo.org_b, province, geography.region_of(province) if province else "",
+            memo.buyer_company or memo.org_a, memo.buyer_kind, memo.buyer_name or memo.org_a_representative,
+            memo.buyer_phone, memo.producer_phone, memo.producer_email, memo.volume, memo.season, memo.message,
+        ))
     return Table(MEMO_COLUMNS, rows)
 
 
