@@ -155,6 +155,8 @@ def routes(ids: dict[str, int]) -> dict[tuple[str, str], tuple[str, list[Move]]]
     broadcast = ["/broadcast", "Tin mới", "bỏ qua"]
     audience = {kind: Press(t(f"broadcast.kind.{kind}")) for kind in ("buyers", "place", "lang", "event")}
     edit = ["/event edit 1"]
+    province = ["/province", "Lào Cai", "Chè shan tuyết", "bỏ qua"]
+    framework = ["/framework", "Văn phòng Điều phối", "Ông Hùng", "Hiệp hội Bán lẻ", "Bà Mai", "Kết nối", "bỏ qua"]
     return {
         ("onboard", "role"): ("guest", buyer_steps[:1]),
         ("onboard", "company"): ("guest", buyer_steps[:2]),
@@ -183,6 +185,11 @@ def routes(ids: dict[str, int]) -> dict[tuple[str, str], tuple[str, list[Move]]]
         ("broadcast", "preview"): ("office", [*broadcast, audience["buyers"]]),
         ("stars", "stars"): ("office", [Tap(actions.EditStars(ids["Chè"]).encode())]),
         ("link", "confirm"): ("linker", ["/link {code}"]),
+        **{("province_memo", step): ("lan", province[: i + 1]) for i, step in enumerate(("province", "wish",
+                                                                                          "volume", "send"))},
+        **{("framework", step): ("office", framework[: i + 1]) for i, step in enumerate(("org_a", "rep_a", "org_b",
+                                                                                           "rep_b", "content",
+                                                                                           "event", "create"))},
     }
 
 
