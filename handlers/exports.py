@@ -66,7 +66,7 @@ async def _send(ctx: Context, kind: ExportKind, fmt: ExportFormat) -> None:
 
 
 # Kinds whose codes are msgids under a prefix of the same name ("memo_status.draft", "buyer_kind.supermarket"...).
-_VOCABULARIES = {Kind.MEMO_STATUS, Kind.REQUEST_STATUS, Kind.BUYER_KIND, Kind.PRODUCER_KIND, Kind.GROUP}
+_VOCABULARIES = {Kind.MEMO_KIND, Kind.MEMO_STATUS, Kind.REQUEST_STATUS, Kind.BUYER_KIND, Kind.PRODUCER_KIND, Kind.GROUP}
 
 
 def labelled(table: Table, t: Translator, title: str = "") -> Sheet:

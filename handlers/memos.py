@@ -9,9 +9,31 @@ from models.catalog import Product
 from models.db import Database
 from models.errors import Stale, StaleAction
 from models.events import Event
-from models.memo_document import render_memo_docx
-from models.memos import STATUS_MARKS, Memo, MemoStatus, confirm_memo, get_memo, memo_document, memos_of, sign_memo
+from models.memos import (
+    STATUS_MARKS,
+    Memo,
+    MemoKind,
+    MemoStatus,
+    confirm_memo,
+    get_memo,
+    may_confirm_for_party_b,
+    memos_of,
+    office,
+    render_memo,
+    sign_memo,
+)
 from models.people import User, users_of_producer
+
+
+async def _sides(ctx: Context, memo: Memo) -> tuple[str, str, str]:
+    """(what the memo is about, party A, party B) as listed."""
+    if memo.kind == MemoKind.FRAMEWORK.value:
+        return memo.message.split("\n")[0][:60], memo.org_a, memo.org_b
+    buyer = memo.buyer_company or memo.buyer_name
+    if memo.kind == MemoKind.PROVINCE.value:
+        return memo.province, buyer, ctx.t("memo.office_for", province=memo.province)
+    product = await ctx.session.get(Product, memo.product_id) if memo.product_id is not None else None
+    return product.name if product else "?", buyer, memo.producer_name
 
 
 async def list_memos(ctx: Context, _arg: str = "") -> None:
@@ -21,49 +43,65 @@ async def list_memos(ctx: Context, _arg: str = "") -> None:
         return
     lines, rows = [], []
     for memo in memos:
-        product = await ctx.session.get(Product, memo.product_id)
-        name = product.name if product else "?"
-        lines.append(f"#{memo.id} {name} — {memo.buyer_company or memo.buyer_name} ⇄ {memo.producer_name} — "
+        about, party_a, party_b = await _sides(ctx, memo)
+        lines.append(f"#{memo.id} {ctx.t(f'memo_kind.{memo.kind}')}: {about} — {party_a} ⇄ {party_b} — "
                      + ctx.t(f"memo_status.{memo.status}"))
-        rows.append([Button(f"#{memo.id} {name}", ShowMemo(memo.id or 0).encode())])
+        rows.append([Button(f"#{memo.id} {about}", ShowMemo(memo.id or 0).encode())])
     ctx.say("memo.list", body="\n".join(lines), buttons=rows)
 
 
 async def show_memo(ctx: Context, action: ShowMemo) -> None:
     memo = await get_memo(ctx.session, ctx.user, positive(action.memo))
-    product = await ctx.session.get(Product, memo.product_id)
     none = ctx.t("contact.not_given")
-    text = ctx.t(
-        "memo.detail",
-        number=memo.number,
-        status=ctx.t(f"memo_status.{memo.status}"),
-        product=product.name if product else "?",
-        buyer=memo.buyer_company or memo.buyer_name or none,
-        producer=memo.producer_name,
-        volume=memo.volume or none,
-        season=memo.season or none,
-        message=memo.message or none,
-    )
+    about, party_a, party_b = await _sides(ctx, memo)
+    status = ctx.t(f"memo_status.{memo.status}")
+    if memo.kind == MemoKind.FRAMEWORK.value:
+        text = ctx.t("memo.detail_framework", number=memo.number, status=status,
+                     party_a=f"{memo.org_a} ({memo.org_a_representative})",
+                     party_b=f"{memo.org_b} ({memo.org_b_representative})", content=memo.message)
+    elif memo.kind == MemoKind.PROVINCE.value:
+        text = ctx.t("memo.detail_province", number=memo.number, status=status, province=memo.province,
+                     buyer=party_a or none, wish=memo.message or none, volume=memo.volume or none)
+    else:
+        text = ctx.t("memo.detail", number=memo.number, status=status, product=about, buyer=party_a or none,
+                     producer=party_b, volume=memo.volume or none, season=memo.season or none,
+                     message=memo.message or none)
     if memo.status == MemoStatus.DRAFT.value:
         text += "\n" + ctx.t(
             "memo.confirmations",
             buyer=ctx.t("memo.yes" if memo.buyer_confirmed_at else "memo.not_yet"),
             producer=ctx.t("memo.yes" if memo.producer_confirmed_at else "memo.not_yet"),
         )
+    if memo.producer_confirmed_by is not None and memo.kind == MemoKind.PRODUCER.value:
+        text += "\n" + ctx.t("memo.confirmed_by_office")
     row = []
-    if memo.status == MemoStatus.DRAFT.value and _own_confirmation_missing(ctx.user, memo):
-        row.append(ctx.button("memo.confirm", ConfirmMemo(memo.id or 0)))
+    if memo.status == MemoStatus.DRAFT.value:
+        confirm = await _confirm_label(ctx, memo)
+        if confirm:
+            row.append(ctx.button(confirm, ConfirmMemo(memo.id or 0)))
     if memo.status in STATUS_MARKS:
         row.append(ctx.button("memo.download", DownloadMemo(memo.id or 0)))
     if memo.status == MemoStatus.CONFIRMED.value and ctx.user.is_admin:
         row.append(ctx.button("memo.sign", SignMemo(memo.id or 0)))
-    ctx.say("memo.detail_page", body=text, buttons=[row] if row else [])
+    ctx.send(Reply(ctx.t("memo.detail_page", body=text), buttons=(tuple(row),) if row else ()))
 
 
-def _own_confirmation_missing(user: User, memo: Memo) -> bool:
-    if memo.buyer_user_id == user.id:
-        return memo.buyer_confirmed_at is None
-    return user.producer_id == memo.producer_id and memo.producer_confirmed_at is None
+CONFIRM_FOR = {
+    MemoKind.PRODUCER.value: "memo.confirm_for_producer",
+    MemoKind.PROVINCE.value: "memo.confirm_for_province",
+}
+
+
+async def _confirm_label(ctx: Context, memo: Memo) -> str:
+    """The confirm button this user gets on a draft ("": none): their own side, or side B for the office."""
+    user = ctx.user
+    if memo.buyer_user_id is not None and memo.buyer_user_id == user.id:
+        return "memo.confirm" if memo.buyer_confirmed_at is None else ""
+    if memo.producer_id is not None and user.producer_id == memo.producer_id:
+        return "memo.confirm" if memo.producer_confirmed_at is None else ""
+    if memo.producer_confirmed_at is None and await may_confirm_for_party_b(ctx.session, user, memo):
+        return CONFIRM_FOR[memo.kind]
+    return ""
 
 
 async def download(ctx: Context, action: DownloadMemo) -> None:
@@ -79,7 +117,16 @@ async def confirm(ctx: Context, action: ConfirmMemo) -> None:
     if memo.status == MemoStatus.CONFIRMED.value:
         for user in others:
             notify(ctx.session, user, lambda t: _with_document(t("memo.confirmed_both", number=memo.number), memo))
-        ctx.send(_with_document(ctx.t("memo.confirmed_both", number=memo.number), memo))
+        sign = SignMemo(memo.id or 0).encode()
+        for admin in await office(ctx.session):
+            if admin.id != ctx.user.id and admin not in others:
+                notify(ctx.session, admin, lambda t: Reply(t("memo.office_both_confirmed", number=memo.number),
+                                                           buttons=((Button(t("memo.sign"), sign),),),
+                                                           document=DocumentRef("memo", memo.id or 0)))
+        reply = _with_document(ctx.t("memo.confirmed_both", number=memo.number), memo)
+        if ctx.user.is_admin:
+            reply = Reply(reply.text, buttons=((Button(ctx.t("memo.sign"), sign),),), document=reply.document)
+        ctx.send(reply)
         return
     confirm_payload = ConfirmMemo(memo.id or 0).encode()
     for user in others:
@@ -100,10 +147,14 @@ def _with_document(text: str, memo: Memo) -> Reply:
 
 
 async def _parties(ctx: Context, memo: Memo) -> list[User]:
-    """Both sides' users except the one acting."""
-    buyer = await ctx.session.get(User, memo.buyer_user_id)
+    """Both sides' users except the one acting: the buyer, and the producer's users (a province memo: the
+    office; a framework memo has no side on the bot)."""
+    buyer = await ctx.session.get(User, memo.buyer_user_id) if memo.buyer_user_id is not None else None
     users = [buyer] if buyer else []
-    users += await users_of_producer(ctx.session, memo.producer_id)
+    if memo.producer_id is not None:
+        users += await users_of_producer(ctx.session, memo.producer_id)
+    elif memo.kind == MemoKind.PROVINCE.value:
+        users += await office(ctx.session)
     return [user for user in users if user.id != ctx.user.id]
 
 
@@ -119,5 +170,5 @@ async def load_document(db: Database, ref: DocumentRef | Attachment, place: str 
         if memo is None:
             raise StaleAction("no such memo", Stale.GONE)
         event = await session.get(Event, memo.event_id) if memo.event_id is not None else None
-        document = await memo_document(session, memo, event=event.name if event else "", place=place)
-    return f"bien-ban-ghi-nho-{memo.id}.docx", render_memo_docx(document)
+        data = await render_memo(session, memo, event=event.name if event else "", place=place)
+    return f"bien-ban-ghi-nho-{memo.id}.docx", data

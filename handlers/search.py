@@ -23,6 +23,7 @@ STAR_CHOICES = ("0", "3", "4", "5", "p")  # any, ≥3★ … 5★, potential 5�
 
 
 async def search_text(ctx: Context, text: str) -> None:
+    ctx.state.leave()  # a search replaces the question on screen (a flow's answers must not lose their data)
     ctx.state.data = {"search": {"q": text}}
     await _show(ctx, offset=0, edit=False)
 

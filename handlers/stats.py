@@ -63,6 +63,20 @@ def summary(t: Translator, stats: Stats, day: str) -> str:
     )
 
 
+def kinds(t: Translator, stats: Stats) -> str:
+    """Memos by kind (signed of drafted), and by event and kind, as Hanoi's events report them."""
+    by_kind = " · ".join(
+        t("stats.kind_count", kind=t(f"memo_kind.{kind}"), signed=stats.signed_by_kind.get(kind, 0), made=n)
+        for kind, n in stats.memos_by_kind.items()
+    )
+    by_event = "; ".join(
+        f"{name}: " + ", ".join(f"{t(f'memo_kind.{kind}')} {n}" for kind, n in counts.items() if n)
+        for name, counts in stats.kinds_by_event[:TOP]
+        if any(counts.values())
+    )
+    return t("stats.kinds", kinds=by_kind, events=by_event or t("stats.none"))
+
+
 def panels(t: Translator, stats: Stats) -> list[Panel]:
     empty = t("stats.none")
     events = stats.memos_by_event[:CHART_EVENTS]
@@ -86,7 +100,7 @@ async def show(ctx: Context, _arg: str = "") -> None:
     require_admin(ctx)
     stats = await programme_stats(ctx.session)
     local = ctx.now.astimezone(TIMEZONE)
-    text = summary(ctx.t, stats, f"{local:%d/%m/%Y %H:%M}")
+    text = summary(ctx.t, stats, f"{local:%d/%m/%Y %H:%M}") + "\n" + kinds(ctx.t, stats)
     certificates = await certificate_counts(ctx.session, local.date())
     text += "\n" + ctx.t(
         "stats.certificates", expiring=certificates.expiring, days=EXPIRING_DAYS, expired=certificates.expired

@@ -45,11 +45,12 @@ K = Kind
 # The columns in order; adding one (a memo's kind, say) is a Column here, a value under its key in the table's row
 # below, and its header msgid export.column.<key> (its values' msgids too, for a new vocabulary Kind).
 MEMO_COLUMNS = (
-    Column("id", K.NUMBER), Column("number"), Column("status", K.MEMO_STATUS), Column("created_at", K.DATETIME),
-    Column("drafted_at", K.DATETIME), Column("signed_at", K.DATETIME), Column("event"), Column("product"),
-    Column("stars", K.STARS), Column("group", K.GROUP), Column("producer"), Column("province"), Column("region"),
-    Column("buyer_company"), Column("buyer_kind", K.BUYER_KIND), Column("buyer_name"), Column("buyer_phone"),
-    Column("producer_phone"), Column("producer_email"), Column("volume"), Column("season"), Column("message"),
+    Column("id", K.NUMBER), Column("number"), Column("kind", K.MEMO_KIND), Column("status", K.MEMO_STATUS),
+    Column("created_at", K.DATETIME), Column("drafted_at", K.DATETIME), Column("signed_at", K.DATETIME),
+    Column("event"), Column("product"), Column("stars", K.STARS), Column("group", K.GROUP), Column("producer"),
+    Column("province"), Column("region"), Column("buyer_company"), Column("buyer_kind", K.BUYER_KIND),
+    Column("buyer_name"), Column("buyer_phone"), Column("producer_phone"), Column("producer_email"), Column("volume"),
+    Column("season"), Column("message"),
 )
 REQUEST_COLUMNS = (
     Column("id", K.NUMBER), Column("status", K.REQUEST_STATUS), Column("created_at", K.DATETIME),
@@ -76,20 +77,23 @@ def _local(moment: datetime | None) -> datetime | None:
 async def memo_table(session: AsyncSession) -> Table:
     query = (
         select(Memo, Product, Producer, Event)
-        .join(Product, col(Product.id) == Memo.product_id)
-        .join(Producer, col(Producer.id) == Memo.producer_id)
+        .outerjoin(Product, col(Product.id) == Memo.product_id)  # none for framework and province memos
+        .outerjoin(Producer, col(Producer.id) == Memo.producer_id)
         .outerjoin(Event, col(Event.id) == Memo.event_id)
         .order_by(col(Memo.id))
     )
     rows = []
     for memo, product, producer, event in (await session.exec(query)).all():
+        province = producer.province if producer else memo.province
         values = {
-            "id": memo.id, "number": memo.number, "status": memo.status, "created_at": _local(memo.created_at),
-            "drafted_at": _local(memo.drafted_at), "signed_at": _local(memo.signed_at),
-            "event": event.name if event else "", "product": product.name, "stars": product.stars,
-            "group": product.group, "producer": producer.name, "province": producer.province,
-            "region": geography.region_of(producer.province), "buyer_company": memo.buyer_company,
-            "buyer_kind": memo.buyer_kind, "buyer_name": memo.buyer_name, "buyer_phone": memo.buyer_phone,
+            "id": memo.id, "number": memo.number, "kind": memo.kind, "status": memo.status,
+            "created_at": _local(memo.created_at), "drafted_at": _local(memo.drafted_at),
+            "signed_at": _local(memo.signed_at), "event": event.name if event else "",
+            "product": product.name if product else "", "stars": product.stars if product else None,
+            "group": product.group if product else None, "producer": producer.name if producer else memo.org_b,
+            "province": province, "region": geography.region_of(province) if province else "",
+            "buyer_company": memo.buyer_company or memo.org_a, "buyer_kind": memo.buyer_kind,
+            "buyer_name": memo.buyer_name or memo.org_a_representative, "buyer_phone": memo.buyer_phone,
             "producer_phone": memo.producer_phone, "producer_email": memo.producer_email, "volume": memo.volume,
             "season": memo.season, "message": memo.message,
         }

@@ -119,6 +119,7 @@ class MemoDocument:
     lines: tuple[MemoLine, ...]
     buyer_message: str  # what the buyer wrote when asking for contact ("" → omitted)
     event: str = ""  # trade-connection event name ("" → omitted)
+    notes: tuple[str, ...] = ()  # shown under the signatures, e.g. who confirmed for a party
 
 
 def certificate_text(number: str, decided_on: date | None, on: date) -> str:
@@ -144,6 +145,7 @@ def render_memo_docx(memo: MemoDocument) -> bytes:
     _add_negotiation(doc)
     _add_commitments(doc)
     _add_signatures(doc, memo)
+    add_notes(doc, memo.notes)
     buffer = io.BytesIO()
     doc.save(buffer)
     return _repack(buffer.getvalue(), memo.drafted_on)
@@ -492,3 +494,9 @@ def _add_signatures(doc: DocxDocument, memo: MemoDocument) -> None:
             _para(cell, after=Pt(6))
         _para(cell, _text(party.representative), bold=True, align=center)
     _fix_widths(table, [Emu(TEXT_WIDTH // 2)] * 2)
+
+
+def add_notes(doc: DocxDocument, notes: tuple[str, ...]) -> None:
+    """Notes under the signatures (italic), e.g. "confirmed by the office on behalf of the producer"."""
+    for index, note in enumerate(notes):
+        _para(doc, _text(note), italic=True, size=Pt(11), before=Pt(10) if index == 0 else None)

@@ -26,6 +26,7 @@ class Kind(StrEnum):
     STARS = "stars"  # 3-5
     YES_NO = "yes_no"  # a boolean
     GROUP = "group"  # the group's number, written as its name
+    MEMO_KIND = "memo_kind"
     MEMO_STATUS = "memo_status"
     REQUEST_STATUS = "request_status"
     BUYER_KIND = "buyer_kind"

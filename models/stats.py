@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models import geography
 from models.catalog import Producer, catalog_summary
 from models.events import Event
-from models.memos import Memo, MemoStatus
+from models.memos import VISIBLE_TO_PRODUCER, Memo, MemoKind, MemoStatus
 from models.people import Role, User
 from models.requests import ContactRequest, RequestStatus
 
@@ -38,6 +38,11 @@ class Stats:
     memos_by_region: dict[str, int]  # the producer's region, most memos first
     memos_by_province: dict[str, int]  # the producer's province, most memos first
     memos_by_event: list[tuple[str, int]]  # event name -> memos tied to it, most first
+    # Memos drafted (draft, confirmed or signed) by kind, as the events report them, and how many were signed;
+    # every MemoKind value, in the order of the enum.
+    memos_by_kind: dict[str, int] = field(default_factory=dict)
+    signed_by_kind: dict[str, int] = field(default_factory=dict)
+    kinds_by_event: list[tuple[str, dict[str, int]]] = field(default_factory=list)  # same order as memos_by_event
 
     @property
     def request_total(self) -> int:
@@ -101,6 +106,20 @@ async def programme_stats(session: AsyncSession) -> Stats:
         .group_by(col(Event.id), col(Event.name))
         .order_by(func.count(col(Memo.id)).desc(), col(Event.id))
     )
+    made = col(Memo.status).in_(VISIBLE_TO_PRODUCER)
+    by_kind = await _counts(session, Memo.kind, made)
+    signed = await _counts(session, Memo.kind, Memo.status == MemoStatus.SIGNED.value)
+    event_rows = events.all()
+    per_event: dict[str, dict[str, int]] = {name: dict.fromkeys(MemoKind, 0) for name, _n in event_rows}
+    for name, kind, n in (
+        await session.exec(
+            select(Event.name, Memo.kind, func.count(col(Memo.id)))
+            .join(Event, col(Event.id) == Memo.event_id)
+            .where(made)
+            .group_by(col(Event.id), col(Event.name), col(Memo.kind))
+        )
+    ).all():
+        per_event[name][kind] += int(n)
     return Stats(
         products=catalogue.products,
         products_by_stars=catalogue.by_stars,
@@ -115,5 +134,8 @@ async def programme_stats(session: AsyncSession) -> Stats:
         memos=memos,
         memos_by_region=_most_first(regions),
         memos_by_province=_most_first(provinces),
-        memos_by_event=[(name, int(n)) for name, n in events.all()],
+        memos_by_event=[(name, int(n)) for name, n in event_rows],
+        memos_by_kind={kind.value: by_kind.get(kind.value, 0) for kind in MemoKind},
+        signed_by_kind={kind.value: signed.get(kind.value, 0) for kind in MemoKind},
+        kinds_by_event=[(name, {k.value: v for k, v in per_event[name].items()}) for name, _n in event_rows],
     )

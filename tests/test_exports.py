@@ -37,12 +37,12 @@ from tests.test_stats import known_dataset
 from tests.test_telegram import OFFICE, Running, run_channel
 
 MEMO_HEADER_VI = [
-    "Mã", "Số biên bản", "Trạng thái", "Ngày tạo", "Ngày lập dự thảo", "Ngày ký", "Sự kiện", "Sản phẩm", "Số sao",
+    "Mã", "Số biên bản", "Loại biên bản", "Trạng thái", "Ngày tạo", "Ngày lập dự thảo", "Ngày ký", "Sự kiện", "Sản phẩm", "Số sao",
     "Nhóm", "Chủ thể", "Tỉnh/thành phố", "Vùng", "Doanh nghiệp mua", "Loại hình bên mua", "Người đại diện bên mua",
     "Điện thoại bên mua", "Điện thoại chủ thể", "Email chủ thể", "Sản lượng", "Mùa vụ", "Lời nhắn",
 ]
 MEMO_HEADER_EN = [
-    "ID", "Memo no.", "Status", "Created", "Drafted", "Signed", "Event", "Product", "Stars", "Group", "Producer",
+    "ID", "Memo no.", "Kind", "Status", "Created", "Drafted", "Signed", "Event", "Product", "Stars", "Group", "Producer",
     "Province", "Region", "Buyer company", "Buyer kind", "Buyer representative", "Buyer phone", "Producer phone",
     "Producer email", "Volume", "Season", "Message",
 ]
@@ -102,7 +102,7 @@ async def test_memos_as_xlsx_in_vietnamese(db: Database) -> None:
     assert sheet.title == "Biên bản ghi nhớ"
     assert [cell.value for cell in sheet[1]] == MEMO_HEADER_VI
     assert_ready_to_read(sheet, len(MEMO_HEADER_VI), 5)
-    created = sheet["D2"]  # Ngày tạo: a real date cell, shown dd/mm/yyyy, in the office's time
+    created = sheet["E2"]  # Ngày tạo: a real date cell, shown dd/mm/yyyy, in the office's time
     assert (created.value, created.number_format, created.is_date) == (
         datetime(2026, 11, 27, 10, 0), "DD/MM/YYYY HH:MM", True)
     rows = xlsx_rows(memos.data)
@@ -114,7 +114,7 @@ async def test_memos_as_xlsx_in_vietnamese(db: Database) -> None:
     assert (first["Số sao"], first["Nhóm"], first["Loại hình bên mua"]) == ("4 sao", "Thực phẩm", "Siêu thị")
     assert first["Doanh nghiệp mua"] == "Siêu thị Xanh" and first["Điện thoại chủ thể"] == "0900 000 111"
     assert rows[1]["Điện thoại chủ thể"] is None  # declined: the producer's contacts were never shared
-    assert first["Số biên bản"] == "1/2026/BBGN-OCOP"
+    assert first["Số biên bản"] == "1/2026/BBGN-OCOP" and first["Loại biên bản"] == "Doanh nghiệp – chủ thể OCOP"
 
 
 async def test_memos_in_english(sqlite_db: Database) -> None:

@@ -165,6 +165,8 @@ def routes(ids: dict[str, int]) -> dict[tuple[str, str], tuple[str, list[Move]]]
     broadcast = ["/broadcast", "Tin mới", "bỏ qua"]
     audience = {kind: Press(t(f"broadcast.kind.{kind}")) for kind in ("buyers", "place", "lang", "event")}
     edit = ["/event edit 1"]
+    province = ["/province", "Lào Cai", "Chè shan tuyết", "bỏ qua"]
+    framework = ["/framework", "Văn phòng Điều phối", "Ông Hùng", "Hiệp hội Bán lẻ", "Bà Mai", "Kết nối", "bỏ qua"]
     return {
         ("onboard", "role"): ("guest", buyer_steps[:1]),
         ("onboard", "company"): ("guest", buyer_steps[:2]),
@@ -200,6 +202,11 @@ def routes(ids: dict[str, int]) -> dict[tuple[str, str], tuple[str, list[Move]]]
            for i, field in enumerate(("representative", "position", "address", "tax_code", "email"))},
         ("profile", "field"): ("lan", ["/profile"]),
         ("profile", "value"): ("lan", ["/profile", Press(t("profile.field.tax_code"))]),
+        **{("province_memo", step): ("lan", province[: i + 1]) for i, step in enumerate(("province", "wish",
+                                                                                          "volume", "send"))},
+        **{("framework", step): ("office", framework[: i + 1]) for i, step in enumerate(("org_a", "rep_a", "org_b",
+                                                                                           "rep_b", "content",
+                                                                                           "event", "create"))},
     }
 
 
