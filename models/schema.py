@@ -8,6 +8,7 @@ from models.broadcasts import Broadcast, Delivery
 from models.catalog import CatalogVersion, Producer, Product
 from models.claims import ClaimCode
 from models.conversation import ChatState
+from models.dashboard import DashboardLogin, DashboardSession
 from models.events import Event, Registration
 from models.import_jobs import ImportJob
 from models.inbox import InboundUpdate
@@ -24,6 +25,7 @@ metadata = SQLModel.metadata
 
 __all__ = [
     "AdminGrant", "AuditLog", "Broadcast", "BuyerProfile", "CatalogVersion", "ChatSender", "ChatState", "ClaimCode",
-    "ContactRequest", "Delivery", "Event", "Identity", "ImportJob", "InboundUpdate", "LinkCode", "Memo", "Notification",
-    "OutboundMessage", "Producer", "Product", "Registration", "StoredFile", "User", "ZaloToken", "metadata",
+    "ContactRequest", "DashboardLogin", "DashboardSession", "Delivery", "Event", "Identity", "ImportJob",
+    "InboundUpdate", "LinkCode", "Memo", "Notification", "OutboundMessage", "Producer", "Product", "Registration",
+    "StoredFile", "User", "ZaloToken", "metadata",
 ]
