@@ -75,3 +75,21 @@ def _draw(axes: Any, panel: Panel, colour: str) -> None:
 
 def _number(value: float) -> str:
     return f"{value:g}" if value != int(value) else f"{int(value)}"
+
+
+def bar_svg(panel: Panel, *, colour: int = 0, width: float = 4.8, height: float = 3.0) -> str:
+    """One bar chart as an inline SVG element (text kept as text, sized by its viewBox: it scales to its box)."""
+    import matplotlib
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
+    from matplotlib.figure import Figure
+
+    rows = max(len(panel.labels), 1)
+    tall = max(height, 0.9 + 0.32 * rows) if panel.horizontal else height
+    with matplotlib.rc_context({"svg.fonttype": "none", "font.family": "sans-serif"}):
+        figure = Figure(figsize=(width, tall), layout="constrained")
+        FigureCanvasSVG(figure)
+        _draw(figure.add_subplot(), panel, COLOURS[colour % len(COLOURS)])
+        buffer = io.StringIO()
+        figure.savefig(buffer, format="svg")
+    svg = buffer.getvalue()
+    return svg[svg.index("<svg"):]  # without the XML prolog and doctype, to sit inside HTML

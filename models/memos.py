@@ -11,6 +11,7 @@ from sqlalchemy import Column
 from sqlmodel import Field, SQLModel, col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.audit import record
 from models.catalog import Producer, Product
 from models.clock import TIMEZONE
 from models.db import UTCDateTime, utcnow
@@ -175,6 +176,7 @@ async def sign_memo(session: AsyncSession, admin: User, memo_id: int, now: datet
     memo.status = MemoStatus.SIGNED.value
     memo.signed_at = now
     memo.updated_at = now
+    record(session, admin.id, "memo.sign", f"memo:{memo_id}", now, admin.display_name)
     return memo
 
 
