@@ -1,0 +1,251 @@
+"""The office's web dashboard over HTTP: a /dashboard link from a chat opens a session once; every page refuses
+without one; forms need their CSRF token; the overview shows /stats' figures; memos are listed, downloaded and
+marked signed through the chat's own domain function, with an audit trail."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from html import unescape
+
+import pytest
+from aiohttp import web
+from sqlmodel import col, select
+
+from bot.config import TelegramSettings
+from bot.dashboard import COOKIE
+from bot.stopping import finish
+from bot.telegram import TelegramChannel
+from handlers.app import Conversation
+from models.audit import AuditLog
+from models.clock import FakeClock
+from models.db import Database
+from models.memos import Memo
+from models.people import Role, User
+from models.stats import programme_stats
+from tests.dashboard_site import Site, csrf_of, serving
+from tests.fake_telegram import TOKEN, FakeTelegram
+from tests.loopback import serving as loopback
+from tests.telegram_users import TelegramUser
+
+PAGES = ["/dashboard", "/dashboard/memos", "/dashboard/memos?status=signed&page=2", "/dashboard/memos/1",
+         "/dashboard/memos/1.docx"]
+FORMS = ["/dashboard/logout", "/dashboard/language", "/dashboard/memos/1/sign"]
+
+
+@pytest.fixture
+async def site(db: Database) -> AsyncIterator[Site]:
+    async with serving(db) as running:
+        yield running
+
+
+def clock_of(site: Site) -> FakeClock:
+    clock = site.services.clock
+    assert isinstance(clock, FakeClock)
+    return clock
+
+
+def figure(html: str, name: str) -> str:
+    """The value shown for a data-figure (a KPI's number, or a chart table's value)."""
+    found = re.search(rf'data-figure="{re.escape(name)}"[^>]*>(?:<span>|<b>|<th[^>]*>[^<]*</th><td>)([^<]+)<', html)
+    assert found, name
+    return unescape(found.group(1)).strip()
+
+
+async def memo_status(site: Site) -> str:
+    async with site.services.db.session() as session:
+        return (await session.get(Memo, 1)).status  # type: ignore[union-attr]
+
+
+async def test_only_admins_get_a_link(site: Site) -> None:
+    link = await site.login_link()
+    assert "dùng một lần" in site.office.last and "10 phút" in site.office.last
+    assert link.startswith(site.base + "/dashboard/login?token=")
+    await site.buyer.says("/dashboard")
+    assert "dashboard/login" not in site.buyer.last and "quyền" in site.buyer.last  # the usual not-authorised text
+    async with site.services.db.session() as session:
+        actions = (await session.exec(select(AuditLog.action))).all()
+    assert actions.count("dashboard.link") == 1
+
+
+async def test_every_page_refuses_without_a_session(site: Site) -> None:
+    async with site.client() as client:
+        for path in PAGES:
+            async with client.get(path, allow_redirects=False) as response:
+                assert response.status == 401, path
+                assert "Gõ /dashboard trong khung chat" in await response.text()
+        for path in FORMS:
+            async with client.post(path, data={"csrf": "x"}, allow_redirects=False) as response:
+                assert response.status == 401, path
+        client.cookie_jar.update_cookies({COOKIE: "made-up"})
+        async with client.get("/dashboard") as response:
+            assert response.status == 401
+    assert await memo_status(site) == "confirmed"
+
+
+async def test_a_link_opens_one_session_once(site: Site) -> None:
+    link = await site.login_link()
+    token = link.split("token=")[1]
+    async with site.client() as client:
+        for _ in range(2):  # a chat app's preview fetches the link: showing the page does not use it
+            async with client.get(link) as page:
+                assert page.status == 200 and "chỉ dùng được một lần" in await page.text()
+        async with client.post("/dashboard/login", data={"token": token}, allow_redirects=False) as answer:
+            assert answer.status == 303 and answer.headers["Location"] == "/dashboard"
+            cookie = answer.headers["Set-Cookie"]
+            assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/dashboard" in cookie
+            assert "Secure" not in cookie  # public_url is http here
+        async with client.get("/dashboard") as home:
+            assert home.status == 200 and "Tổng quan chương trình" in await home.text()
+    async with site.client() as other:
+        async with other.post("/dashboard/login", data={"token": token}) as again:
+            assert again.status == 403 and "đã được dùng" in await again.text()
+        async with other.post("/dashboard/login", data={"token": token[:-2]}) as cut:
+            assert cut.status == 403 and "không hợp lệ" in await cut.text()
+        async with other.get("/dashboard/login") as empty:
+            assert empty.status == 403
+        late = (await site.login_link()).split("token=")[1]
+        clock_of(site).advance(minutes=11)
+        async with other.post("/dashboard/login", data={"token": late}) as expired:
+            assert expired.status == 403 and "đã hết hạn" in await expired.text()
+        async with other.get("/dashboard") as home:
+            assert home.status == 401
+
+
+async def test_sessions_end_when_idle_at_logout_and_with_admin_rights(site: Site) -> None:
+    async with site.client() as client:
+        csrf = await site.logged_in(client)
+        clock_of(site).advance(minutes=59)
+        async with client.get("/dashboard/memos") as page:
+            assert page.status == 200  # a request restarts the idle clock
+        clock_of(site).advance(minutes=59)
+        async with client.get("/dashboard/memos") as page:
+            assert page.status == 200
+        clock_of(site).advance(minutes=61)
+        async with client.get("/dashboard/memos") as page:
+            assert page.status == 401 and "hết hạn" in await page.text()
+
+        csrf = await site.logged_in(client)
+        async with client.post("/dashboard/logout", data={"csrf": csrf}) as out:
+            assert out.status == 200 and "Bạn đã đăng xuất" in await out.text()
+        async with client.get("/dashboard") as page:
+            assert page.status == 401
+
+        await site.logged_in(client)
+        async with site.services.db.transaction() as session:  # the office loses its admin rights
+            office = (await session.exec(select(User).where(User.display_name == "Office"))).one()
+            office.role = Role.NONE.value
+        async with client.get("/dashboard") as page:
+            assert page.status == 401
+    async with site.services.db.session() as session:
+        entries = (await session.exec(select(AuditLog).where(col(AuditLog.action).like("dashboard.%")))).all()
+    assert [e.action for e in entries].count("dashboard.login") == 3
+    assert [(e.action, e.detail) for e in entries if e.action == "dashboard.logout"] == [("dashboard.logout", "Office")]
+
+
+async def test_forms_need_the_sessions_csrf_token(site: Site) -> None:
+    async with site.client() as client:
+        csrf = await site.logged_in(client)
+        for data in ({}, {"csrf": ""}, {"csrf": csrf[:-1] + "x"}, {"csrf": "ž" * 50}):
+            async with client.post("/dashboard/memos/1/sign", data=data) as refused:
+                assert refused.status == 403 and "không có gì thay đổi" in await refused.text()
+        async with client.post("/dashboard/logout", data={}) as refused:
+            assert refused.status == 403
+        async with client.get("/dashboard") as still:
+            assert still.status == 200  # the refused logout left the session open
+    async with site.client() as other:
+        other_csrf = await site.logged_in(other)
+    async with site.client() as client:
+        await site.logged_in(client)
+        async with client.post("/dashboard/memos/1/sign", data={"csrf": other_csrf}) as refused:
+            assert refused.status == 403  # another session's token
+    assert await memo_status(site) == "confirmed"
+
+
+async def test_mark_a_memo_signed(site: Site) -> None:
+    async with site.client() as client:
+        csrf = await site.logged_in(client)
+        async with client.get("/dashboard/memos?status=confirmed") as listing:
+            html = await listing.text()
+            assert 'data-memo="1"' in html and "Chè búp Tân Cương" in html and "1 biên bản" in html
+        async with client.get("/dashboard/memos?status=signed") as none:
+            assert 'data-memo="1"' not in await none.text()
+        async with client.get("/dashboard/memos/1.docx") as document:
+            assert document.status == 200 and (await document.read())[:2] == b"PK"
+            assert "bien-ban-ghi-nho-1.docx" in document.headers["Content-Disposition"]
+        async with client.post("/dashboard/memos/1/sign", data={"csrf": csrf}, allow_redirects=False) as signed:
+            assert signed.status == 303 and signed.headers["Location"] == "/dashboard/memos/1?signed=1"
+        async with client.get("/dashboard/memos/1?signed=1") as page:
+            html = await page.text()
+            assert "Đã ghi nhận biên bản được ký" in html and "ghi nhận đã ký" in html and "Office" in html
+        async with client.post("/dashboard/memos/1/sign", data={"csrf": csrf}) as again:
+            assert again.status == 409 and "không thay đổi" in await again.text()
+        for path in ("/dashboard/memos/99", "/dashboard/memos/99.docx", "/dashboard/memos/0"):
+            async with client.get(path) as missing:
+                assert missing.status == 404 and "Không có biên bản này" in await missing.text()
+        async with client.get("/dashboard/memos?status=%00&page=99999999999999") as odd:
+            assert odd.status == 200  # unknown filter: all memos; a page past the end: the last
+    assert await memo_status(site) == "signed"
+    assert any("đã ký" in m.text for m in await site.buyer.receive())  # told, as when the office signs in a chat
+    async with site.services.db.session() as session:
+        trail = (await session.exec(select(AuditLog).where(AuditLog.subject == "memo:1"))).all()
+    assert [(e.action, e.detail) for e in trail] == [("memo.sign", "Office")]
+
+
+async def test_overview_shows_the_stats_figures_in_either_language(site: Site) -> None:
+    async with site.services.db.session() as session:
+        stats = await programme_stats(session)
+    async with site.client() as client:
+        csrf = await site.logged_in(client)
+        async with client.get("/dashboard") as page:
+            html = await page.text()
+        assert html.count("<svg") == 7
+        assert figure(html, "products") == str(stats.products) == "5"
+        assert figure(html, "buyers") == str(stats.buyers) and figure(html, "producers") == str(stats.producers)
+        assert figure(html, "requests") == str(stats.request_total)
+        assert figure(html, "acceptance_rate") == "100%"
+        for status, n in stats.requests.items():
+            assert figure(html, f"funnel.{status}") == str(n)
+        for stars, n in stats.products_by_stars.items():
+            assert figure(html, f"stars.{stars}") == str(n)
+        for status, n in stats.memos.items():
+            assert figure(html, f"memos.{status}") == str(n)
+        assert figure(html, "regions.Đồng bằng sông Hồng") == "1"
+        assert figure(html, "weekly_requests.23/11") == "1"  # the week of Monday 23 November 2026
+        async with client.post("/dashboard/language", data={"csrf": csrf, "lang": "en", "next": "/dashboard/memos"},
+                               allow_redirects=False) as switched:
+            assert switched.status == 303 and switched.headers["Location"] == "/dashboard/memos"
+        async with client.get("/dashboard") as page:
+            html = await page.text()
+        assert "Programme overview" in html and 'lang="en"' in html and "acceptance rate" in html
+        assert "Tiếng Việt" in html
+        async with client.post("/dashboard/language", data={"csrf": csrf, "lang": "vi", "next": "//evil.example"},
+                               allow_redirects=False) as switched:
+            assert switched.headers["Location"] == "/dashboard"  # never a redirect off the dashboard
+
+
+async def test_a_link_asked_for_on_telegram(site: Site) -> None:
+    """The command is channel-neutral: on Telegram (the fake Bot API) the office's link works the same."""
+    async with loopback(FakeTelegram()) as fake:
+        channel = TelegramChannel(Conversation(site.services), TelegramSettings(
+            token=TOKEN, base_url=fake.base_url, mode="polling"))  # type: ignore[arg-type]
+        await channel.start(web.Application())
+        running = asyncio.create_task(channel.run(pump_interval=0.05))
+        await asyncio.wait_for(channel.connected.wait(), 10)
+        try:
+            office, stranger = TelegramUser(fake, 9000, fake.push), TelegramUser(fake, 555, fake.push)
+            await office.says("/dashboard")
+            sent = await office.expect("/dashboard/login?token=")
+            await stranger.says("/dashboard")
+            refused = await stranger.expect("quyền")
+            assert "token=" not in refused.text
+        finally:
+            channel.stopping.set()
+            await finish([running])
+    link = re.search(r"http://\S+", sent.text).group(0)  # type: ignore[union-attr]
+    async with site.client() as client:
+        async with client.get(link) as page:
+            token = re.search(r'name="token" value="([^"]+)"', await page.text()).group(1)  # type: ignore[union-attr]
+        async with client.post("/dashboard/login", data={"token": token}) as home:
+            assert home.status == 200 and csrf_of(await home.text())
