@@ -77,7 +77,7 @@ def _number(value: float) -> str:
     return f"{value:g}" if value != int(value) else f"{int(value)}"
 
 
-def bar_svg(panel: Panel, *, colour: int = 0, width: float = 4.8, height: float = 3.0) -> str:
+def bar_svg(panel: Panel, *, colour: int = 0, width: float = 4.0, height: float = 2.6) -> str:
     """One bar chart as an inline SVG element (text kept as text, sized by its viewBox: it scales to its box)."""
     import matplotlib
     from matplotlib.backends.backend_svg import FigureCanvasSVG
