@@ -8,11 +8,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import aiohttp
+from sqlmodel import select
 
 from bot.web import make_app, start_site
 from handlers.app import Conversation
 from handlers.context import Services
+from models.broadcasts import Audience, AudienceKind, create_broadcast
 from models.db import Database
+from models.people import User
 from tests.chat import ChatUser, claim_producer, load_catalogue, make_services, register_buyer, request_contact
 
 LINK = re.compile(r"(http://\S+/dashboard/login\?token=\S+)")
@@ -81,3 +84,14 @@ async def serving(db: Database) -> AsyncIterator[Site]:
         yield Site(base, services, office, buyer, producer)
     finally:
         await runner.cleanup()
+
+
+async def start_broadcast(site: Site, text: str = "Hội chợ OCOP mở cửa lúc 8 giờ") -> int:
+    """The office sends a broadcast to every user on the console (the office, the buyer and the producer): three
+    deliveries pending, as if the sender had not reached them yet. Its id."""
+    async with site.services.db.transaction() as session:
+        office = (await session.exec(select(User).where(User.display_name == "Office"))).one()
+        broadcast = await create_broadcast(session, office, channel="console", chat_id="office", text=text, photo="",
+                                           audience=Audience(AudienceKind.ALL), channels=("console",),
+                                           now=site.services.clock.now())
+        return broadcast.id or 0

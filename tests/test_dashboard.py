@@ -24,14 +24,14 @@ from models.db import Database
 from models.memos import Memo
 from models.people import Role, User
 from models.stats import programme_stats
-from tests.dashboard_site import Site, csrf_of, serving
+from tests.dashboard_site import Site, csrf_of, serving, start_broadcast
 from tests.fake_telegram import TOKEN, FakeTelegram
 from tests.loopback import serving as loopback
 from tests.telegram_users import TelegramUser
 
 PAGES = ["/dashboard", "/dashboard/memos", "/dashboard/memos?status=signed&page=2", "/dashboard/memos/1",
-         "/dashboard/memos/1.docx"]
-FORMS = ["/dashboard/logout", "/dashboard/language", "/dashboard/memos/1/sign"]
+         "/dashboard/memos/1.docx", "/dashboard/broadcasts"]
+FORMS = ["/dashboard/logout", "/dashboard/language", "/dashboard/memos/1/sign", "/dashboard/broadcasts/1/stop"]
 
 
 @pytest.fixture
@@ -249,3 +249,30 @@ async def test_a_link_asked_for_on_telegram(site: Site) -> None:
             token = re.search(r'name="token" value="([^"]+)"', await page.text()).group(1)  # type: ignore[union-attr]
         async with client.post("/dashboard/login", data={"token": token}) as home:
             assert home.status == 200 and csrf_of(await home.text())
+
+
+async def test_broadcast_progress_and_stop(site: Site) -> None:
+    async with site.client() as client:
+        csrf = await site.logged_in(client)
+        async with client.get("/dashboard/broadcasts") as page:
+            assert "Chưa có tin nhắn hàng loạt nào" in await page.text()
+        number = await start_broadcast(site)
+        async with client.get("/dashboard/broadcasts") as page:
+            html = await page.text()
+        assert 'http-equiv="refresh"' in html and f'data-stop="{number}"' in html
+        assert "Đã gửi 0/3" in html and "còn lại 3" in html and "Hội chợ OCOP mở cửa" in html
+        async with client.post(f"/dashboard/broadcasts/{number}/stop", data={}) as refused:
+            assert refused.status == 403
+        async with client.post(f"/dashboard/broadcasts/{number}/stop", data={"csrf": csrf},
+                               allow_redirects=False) as stopped:
+            assert stopped.status == 303
+        async with client.get(stopped.headers["Location"]) as page:
+            html = await page.text()
+        assert f"Đã dừng tin #{number}" in html and "không gửi 3 (đã dừng)" in html
+        assert 'http-equiv="refresh"' not in html and "data-stop" not in html
+        for path in (f"/dashboard/broadcasts/{number}/stop", "/dashboard/broadcasts/99/stop"):
+            async with client.post(path, data={"csrf": csrf}) as again:
+                assert again.status == 409 and "không có gì thay đổi" in await again.text()
+    async with site.services.db.session() as session:
+        entries = (await session.exec(select(AuditLog).where(AuditLog.action == "broadcast.cancel"))).all()
+    assert [(e.subject, e.actor_id is not None) for e in entries] == [(f"broadcast:{number}", True)]

@@ -1,5 +1,5 @@
 """The dashboard in a real browser (Playwright driving Debian's Chromium): log in with the link the office gets in a
-chat, read the overview, sign a memo, switch to English, log out; a used link and a form without its CSRF token are
+chat, read the overview, sign a memo, stop a broadcast, switch to English, log out; a used link and a form without its CSRF token are
 refused; no page scrolls sideways on a 390×844 phone. Screenshots go to $OCOP_TEST_ARTIFACTS (default
 test-artifacts/dashboard).
 
@@ -17,11 +17,12 @@ import pytest
 import pytest_asyncio
 from sqlmodel import select
 
+from models.broadcasts import Broadcast
 from models.db import Database
 from models.memos import Memo
 from models.stats import programme_stats
 from tests.conftest import IN_CI
-from tests.dashboard_site import Site, serving
+from tests.dashboard_site import Site, serving, start_broadcast
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 PHONE = {"width": 390, "height": 844}
@@ -152,3 +153,18 @@ async def test_a_used_link_and_a_form_without_csrf_are_refused(site: Site, phone
     await fits(phone, "form-refused-vi")
     async with site.services.db.session() as session:
         assert (await session.exec(select(Memo.status))).one() == "confirmed"
+
+
+async def test_stop_a_broadcast(site: Site, phone: Any) -> None:
+    number = await start_broadcast(site)
+    await log_in(phone, site)
+    await phone.click("text=Tin nhắn hàng loạt")
+    await phone.wait_for_selector(f"[data-stop='{number}']")
+    await fits(phone, "broadcast-sending-vi")
+    await phone.click(f"[data-stop='{number}']")
+    await phone.wait_for_selector(f"text=Đã dừng tin #{number}")
+    assert await phone.locator(f"[data-broadcast='{number}'] [data-field='state']").inner_text() == "đã dừng"
+    assert await phone.locator("[data-stop]").count() == 0
+    await fits(phone, "broadcast-stopped-vi")
+    async with site.services.db.session() as session:
+        assert (await session.get(Broadcast, number)).status == "cancelled"  # type: ignore[union-attr]

@@ -140,7 +140,7 @@ async def switch_language(visit: Visit) -> web.StreamResponse:
 
 
 def setup(app: web.Application, services: Services) -> None:
-    from bot.dashboard import pages
+    from bot.dashboard import broadcasts, pages
 
     app[SERVICES] = services
     app[SECURE] = services.web_url.startswith("https://")
@@ -152,3 +152,4 @@ def setup(app: web.Application, services: Services) -> None:
     app.router.add_post("/dashboard/logout", page(logout, post=True))
     app.router.add_post("/dashboard/language", page(switch_language, post=True))
     pages.add_routes(app)
+    broadcasts.add_routes(app)
