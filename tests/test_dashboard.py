@@ -24,13 +24,15 @@ from models.db import Database
 from models.memos import Memo
 from models.people import Role, User
 from models.stats import programme_stats
+from models.tables import request_page
+from tests.chat import request_contact
 from tests.dashboard_site import Site, csrf_of, serving, start_broadcast
 from tests.fake_telegram import TOKEN, FakeTelegram
 from tests.loopback import serving as loopback
 from tests.telegram_users import TelegramUser
 
 PAGES = ["/dashboard", "/dashboard/memos", "/dashboard/memos?status=signed&page=2", "/dashboard/memos/1",
-         "/dashboard/memos/1.docx", "/dashboard/broadcasts"]
+         "/dashboard/memos/1.docx", "/dashboard/broadcasts", "/dashboard/requests?status=pending"]
 FORMS = ["/dashboard/logout", "/dashboard/language", "/dashboard/memos/1/sign", "/dashboard/broadcasts/1/stop"]
 
 
@@ -276,3 +278,23 @@ async def test_broadcast_progress_and_stop(site: Site) -> None:
     async with site.services.db.session() as session:
         entries = (await session.exec(select(AuditLog).where(AuditLog.action == "broadcast.cancel"))).all()
     assert [(e.subject, e.actor_id is not None) for e in entries] == [(f"broadcast:{number}", True)]
+
+
+async def test_requests_table_and_its_pages(site: Site) -> None:
+    await request_contact(site.buyer, "mat ong ha giang", "Mật ong bạc hà")
+    async with site.client() as client:
+        await site.logged_in(client)
+        async with client.get("/dashboard/requests") as page:
+            html = await page.text()
+        assert "2 yêu cầu" in html and 'data-request="2"' in html and 'data-request="1"' in html
+        assert "Siêu thị Xanh" in html and "Mật ong bạc hà Mèo Vạc" in html and "HTX Chè Hảo Đạt" in html
+        async with client.get("/dashboard/requests?status=pending") as page:
+            html = await page.text()
+        assert "1 yêu cầu" in html and 'data-request="2"' in html and 'data-request="1"' not in html
+    async with site.services.db.session() as session:
+        first = await request_page(session, None, 1, size=1)
+        last = await request_page(session, None, 7, size=1)  # past the end: the last page
+        none = await request_page(session, "made-up", 1, size=1)
+    assert (first.page, first.pages, [r.request.id for r in first.rows]) == (1, 2, [2])
+    assert (last.page, [r.request.id for r in last.rows]) == (2, [1])
+    assert (none.total, none.pages, none.rows) == (0, 1, [])

@@ -1,5 +1,5 @@
-"""The dashboard's pages: the overview (the /stats figures with charts) and the memo table (filter, pages, DOCX,
-mark signed, each memo's audit trail)."""
+"""The dashboard's pages: the overview (the /stats figures with charts), the memo table (filter, pages, DOCX, mark
+signed, each memo's audit trail) and the contact requests table (filter, pages, time to answer)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ from models import parse
 from models.charts import Panel, bar_svg
 from models.clock import TIMEZONE
 from models.errors import NotAuthorised, StaleAction
-from models.memo_table import STATUSES, memo_page, memo_trail
 from models.memos import Memo
+from models.requests import ContactRequest
 from models.stats import Stats, Week, products_by_region, programme_stats, weekly_trend
+from models.tables import REQUEST_STATUSES, STATUSES, memo_page, memo_trail, request_page
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
@@ -85,6 +86,23 @@ async def memos(visit: Visit) -> web.Response:
                   local=lambda moment: f"{moment.astimezone(TIMEZONE):%d/%m/%Y}")
 
 
+async def requests(visit: Visit) -> web.Response:
+    query = visit.request.query
+    status = query.get("status", "")
+    chosen = status if status in REQUEST_STATUSES else None
+    found = await request_page(visit.session, chosen, parse.canonical(query.get("page", "1")) or 1)
+    t = visit.t
+
+    def answered(request: ContactRequest) -> str:
+        if request.answered_at is None:
+            return "—"
+        return duration(t, request.answered_at - request.created_at)
+
+    return render(visit.request, "requests.html", visit=visit, found=found, chosen=chosen or "",
+                  statuses=REQUEST_STATUSES, answered=answered,
+                  local=lambda moment: f"{moment.astimezone(TIMEZONE):%d/%m/%Y %H:%M}")
+
+
 async def _memo(visit: Visit) -> Memo | None:
     memo_id = parse.canonical(visit.request.match_info["id"])
     return await visit.session.get(Memo, memo_id) if memo_id is not None else None
@@ -138,6 +156,7 @@ async def download(visit: Visit) -> web.StreamResponse:
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/dashboard", page(overview))
     app.router.add_get("/dashboard/memos", page(memos))
+    app.router.add_get("/dashboard/requests", page(requests))
     app.router.add_get("/dashboard/memos/{id:[0-9]+}", page(memo_detail))
     app.router.add_post("/dashboard/memos/{id:[0-9]+}/sign", page(sign, post=True))
     app.router.add_get("/dashboard/memos/{id:[0-9]+}.docx", page(download))
