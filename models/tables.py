@@ -81,10 +81,20 @@ STATUSES = tuple(status.value for status in MemoStatus)
 REQUEST_STATUSES = tuple(status.value for status in RequestStatus)
 
 
-async def memo_trail(session: AsyncSession, memo_id: int) -> list[tuple[AuditLog, str]]:
-    """What admins did to a memo, oldest first, with each actor's name ("" for the system)."""
+async def trail(session: AsyncSession, subject: str, limit: int = 100) -> list[tuple[AuditLog, str]]:
+    """What admins did to one thing ("memo:3", "product:7"), oldest first, with each actor's name ("" for the
+    system)."""
     rows = await session.exec(
         select(AuditLog, User.display_name).outerjoin(User, col(User.id) == AuditLog.actor_id)
-        .where(AuditLog.subject == f"memo:{memo_id}").order_by(col(AuditLog.id))
+        .where(AuditLog.subject == subject).order_by(col(AuditLog.id)).limit(limit)
     )
     return [(entry, name or "") for entry, name in rows.all()]
+
+
+async def hidden_products(session: AsyncSession, limit: int = 100) -> list[tuple[Product, str]]:
+    """Products hidden from search (the engine does not see them), with their producer, latest first."""
+    rows = await session.exec(
+        select(Product, Producer.name).join(Producer, col(Producer.id) == Product.producer_id)
+        .where(col(Product.hidden).is_(True)).order_by(col(Product.updated_at).desc()).limit(limit)
+    )
+    return list(rows.all())

@@ -298,3 +298,44 @@ async def test_requests_table_and_its_pages(site: Site) -> None:
     assert (first.page, first.pages, [r.request.id for r in first.rows]) == (1, 2, [2])
     assert (last.page, [r.request.id for r in last.rows]) == (2, [1])
     assert (none.total, none.pages, none.rows) == (0, 1, [])
+
+
+async def test_catalogue_search_stars_and_hiding(site: Site) -> None:
+    async with site.client() as client:
+        csrf = await site.logged_in(client)
+        async with client.get("/dashboard/catalogue") as page:
+            html = await page.text()
+        assert "Gõ tên sản phẩm" in html and "Không có sản phẩm nào bị ẩn" in html
+        async with client.get("/dashboard/catalogue", params={"q": "che tan cuong"}) as page:
+            html = await page.text()
+        chat = await site.services.search.search("che tan cuong", limit=25)
+        assert [int(n) for n in re.findall(r'data-product="(\d+)"', html)] == [h.document.id for h in chat.hits]
+        assert 'data-product="2"' in html and "Chè búp Tân Cương" in html
+        async with client.get("/dashboard/catalogue", params={"stars": "5", "group": "1"}) as page:
+            html = await page.text()
+        assert "2 sản phẩm" in html and 'data-product="2"' in html and 'data-product="4"' in html
+        async with client.get("/dashboard/catalogue", params={"stars": "9", "group": "x", "page": "-1"}) as page:
+            assert page.status == 200 and "Gõ tên sản phẩm" in await page.text()  # odd filters are ignored
+
+        async with client.post("/dashboard/products/2/stars", data={"csrf": csrf, "stars": "7"}) as bad:
+            assert bad.status == 422 and "3, 4 hoặc 5" in await bad.text()
+        async with client.post("/dashboard/products/2/stars", data={"csrf": csrf, "stars": "4"}) as saved:
+            html = await saved.text()
+            assert "Đã lưu hạng sao" in html and '<dd id="stars">4★' in html and "đổi hạng sao (5 -&gt; 4)" in html
+        async with client.post("/dashboard/products/2/hidden", data={"csrf": csrf, "hidden": "1"}) as hidden:
+            assert "đã được ẩn khỏi tìm kiếm" in await hidden.text()
+        async with client.get("/dashboard/catalogue", params={"q": "che tan cuong"}):
+            await site.services.search.wait_rebuilt()  # the index catches up in the background, as for the chat
+        async with client.get("/dashboard/catalogue", params={"q": "che tan cuong"}) as page:
+            html = await page.text()
+        assert 'data-product="2"' not in html and 'data-hidden="2"' in html
+        async with client.post("/dashboard/products/2/hidden", data={"csrf": csrf, "hidden": "0"}) as shown:
+            assert "đã hiển thị lại" in await shown.text()
+        for path in ("/dashboard/products/99", "/dashboard/products/0"):
+            async with client.get(path) as missing:
+                assert missing.status == 404 and "Không có sản phẩm này" in await missing.text()
+        async with client.post("/dashboard/products/2/hidden", data={"csrf": csrf, "hidden": "maybe"}) as odd:
+            assert odd.status == 422
+    async with site.services.db.session() as session:
+        entries = (await session.exec(select(AuditLog).where(AuditLog.subject == "product:2"))).all()
+    assert [e.action for e in entries] == ["product.stars", "product.hide", "product.show"]

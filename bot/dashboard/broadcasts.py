@@ -9,7 +9,6 @@ from bot.dashboard.routes import Visit, page, redirect, render
 from handlers.broadcast import describe_audience, duration
 from models import broadcasts as bc
 from models import parse
-from models.clock import TIMEZONE
 from models.errors import NotAuthorised, StaleAction
 
 SHOWN = 20
@@ -32,8 +31,7 @@ async def broadcasts(visit: Visit, *, notice: str = "", status: int = 200) -> we
     if not notice and (stopped := parse.canonical(visit.request.query.get("stopped", ""))) is not None:
         notice = t("dashboard.broadcast.stopped", number=stopped)
     return render(visit.request, "broadcasts.html", visit=visit, status=status, rows=rows, notice=notice,
-                  refresh=REFRESH_SECONDS if live else 0,
-                  local=lambda moment: f"{moment.astimezone(TIMEZONE):%d/%m/%Y %H:%M}" if moment else "—")
+                  refresh=REFRESH_SECONDS if live else 0)
 
 
 async def stop(visit: Visit) -> web.Response:

@@ -20,7 +20,7 @@ from models.errors import NotAuthorised, StaleAction
 from models.memos import Memo
 from models.requests import ContactRequest
 from models.stats import Stats, Week, products_by_region, programme_stats, weekly_trend
-from models.tables import REQUEST_STATUSES, STATUSES, memo_page, memo_trail, request_page
+from models.tables import REQUEST_STATUSES, STATUSES, memo_page, request_page, trail
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
@@ -82,8 +82,7 @@ async def memos(visit: Visit) -> web.Response:
     chosen = status if status in STATUSES else None
     number = parse.canonical(query.get("page", "1")) or 1
     found = await memo_page(visit.session, chosen, number)
-    return render(visit.request, "memos.html", visit=visit, found=found, chosen=chosen or "", statuses=STATUSES,
-                  local=lambda moment: f"{moment.astimezone(TIMEZONE):%d/%m/%Y}")
+    return render(visit.request, "memos.html", visit=visit, found=found, chosen=chosen or "", statuses=STATUSES)
 
 
 async def requests(visit: Visit) -> web.Response:
@@ -99,8 +98,7 @@ async def requests(visit: Visit) -> web.Response:
         return duration(t, request.answered_at - request.created_at)
 
     return render(visit.request, "requests.html", visit=visit, found=found, chosen=chosen or "",
-                  statuses=REQUEST_STATUSES, answered=answered,
-                  local=lambda moment: f"{moment.astimezone(TIMEZONE):%d/%m/%Y %H:%M}")
+                  statuses=REQUEST_STATUSES, answered=answered)
 
 
 async def _memo(visit: Visit) -> Memo | None:
@@ -117,18 +115,10 @@ async def memo_detail(visit: Visit, *, notice: str = "", status: int = 200) -> w
     memo = await _memo(visit)
     if memo is None:
         return _not_found(visit)
-    trail = await memo_trail(visit.session, memo.id or 0)
+    entries = await trail(visit.session, f"memo:{memo.id}")
     if not notice and visit.request.query.get("signed") == "1":
         notice = "dashboard.memo.signed_now"
-    t = visit.t
-
-    def action(name: str) -> str:
-        label = t(f"dashboard.action.{name}")
-        return name if label.startswith("dashboard.") else label
-
-    return render(visit.request, "memo.html", visit=visit, status=status, memo=memo, trail=trail, notice=notice,
-                  action=action,
-                  local=lambda moment: f"{moment.astimezone(TIMEZONE):%d/%m/%Y %H:%M}" if moment else "—")
+    return render(visit.request, "memo.html", visit=visit, status=status, memo=memo, trail=entries, notice=notice)
 
 
 async def sign(visit: Visit) -> web.Response:

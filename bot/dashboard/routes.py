@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -20,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from handlers.context import Services
 from handlers.dashboard import LOGIN_PATH
 from handlers.i18n import LANGUAGES, Translator, translator
+from models.clock import TIMEZONE
 from models.dashboard import DashboardSession, LoginRefused, csrf_ok, current, end, redeem_login
 from models.people import User
 
@@ -57,11 +59,28 @@ def language(request: web.Request, user: User | None = None) -> str:
     return user.language if user is not None and user.language in LANGUAGES else "vi"
 
 
+def local(moment: datetime | None) -> str:
+    """A moment as Vietnam's clocks show it."""
+    return f"{moment.astimezone(TIMEZONE):%d/%m/%Y %H:%M}" if moment else "—"
+
+
+def day(moment: datetime | None) -> str:
+    return f"{moment.astimezone(TIMEZONE):%d/%m/%Y}" if moment else "—"
+
+
+def action_label(t: Translator, name: str) -> str:
+    """An audit log action in words ("memo.sign" → "marked signed"); the name itself when we have none."""
+    label = t(f"dashboard.action.{name}")
+    return name if label.startswith("dashboard.") else label
+
+
 def render(request: web.Request, template: str, *, status: int = 200, user: User | None = None,
            visit: Visit | None = None, **context: Any) -> web.Response:
     lang = language(request, visit.user if visit else user)
-    context.update(t=translator(lang), lang=lang, visit=visit, path=request.path_qs, here=request.path,
-                   csrf=visit.dashboard.csrf if visit else "", user=visit.user if visit else None)
+    t = translator(lang)
+    context.update(t=t, lang=lang, visit=visit, path=request.path_qs, here=request.path, local=local, day=day,
+                   action=lambda name: action_label(t, name), csrf=visit.dashboard.csrf if visit else "",
+                   user=visit.user if visit else None)
     response = aiohttp_jinja2.render_template(template, request, context, status=status, app_key=JINJA)
     response.headers.update({"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer",
                              "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -140,7 +159,7 @@ async def switch_language(visit: Visit) -> web.StreamResponse:
 
 
 def setup(app: web.Application, services: Services) -> None:
-    from bot.dashboard import broadcasts, pages
+    from bot.dashboard import broadcasts, catalogue, pages
 
     app[SERVICES] = services
     app[SECURE] = services.web_url.startswith("https://")
@@ -153,3 +172,4 @@ def setup(app: web.Application, services: Services) -> None:
     app.router.add_post("/dashboard/language", page(switch_language, post=True))
     pages.add_routes(app)
     broadcasts.add_routes(app)
+    catalogue.add_routes(app)
