@@ -18,6 +18,7 @@ import pytest_asyncio
 from sqlmodel import select
 
 from models.broadcasts import Broadcast
+from models.catalog import Product
 from models.db import Database
 from models.memos import Memo
 from models.stats import programme_stats
@@ -168,3 +169,23 @@ async def test_stop_a_broadcast(site: Site, phone: Any) -> None:
     await fits(phone, "broadcast-stopped-vi")
     async with site.services.db.session() as session:
         assert (await session.get(Broadcast, number)).status == "cancelled"  # type: ignore[union-attr]
+
+
+async def test_catalogue_search_and_card(site: Site, phone: Any) -> None:
+    await log_in(phone, site)
+    await phone.click("text=Danh mục")
+    await phone.fill("input[name=q]", "mat ong ha giang")
+    await phone.click("button:has-text('Tìm')")
+    await phone.wait_for_selector("[data-product='1']")
+    await fits(phone, "catalogue-vi")
+    await phone.click("[data-product='1'] a")
+    await phone.select_option("select[name=stars]", "5")
+    await phone.click("#save-stars")
+    await phone.wait_for_selector("text=Đã lưu hạng sao")
+    assert (await phone.inner_text("#stars")).startswith("5★")
+    await phone.click("#hide")
+    await phone.wait_for_selector("text=đã được ẩn khỏi tìm kiếm")
+    await fits(phone, "product-vi")
+    async with site.services.db.session() as session:
+        product = await session.get(Product, 1)
+    assert product is not None and (product.stars, product.hidden) == (5, True)
