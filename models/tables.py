@@ -4,6 +4,7 @@ first, with what a row shows; and each memo's audit trail."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Generic, TypeVar
 
 from sqlalchemy import func
@@ -12,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.audit import AuditLog
 from models.catalog import Producer, Product
+from models.events import Registration
 from models.memos import Memo, MemoStatus
 from models.people import BuyerProfile, User
 from models.requests import ContactRequest, RequestStatus
@@ -47,9 +49,12 @@ def _bounds(total: int, page: int, size: int) -> tuple[int, int]:
     return min(max(page, 1), pages), pages
 
 
-async def memo_page(session: AsyncSession, status: str | None, page: int, size: int = PAGE_SIZE) -> Page[MemoRow]:
-    """``status`` None for every memo (an unknown status matches none)."""
+async def memo_page(session: AsyncSession, status: str | None, page: int, size: int = PAGE_SIZE, *,
+                    event_id: int | None = None) -> Page[MemoRow]:
+    """``status`` None for every memo (an unknown status matches none); ``event_id`` for the memos of one event."""
     where = [] if status is None else [col(Memo.status) == status]
+    if event_id is not None:
+        where.append(col(Memo.event_id) == event_id)
     total = int((await session.exec(select(func.count(col(Memo.id))).where(*where))).one())
     page, pages = _bounds(total, page, size)
     rows = await session.exec(
@@ -98,3 +103,24 @@ async def hidden_products(session: AsyncSession, limit: int = 100) -> list[tuple
         .where(col(Product.hidden).is_(True)).order_by(col(Product.updated_at).desc()).limit(limit)
     )
     return list(rows.all())
+
+
+@dataclass(frozen=True)
+class Registrant:
+    name: str
+    company: str  # a buyer's company, or the producer's name
+    role: str  # EventRole value
+    registered_at: datetime
+
+
+async def event_registrants(session: AsyncSession, event_id: int) -> list[Registrant]:
+    """Who registered for an event, in the order they did."""
+    rows = await session.exec(
+        select(Registration, User.display_name, BuyerProfile.company, Producer.name)
+        .join(User, col(User.id) == Registration.user_id)
+        .outerjoin(BuyerProfile, col(BuyerProfile.user_id) == Registration.user_id)
+        .outerjoin(Producer, col(Producer.id) == User.producer_id)
+        .where(Registration.event_id == event_id).order_by(col(Registration.id))
+    )
+    return [Registrant(name, company or producer or "", registration.role, registration.created_at)
+            for registration, name, company, producer in rows.all()]

@@ -17,10 +17,12 @@ from bot.config import TelegramSettings
 from bot.dashboard import COOKIE
 from bot.stopping import finish
 from bot.telegram import TelegramChannel
+from bot.web import make_app
 from handlers.app import Conversation
 from models.audit import AuditLog
 from models.clock import FakeClock
 from models.db import Database
+from models.events import EventRole, create_event, register
 from models.memos import Memo
 from models.people import Role, User
 from models.stats import programme_stats
@@ -31,9 +33,17 @@ from tests.fake_telegram import TOKEN, FakeTelegram
 from tests.loopback import serving as loopback
 from tests.telegram_users import TelegramUser
 
-PAGES = ["/dashboard", "/dashboard/memos", "/dashboard/memos?status=signed&page=2", "/dashboard/memos/1",
-         "/dashboard/memos/1.docx", "/dashboard/broadcasts", "/dashboard/requests?status=pending"]
-FORMS = ["/dashboard/logout", "/dashboard/language", "/dashboard/memos/1/sign", "/dashboard/broadcasts/1/stop"]
+
+def dashboard_routes(site: Site) -> list[tuple[str, str]]:
+    """Every dashboard route but the login and the style sheet, with 1 for any id."""
+    app = make_app(site.services)
+    found = []
+    for route in app.router.routes():
+        path = re.sub(r"\{id[^}]*\}", "1", route.resource.canonical if route.resource else "")
+        if path.startswith("/dashboard") and route.method != "HEAD" and not path.startswith(
+                ("/dashboard/login", "/dashboard/static")):
+            found.append((route.method, path))
+    return found
 
 
 @pytest.fixture
@@ -72,14 +82,13 @@ async def test_only_admins_get_a_link(site: Site) -> None:
 
 
 async def test_every_page_refuses_without_a_session(site: Site) -> None:
+    routes = dashboard_routes(site)
+    assert len(routes) >= 17 and ("POST", "/dashboard/memos/1/sign") in routes
     async with site.client() as client:
-        for path in PAGES:
-            async with client.get(path, allow_redirects=False) as response:
+        for method, path in routes:
+            async with client.request(method, path, data={"csrf": "x"}, allow_redirects=False) as response:
                 assert response.status == 401, path
                 assert "Gõ /dashboard trong khung chat" in await response.text()
-        for path in FORMS:
-            async with client.post(path, data={"csrf": "x"}, allow_redirects=False) as response:
-                assert response.status == 401, path
         client.cookie_jar.update_cookies({COOKIE: "made-up"})
         async with client.get("/dashboard") as response:
             assert response.status == 401
@@ -339,3 +348,43 @@ async def test_catalogue_search_stars_and_hiding(site: Site) -> None:
     async with site.services.db.session() as session:
         entries = (await session.exec(select(AuditLog).where(AuditLog.subject == "product:2"))).all()
     assert [e.action for e in entries] == ["product.stars", "product.hide", "product.show"]
+
+
+async def test_events_registrants_memos_and_exports(site: Site) -> None:
+    async with site.client() as client:
+        csrf = await site.logged_in(client)
+        async with client.get("/dashboard/events") as page:
+            assert "Chưa có sự kiện nào" in await page.text()
+        async with site.services.db.transaction() as session:
+            users = {u.display_name: u for u in (await session.exec(select(User))).all()}
+            event = await create_event(session, users["Office"], {
+                "name": "Hội chợ OCOP Thái Nguyên", "theme": "", "venue": "Thái Nguyên", "starts_on": "2026-11-27",
+                "ends_on": "2026-11-28", "register_by": "2026-11-27"}, site.services.clock.now())
+            await register(session, users["Lan"], event.id or 0, EventRole.BUYER, site.services.clock.now())
+            await register(session, users["Hao"], event.id or 0, EventRole.PRODUCER, site.services.clock.now())
+        await site.office.says(f"/event memo 1 {event.id}")
+        async with client.get("/dashboard/events") as page:
+            html = await page.text()
+        assert "Hội chợ OCOP Thái Nguyên" in html and "đang diễn ra" in html
+        assert "1 người mua và 1 nhà sản xuất đăng ký · 1 biên bản" in html
+        async with client.get(f"/dashboard/events/{event.id}") as page:
+            html = await page.text()
+        assert 'http-equiv="refresh" content="30"' in html  # live on the event day
+        assert html.count("data-registrant") == 2 and "Siêu thị Xanh" in html and "HTX Chè Hảo Đạt" in html
+        assert 'data-memo="1"' in html and figure(html, "event.memos") == "1"
+        for path in ("/dashboard/events/99", "/dashboard/events/0"):
+            async with client.get(path) as missing:
+                assert missing.status == 404 and "Không có sự kiện này" in await missing.text()
+
+        async with client.post("/dashboard/exports", data={"csrf": csrf, "kind": "memos", "format": "csv"}) as file:
+            assert file.status == 200 and file.headers["Content-Type"].startswith("text/csv")
+            assert "attachment" in file.headers["Content-Disposition"]
+            text = (await file.read()).decode("utf-8-sig")
+        assert text.splitlines()[0].startswith("id,number,status") and "Hội chợ OCOP Thái Nguyên" in text
+        async with client.post("/dashboard/exports", data={"csrf": csrf, "kind": "users", "format": "csv"}) as bad:
+            assert bad.status == 422
+        async with client.post("/dashboard/exports", data={"kind": "memos", "format": "csv"}) as forged:
+            assert forged.status == 403
+    async with site.services.db.session() as session:
+        exports = (await session.exec(select(AuditLog).where(AuditLog.action == "export"))).all()
+    assert [(e.subject, e.detail) for e in exports] == [("memos", "csv, 1 rows")]

@@ -159,7 +159,7 @@ async def switch_language(visit: Visit) -> web.StreamResponse:
 
 
 def setup(app: web.Application, services: Services) -> None:
-    from bot.dashboard import broadcasts, catalogue, pages
+    from bot.dashboard import broadcasts, catalogue, events, pages
 
     app[SERVICES] = services
     app[SECURE] = services.web_url.startswith("https://")
@@ -173,3 +173,4 @@ def setup(app: web.Application, services: Services) -> None:
     pages.add_routes(app)
     broadcasts.add_routes(app)
     catalogue.add_routes(app)
+    events.add_routes(app)
