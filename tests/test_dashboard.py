@@ -9,6 +9,7 @@ import re
 from collections.abc import AsyncIterator
 from html import unescape
 
+import aiohttp
 import pytest
 from aiohttp import web
 from sqlmodel import col, select
@@ -19,7 +20,9 @@ from bot.stopping import finish
 from bot.telegram import TelegramChannel
 from bot.web import make_app
 from handlers.app import Conversation
+from handlers.import_jobs import run_next
 from models.audit import AuditLog
+from models.catalog import Product
 from models.clock import FakeClock
 from models.db import Database
 from models.events import EventRole, create_event, register
@@ -388,3 +391,54 @@ async def test_events_registrants_memos_and_exports(site: Site) -> None:
     async with site.services.db.session() as session:
         exports = (await session.exec(select(AuditLog).where(AuditLog.action == "export"))).all()
     assert [(e.subject, e.detail) for e in exports] == [("memos", "csv, 1 rows")]
+
+
+NEW_LIST = """Tên sản phẩm,Chủ thể,Loại hình chủ thể,Địa chỉ,Tỉnh,Nhóm sản phẩm,Số sao,Tiềm năng 5 sao,Số quyết định,Ngày quyết định,Điện thoại,Email,Mùa vụ
+Trà hoa vàng Ba Chẽ,HTX Trà Ba Chẽ,Hợp tác xã,"xã Thanh Sơn, huyện Ba Chẽ, tỉnh Quảng Ninh",Quảng Ninh,Đồ uống,4,,12/QĐ-UBND,01/03/2024,,,
+Bánh lạ,Cơ sở Lạ,Hộ kinh doanh,"Atlantis",Atlantis,Thực phẩm,4,,1/QĐ,01/03/2024,,,
+"""
+
+
+def upload_form(csrf: str, data: bytes, name: str = "danh-sach.csv") -> aiohttp.FormData:
+    form = aiohttp.FormData()
+    form.add_field("csrf", csrf)
+    form.add_field("file", data, filename=name, content_type="text/csv")
+    return form
+
+
+async def product_names(site: Site) -> list[str]:
+    async with site.services.db.session() as session:
+        return list((await session.exec(select(Product.name))).all())
+
+
+async def test_import_shows_the_row_report_before_anything_changes(site: Site) -> None:
+    async with site.client() as client:
+        csrf = await site.logged_in(client)
+        async with client.post("/dashboard/import", data=upload_form(csrf, NEW_LIST.encode())) as checked:
+            html = unescape(await checked.text())
+        assert checked.status == 200
+        assert "2 dòng dữ liệu — 1 sản phẩm mới, 0 cập nhật, 0 không đổi; 1 chủ thể mới; 1 dòng lỗi" in html
+        assert "Dòng 3: không rõ tỉnh/thành phố «Atlantis»" in html and 'id="apply"' in html
+        assert "Trà hoa vàng Ba Chẽ" not in await product_names(site)  # checked, not imported
+        file_id = re.search(r'name="file" value="(\d+)"', html).group(1)  # type: ignore[union-attr]
+
+        async with client.post("/dashboard/import/apply", data={"file": file_id}) as forged:
+            assert forged.status == 403
+        async with client.post("/dashboard/import/apply", data={"csrf": csrf, "file": file_id}) as applied:
+            assert "Đang nhập «danh-sach.csv»" in unescape(await applied.text())
+        async with client.post("/dashboard/import/apply", data={"csrf": csrf, "file": file_id}) as again:
+            assert again.status == 409 and "không có gì thay đổi" in await again.text()  # queued once
+        assert await run_next(site.services, "test-worker")
+        assert not await run_next(site.services, "test-worker")
+        assert "Trà hoa vàng Ba Chẽ" in await product_names(site)
+        report = (await site.office.receive())[-1].text
+        assert "1 sản phẩm mới" in report and "Atlantis" in report  # the real import's report, in the chat
+
+        async with client.post("/dashboard/import", data=upload_form(csrf, b"\x00\x01garbage", "x.xlsx")) as bad:
+            assert bad.status == 422 and "chưa có gì thay đổi" in await bad.text()
+        async with client.post("/dashboard/import", data=upload_form(csrf, b"")) as empty:
+            assert empty.status == 422
+        async with client.post("/dashboard/import", data=upload_form("forged", NEW_LIST.encode())) as forged:
+            assert forged.status == 403
+        async with client.post("/dashboard/import/apply", data={"csrf": csrf, "file": "1"}) as other:
+            assert other.status == 409  # not a previewed list (the file kept for an earlier import job, or none)

@@ -159,7 +159,7 @@ async def switch_language(visit: Visit) -> web.StreamResponse:
 
 
 def setup(app: web.Application, services: Services) -> None:
-    from bot.dashboard import broadcasts, catalogue, events, pages
+    from bot.dashboard import broadcasts, catalogue, events, imports, pages
 
     app[SERVICES] = services
     app[SECURE] = services.web_url.startswith("https://")
@@ -174,3 +174,4 @@ def setup(app: web.Application, services: Services) -> None:
     broadcasts.add_routes(app)
     catalogue.add_routes(app)
     events.add_routes(app)
+    imports.add_routes(app)
