@@ -1,5 +1,6 @@
 """The dashboard in a real browser (Playwright driving Debian's Chromium): log in with the link the office gets in a
-chat, read the overview, sign a memo, stop a broadcast, switch to English, log out; a used link and a form without its CSRF token are
+chat, read the overview, sign a memo, stop a broadcast, import a file, change a product, switch to English, log
+out; a used link and a form without its CSRF token are
 refused; no page scrolls sideways on a 390×844 phone. Screenshots go to $OCOP_TEST_ARTIFACTS (default
 test-artifacts/dashboard).
 
@@ -17,6 +18,7 @@ import pytest
 import pytest_asyncio
 from sqlmodel import select
 
+from handlers.import_jobs import run_next
 from models.broadcasts import Broadcast
 from models.catalog import Product
 from models.db import Database
@@ -189,3 +191,26 @@ async def test_catalogue_search_and_card(site: Site, phone: Any) -> None:
     async with site.services.db.session() as session:
         product = await session.get(Product, 1)
     assert product is not None and (product.stars, product.hidden) == (5, True)
+
+
+async def test_import_a_file(site: Site, phone: Any, tmp_path: Path) -> None:
+    listing = tmp_path / "danh-sach.csv"
+    listing.write_text(
+        "Tên sản phẩm,Chủ thể,Loại hình chủ thể,Địa chỉ,Tỉnh,Nhóm sản phẩm,Số sao,Tiềm năng 5 sao,Số quyết định,"
+        "Ngày quyết định,Điện thoại,Email,Mùa vụ\n"
+        'Trà hoa vàng Ba Chẽ,HTX Trà Ba Chẽ,Hợp tác xã,"xã Thanh Sơn, huyện Ba Chẽ, tỉnh Quảng Ninh",Quảng Ninh,'
+        "Đồ uống,4,,12/QĐ-UBND,01/03/2024,,,\n", encoding="utf-8")
+    await log_in(phone, site)
+    await phone.goto(site.base + "/dashboard/import")
+    await phone.set_input_files("input[type=file]", str(listing))
+    await phone.click("#check")
+    await phone.wait_for_selector("#report")
+    assert "1 sản phẩm mới" in await phone.inner_text("#report")
+    await fits(phone, "import-report-vi")
+    async with site.services.db.session() as session:
+        assert (await session.exec(select(Product).where(Product.name == "Trà hoa vàng Ba Chẽ"))).first() is None
+    await phone.click("#apply")
+    await phone.wait_for_selector("#queued")
+    assert await run_next(site.services, "browser-test")
+    async with site.services.db.session() as session:
+        assert (await session.exec(select(Product).where(Product.name == "Trà hoa vàng Ba Chẽ"))).first()
