@@ -1,7 +1,6 @@
 """The dashboard in a real browser (Playwright driving Debian's Chromium): log in with the link the office gets in a
 chat, read the overview, sign a memo, stop a broadcast, import a file, change a product, switch to English, log
-out; a used link and a form without its CSRF token are
-refused; no page scrolls sideways on a 390×844 phone. Screenshots go to $OCOP_TEST_ARTIFACTS (default
+out; a used link and a form without its CSRF token are refused; no page scrolls sideways on a 390×844 phone. Screenshots go to $OCOP_TEST_ARTIFACTS (default
 test-artifacts/dashboard).
 
 Without Chromium these tests are skipped with the reason, except in CI (CI=true), where they fail."""
