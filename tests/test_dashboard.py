@@ -442,3 +442,21 @@ async def test_import_shows_the_row_report_before_anything_changes(site: Site) -
             assert forged.status == 403
         async with client.post("/dashboard/import/apply", data={"csrf": csrf, "file": "1"}) as other:
             assert other.status == 409  # not a previewed list (the file kept for an earlier import job, or none)
+
+
+async def test_odd_input_is_answered_never_with_a_500(site: Site) -> None:
+    odd = ["?page=%00", "?page=99999999999999999999999", "?page=-3&status=%3Cscript%3E", "?q=%27%20OR%201%3D1--",
+           "?q=" + "%E1%BA%A1" * 300, "?stars=%C2%B2&group=%EF%BC%91&potential=2", "?signed=1&stopped=%FF"]
+    async with site.client() as client:
+        csrf = await site.logged_in(client)
+        for method, path in dashboard_routes(site):
+            if path == "/dashboard/logout":
+                continue
+            for query in odd:
+                data = {"csrf": csrf, "stars": "²", "hidden": "%", "kind": "\x00", "file": "1" * 30, "lang": "xx"}
+                async with client.request(method, path + query, data=data, allow_redirects=False) as response:
+                    assert response.status < 500, (method, path, query)
+                    if response.status == 200 and response.content_type == "text/html":
+                        assert "<script>" not in await response.text()
+        async with client.get("/dashboard/memos/99999999999999999999") as huge:
+            assert huge.status == 404
