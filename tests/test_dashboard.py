@@ -5,6 +5,7 @@ marked signed through the chat's own domain function, with an audit trail."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from collections.abc import AsyncIterator
 from html import unescape
@@ -18,7 +19,7 @@ from bot.config import TelegramSettings
 from bot.dashboard import COOKIE
 from bot.stopping import finish
 from bot.telegram import TelegramChannel
-from bot.web import make_app
+from bot.web import make_app, start_site
 from handlers.app import Conversation
 from handlers.import_jobs import run_next
 from models.audit import AuditLog
@@ -460,3 +461,17 @@ async def test_odd_input_is_answered_never_with_a_500(site: Site) -> None:
                         assert "<script>" not in await response.text()
         async with client.get("/dashboard/memos/99999999999999999999") as huge:
             assert huge.status == 404
+
+
+async def test_the_cookie_is_secure_behind_https(site: Site) -> None:
+    services = dataclasses.replace(site.services, web_url="https://ocop.example.vn")
+    runner, port = await start_site(make_app(services), "127.0.0.1", 0)
+    try:
+        token = (await site.login_link()).split("token=")[1]
+        async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as client, client.post(
+                "/dashboard/login", data={"token": token}, allow_redirects=False) as answer:
+            assert answer.status == 303
+            cookie = answer.headers["Set-Cookie"]
+        assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    finally:
+        await runner.cleanup()
