@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/telegram_throughput.py
 	$(BIN)/python bench/telegram_burst.py
 	$(BIN)/python bench/broadcast.py
+	$(BIN)/python bench/dashboard.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -8,7 +8,8 @@ import json
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from bot.broadcast_sender import build_sender
@@ -134,7 +135,8 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             return await serve(settings, db)
         print(f"No channel is configured (set {how_to_enable()}): starting the console chat. Try: che thai nguyen")
         services = build_services(settings, db)
-        await chat(settings, services, ConsoleChannel(Conversation(services), default_user()))
+        async with local_dashboard(settings, services):
+            await chat(settings, services, ConsoleChannel(Conversation(services), default_user()))
         return 0
     finally:
         await db.dispose()
@@ -183,6 +185,7 @@ async def serve(
             runtimes.append(spec.build(shared))
             await runtimes[-1].start(app)  # before the web server starts: webhook routes are added to it
         runner, port = await start_site(app, settings.web.host, settings.web.port)
+        services.web_url = services.web_url or local_url(settings.web.host, port)
         runs = [asyncio.create_task(runtime.run(), name=runtime.name) for runtime in runtimes]
         sender = build_sender(settings, db, clock=services.clock, shared=shared, channels=channels)
         if sender is not None:
@@ -223,6 +226,30 @@ async def _until_stopped(stop: asyncio.Event, channels: list[asyncio.Task[None]]
         return 0
     print("ocop-bot: no channel is running (see the log above for what to fix); stopping", file=sys.stderr, flush=True)
     return 1
+
+
+def local_url(host: str, port: int) -> str:
+    """Our own address, for links when no public_url is set (a laptop)."""
+    shown = "127.0.0.1" if host in ("", "0.0.0.0") else f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+@asynccontextmanager
+async def local_dashboard(settings: Settings, services: Services) -> AsyncIterator[None]:
+    """The web server (the dashboard) beside the console chat; the chat goes on without it if the port is taken."""
+    try:
+        runner, port = await start_site(make_app(services, link_signer(settings.web)), settings.web.host,
+                                        settings.web.port)
+    except OSError as error:
+        print(f"The dashboard is not served: {settings.web.host}:{settings.web.port}: {error.strerror}", flush=True)
+        yield
+        return
+    services.web_url = services.web_url or local_url(settings.web.host, port)
+    print(f"Dashboard on {services.web_url}/dashboard — an admin types /dashboard for a login link.", flush=True)
+    try:
+        yield
+    finally:
+        await runner.cleanup()
 
 
 async def chat(settings: Settings, services: Services, console: ConsoleChannel) -> None:

@@ -30,4 +30,5 @@ def build_services(settings: Settings, db: Database, channels: Sequence[ChannelS
         default_language=settings.default_language,
         flow_ttl=timedelta(hours=settings.conversation.flow_expiry_hours),
         broadcast_channels=broadcast_channels(channels),
+        web_url=settings.web.public_url.rstrip("/"),
     )

@@ -1,6 +1,6 @@
 """Our aiohttp server: channel webhooks register routes on it; it serves /healthz (which asks the database and says
-how many updates and messages are waiting) and signed downloads (memos, and the exports and charts made for
-channels that cannot send files).
+how many updates and messages are waiting), signed downloads (memos, and the exports and charts made for
+channels that cannot send files) and the office's dashboard (bot/dashboard).
 
 Route patterns take ASCII digits only and every number in a path or a query string is read with models.parse, so
 a tampered, cut or made-up link is answered 403 or 404 with a short text, never 500."""
@@ -16,6 +16,7 @@ from urllib.parse import quote
 from aiohttp import web
 from sqlalchemy import text
 
+from bot import dashboard
 from bot.links import LinkSigner
 from handlers.context import Services
 from handlers.memos import load_document
@@ -42,6 +43,7 @@ def make_app(services: Services, signer: LinkSigner | None = None, *, health_tim
     app = web.Application(client_max_size=2 * 1024 * 1024)
     app[HEALTH_REPORTS] = {}
     app.router.add_get("/healthz", _healthz(services.db, health_timeout))
+    dashboard.setup(app, services)
     if signer is not None:
         app.router.add_get("/memos/{id:[0-9]+}.docx", _memo_download(services, signer))
         app.router.add_get("/files/{id:[0-9]+}.{extension:[A-Za-z0-9]+}", _file_download(services, signer))

@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from handlers import flow
 from handlers.actions import StopBroadcast, positive
 from handlers.admin import require_admin
@@ -218,13 +220,17 @@ COMPOSE = flow.register(
 
 
 async def describe(ctx: Context, audience: Audience) -> str:
-    t = ctx.t
+    return await describe_audience(ctx.t, ctx.session, audience)
+
+
+async def describe_audience(t: Translator, session: AsyncSession, audience: Audience) -> str:
+    """Who a broadcast goes to, in words ("Người mua", "Sự kiện …")."""
     if audience.kind is AudienceKind.PLACE:
         place = audience.place
         regions = ", ".join(sorted({geography.region_of(unit) for unit in place.provinces}))
         return t("broadcast.audience.place", place=place.name, regions=regions)
     if audience.kind is AudienceKind.EVENT:
-        event = await get_event(ctx.session, int(audience.value))
+        event = await get_event(session, int(audience.value))
         return t("broadcast.audience.event", event=event.name)
     if audience.kind is AudienceKind.LANGUAGE:
         return t("broadcast.audience.lang", language=t(f"lang.{audience.value}"))

@@ -41,6 +41,7 @@ class Services:
     default_language: str = "vi"
     flow_ttl: timedelta = timedelta(hours=24)  # a flow left alone longer than this ends at the next message
     broadcast_channels: tuple[str, ...] = ()  # the channels a broadcast reaches: those with a broadcast sender
+    web_url: str = ""  # where people reach our web server ([web] public_url, or the local address): dashboard links
 
     chat_locks: defaultdict[tuple[str, str], asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from handlers.actions import ConfirmMemo, DownloadMemo, ShowMemo, SignMemo, positive
 from handlers.context import Context, notify
 from handlers.messages import Attachment, Button, DocumentRef, Reply
@@ -113,7 +117,7 @@ async def download(ctx: Context, action: DownloadMemo) -> None:
 
 async def confirm(ctx: Context, action: ConfirmMemo) -> None:
     memo = await confirm_memo(ctx.session, ctx.user, positive(action.memo), ctx.now)
-    others = await _parties(ctx, memo)
+    others = await _parties(ctx.session, memo, ctx.user)
     if memo.status == MemoStatus.CONFIRMED.value:
         for user in others:
             notify(ctx.session, user, lambda t: _with_document(t("memo.confirmed_both", number=memo.number), memo))
@@ -136,26 +140,32 @@ async def confirm(ctx: Context, action: ConfirmMemo) -> None:
 
 
 async def sign(ctx: Context, action: SignMemo) -> None:
-    memo = await sign_memo(ctx.session, ctx.user, positive(action.memo), ctx.now)
-    for user in await _parties(ctx, memo):
-        notify(ctx.session, user, lambda t: _with_document(t("memo.signed", number=memo.number), memo))
+    memo = await mark_signed(ctx.session, ctx.user, positive(action.memo), ctx.now)
     ctx.say("memo.signed", number=memo.number)
+
+
+async def mark_signed(session: AsyncSession, admin: User, memo_id: int, now: datetime) -> Memo:
+    """An admin records the signature (in a chat or on the dashboard); both parties are told, with the document."""
+    memo = await sign_memo(session, admin, memo_id, now)
+    for user in await _parties(session, memo, admin):
+        notify(session, user, lambda t: _with_document(t("memo.signed", number=memo.number), memo))
+    return memo
 
 
 def _with_document(text: str, memo: Memo) -> Reply:
     return Reply(text, document=DocumentRef("memo", memo.id or 0))
 
 
-async def _parties(ctx: Context, memo: Memo) -> list[User]:
+async def _parties(session: AsyncSession, memo: Memo, acting: User) -> list[User]:
     """Both sides' users except the one acting: the buyer, and the producer's users (a province memo: the
     office; a framework memo has no side on the bot)."""
-    buyer = await ctx.session.get(User, memo.buyer_user_id) if memo.buyer_user_id is not None else None
+    buyer = await session.get(User, memo.buyer_user_id) if memo.buyer_user_id is not None else None
     users = [buyer] if buyer else []
     if memo.producer_id is not None:
-        users += await users_of_producer(ctx.session, memo.producer_id)
+        users += await users_of_producer(session, memo.producer_id)
     elif memo.kind == MemoKind.PROVINCE.value:
-        users += await office(ctx.session)
-    return [user for user in users if user.id != ctx.user.id]
+        users += await office(session)
+    return [user for user in users if user.id != acting.id]
 
 
 async def load_document(db: Database, ref: DocumentRef | Attachment, place: str = "Hà Nội") -> tuple[str, bytes]:

@@ -319,6 +319,7 @@ async def sign_memo(session: AsyncSession, admin: User, memo_id: int, now: datet
     memo.status = MemoStatus.SIGNED.value
     memo.signed_at = now
     memo.updated_at = now
+    record(session, admin.id, "memo.sign", f"memo:{memo_id}", now, admin.display_name)
     return memo
 
 

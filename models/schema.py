@@ -9,6 +9,7 @@ from models.catalog import CatalogVersion, Producer, Product
 from models.certificates import CertificateReminder
 from models.claims import ClaimCode
 from models.conversation import ChatState
+from models.dashboard import DashboardLogin, DashboardSession
 from models.events import Event, Registration
 from models.import_jobs import ImportJob
 from models.inbox import InboundUpdate
@@ -25,7 +26,7 @@ metadata = SQLModel.metadata
 
 __all__ = [
     "AdminGrant", "AuditLog", "Broadcast", "BuyerProfile", "CatalogVersion", "CertificateReminder", "ChatSender",
-    "ChatState", "ClaimCode", "ContactRequest", "Delivery", "Event", "Identity", "ImportJob", "InboundUpdate",
-    "LinkCode", "Memo", "Notification", "OutboundMessage", "Producer", "Product", "Registration", "StoredFile", "User",
-    "ZaloToken", "metadata",
+    "ChatState", "ClaimCode", "ContactRequest", "DashboardLogin", "DashboardSession", "Delivery", "Event", "Identity",
+    "ImportJob", "InboundUpdate", "LinkCode", "Memo", "Notification", "OutboundMessage", "Producer", "Product",
+    "Registration", "StoredFile", "User", "ZaloToken", "metadata",
 ]

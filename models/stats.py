@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import func
@@ -13,7 +14,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import geography
-from models.catalog import Producer, catalog_summary
+from models.catalog import Producer, Product, catalog_summary
+from models.clock import TIMEZONE
 from models.events import Event
 from models.memos import VISIBLE_TO_PRODUCER, Memo, MemoKind, MemoStatus
 from models.people import Role, User
@@ -139,3 +141,40 @@ async def programme_stats(session: AsyncSession) -> Stats:
         signed_by_kind={kind.value: signed.get(kind.value, 0) for kind in MemoKind},
         kinds_by_event=[(name, {k.value: v for k, v in per_event[name].items()}) for name, _n in event_rows],
     )
+
+
+async def products_by_region(session: AsyncSession) -> dict[str, int]:
+    """Listed (not hidden) products by their producer's region, most first."""
+    rows = await session.exec(
+        select(Producer.province, func.count(col(Product.id)))
+        .join(Producer, col(Producer.id) == Product.producer_id)
+        .where(col(Product.hidden).is_(False))
+        .group_by(col(Producer.province))
+    )
+    regions: Counter[str] = Counter()
+    for province, n in rows.all():
+        regions[geography.region_of(province)] += int(n)
+    return _most_first(regions)
+
+
+@dataclass(frozen=True)
+class Week:
+    start: date  # the Monday, local time
+    requests: int  # contact requests sent that week
+    signed: int  # memos signed that week
+
+
+async def weekly_trend(session: AsyncSession, now: datetime, weeks: int = 8) -> list[Week]:
+    """Requests sent and memos signed in each of the last ``weeks`` weeks (Monday to Sunday, Vietnam time), oldest
+    first; the last is the current week."""
+    today = now.astimezone(TIMEZONE).date()
+    first = today - timedelta(days=today.weekday() + 7 * (weeks - 1))
+    since = datetime.combine(first, time(), TIMEZONE)
+    sent = (await session.exec(select(ContactRequest.created_at).where(col(ContactRequest.created_at) >= since))).all()
+    signed = (await session.exec(select(Memo.signed_at).where(col(Memo.signed_at) >= since))).all()
+
+    def per_week(moments: Sequence[datetime | None]) -> Counter[int]:
+        return Counter((m.astimezone(TIMEZONE).date() - first).days // 7 for m in moments if m is not None)
+
+    requests, memos = per_week(sent), per_week(signed)
+    return [Week(first + timedelta(weeks=n), requests[n], memos[n]) for n in range(weeks)]
