@@ -3,13 +3,18 @@ the admin's language: translated headers and values, dates as dd/mm/yyyy."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from handlers.actions import Export
 from handlers.admin import require_admin
 from handlers.context import Context
 from handlers.i18n import Translator
 from handlers.messages import Attachment, Reply
 from models.errors import StaleAction
-from models.exports import ExportFormat, ExportKind, export
+from models.exports import ExportFile, ExportFormat, ExportKind, export
+from models.people import User
 from models.sheet import Kind, Table
 from models.tabular import Sheet
 from models.text import normalize
@@ -55,13 +60,20 @@ async def pick(ctx: Context, action: Export) -> None:
     await _send(ctx, ExportKind(action.kind), ExportFormat(action.format))
 
 
+async def export_for(
+    session: AsyncSession, user: User, kind: ExportKind, fmt: ExportFormat, now: datetime, t: Translator
+) -> ExportFile:
+    """An export in ``t``'s language (a chat's or the dashboard's), its sheet named after what it holds."""
+    name = t(f"export.kind.{kind.value}")
+    return await export(session, user, kind, fmt, now, lambda table: labelled(table, t, name))
+
+
 async def _send(ctx: Context, kind: ExportKind, fmt: ExportFormat) -> None:
     if not ctx.capabilities.documents:
         ctx.say("export.no_files")
         return
-    name = ctx.t(f"export.kind.{kind.value}")
-    made = await export(ctx.session, ctx.user, kind, fmt, ctx.now, lambda table: labelled(table, ctx.t, name))
-    text = ctx.t("export.ready", kind=name, rows=made.rows, format=fmt.value.upper())
+    made = await export_for(ctx.session, ctx.user, kind, fmt, ctx.now, ctx.t)
+    text = ctx.t("export.ready", kind=ctx.t(f"export.kind.{kind.value}"), rows=made.rows, format=fmt.value.upper())
     ctx.send(Reply(text, document=Attachment(made.filename, made.data, made.mime)))
 
 

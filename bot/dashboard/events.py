@@ -7,10 +7,11 @@ from aiohttp import web
 
 from bot.dashboard.routes import Visit, page, render
 from handlers.events import dates_text, theme_text
+from handlers.exports import export_for
 from models import parse
 from models.errors import NotAuthorised
 from models.events import Event, all_events, event_stats, local_day
-from models.exports import ExportFormat, ExportKind, export
+from models.exports import ExportFormat, ExportKind
 from models.tables import event_registrants, memo_page
 
 LIVE_SECONDS = 30
@@ -48,7 +49,7 @@ async def download(visit: Visit) -> web.Response:
         return render(visit.request, "refused.html", visit=visit, status=422, title="dashboard.stale_title",
                       message="dashboard.stale_form")
     try:
-        made = await export(visit.session, visit.user, kind, fmt, visit.services.clock.now())
+        made = await export_for(visit.session, visit.user, kind, fmt, visit.services.clock.now(), visit.t)
     except NotAuthorised:
         return render(visit.request, "refused.html", visit=visit, status=403, title="dashboard.session_title",
                       message="dashboard.session_expired")
