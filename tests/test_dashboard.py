@@ -215,7 +215,7 @@ async def test_overview_shows_the_stats_figures_in_either_language(site: Site) -
         csrf = await site.logged_in(client)
         async with client.get("/dashboard") as page:
             html = await page.text()
-        assert html.count("<svg") == 7
+        assert html.count("<svg") == 10
         assert figure(html, "products") == str(stats.products) == "5"
         assert figure(html, "buyers") == str(stats.buyers) and figure(html, "producers") == str(stats.producers)
         assert figure(html, "requests") == str(stats.request_total)
@@ -226,6 +226,10 @@ async def test_overview_shows_the_stats_figures_in_either_language(site: Site) -
             assert figure(html, f"stars.{stars}") == str(n)
         for status, n in stats.memos.items():
             assert figure(html, f"memos.{status}") == str(n)
+        for kind, n in stats.memos_by_kind.items():  # as the events report them: by kind, signed of drafted
+            assert figure(html, f"memo_kinds.{kind}") == str(n)
+            assert figure(html, f"signed_kinds.{kind}") == str(stats.signed_by_kind[kind])
+        assert set(stats.memos_by_kind) == {"framework", "province", "producer"}
         assert figure(html, "regions.Đồng bằng sông Hồng") == "1"
         assert figure(html, "weekly_requests.23/11") == "1"  # the week of Monday 23 November 2026
         async with client.post("/dashboard/language", data={"csrf": csrf, "lang": "en", "next": "/dashboard/memos"},
