@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -37,3 +38,22 @@ class TelegramUser:
 
     async def expect(self, fragment: str, timeout: float = 10.0) -> Call:
         return await self.fake.wait_for(self.id, fragment, after=self.mark, timeout=timeout)
+
+
+async def claimed_on_telegram(office: TelegramUser, producer: TelegramUser, record: str, typed: str) -> None:
+    """The office issues a claim code for ``record`` (confirming the producer found), and the producer claims it by
+    typing ``typed`` and the code."""
+    await office.says(f"/claimcode {record}")
+    await office.expect("Cấp mã nhận hồ sơ cho chủ thể này")
+    await office.presses("Cấp mã")
+    code = re.search(r"»: ([A-Z0-9]+)", (await office.expect("Mã nhận hồ sơ")).text)
+    assert code
+    await producer.says("/start")
+    await producer.expect("vai trò nào")
+    await producer.presses("chủ thể sản xuất")
+    await producer.expect("Gõ tên chủ thể")
+    await producer.says(typed)
+    await producer.expect("Hồ sơ nào là của bạn")
+    await producer.presses(record)
+    await producer.expect("Nhập mã")
+    await producer.says(code.group(1))

@@ -4,7 +4,6 @@ contact request, the memo's wording, reminders to producers 90 and 30 days befor
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 
@@ -27,6 +26,7 @@ from models.tabular import read_bytes
 from tests.chat import ChatUser, claim_producer, make_services, register_buyer
 from tests.fake_telegram import FakeTelegram
 from tests.loopback import serving
+from tests.telegram_users import claimed_on_telegram
 from tests.test_telegram import BUYER, OFFICE, PRODUCER, Running, run_channel
 
 START = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)  # 27/11/2026 in Vietnam
@@ -309,20 +309,8 @@ async def test_on_telegram_flags_warning_and_reminder(telegram: Running) -> None
     await buyer.presses("Liên hệ nhà sản xuất")
     await buyer.expect("⚠️ Lưu ý: giấy chứng nhận OCOP của «Mật ong bạc hà Mèo Vạc» đã hết hiệu lực")
 
-    await office.says("/claimcode HTX Lúa gạo Mỹ Xuyên")  # rice certified 01/02/2024: ends 01/02/2027
-    await office.expect("Cấp mã nhận hồ sơ cho chủ thể này")
-    await office.presses("Cấp mã")
-    code = re.search(r"Xuyên»: ([A-Z0-9]+)", (await office.expect("Mã nhận hồ sơ")).text)
-    assert code
-    await producer.says("/start")
-    await producer.expect("vai trò nào")
-    await producer.presses("chủ thể sản xuất")
-    await producer.expect("Gõ tên chủ thể")
-    await producer.says("lúa gạo mỹ xuyên")
-    await producer.expect("Hồ sơ nào là của bạn")
-    await producer.presses("HTX Lúa gạo Mỹ Xuyên")
-    await producer.expect("Nhập mã")
-    await producer.says(code.group(1))
+    # rice certified 01/02/2024: ends 01/02/2027
+    await claimed_on_telegram(office, producer, "HTX Lúa gạo Mỹ Xuyên", "lúa gạo mỹ xuyên")
     await producer.expect("Xác nhận thành công")
     assert await certificates.send_reminders(services) == 1
     reminder = await producer.expect("🔔 Giấy chứng nhận OCOP của sản phẩm «Gạo ST25 Mỹ Xuyên»")

@@ -4,7 +4,6 @@ before deciding: on the console, in the memo's DOCX, and on Telegram."""
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import AsyncIterator
 
 import docx
@@ -27,6 +26,7 @@ from tests.chat import (
 )
 from tests.fake_telegram import FakeTelegram
 from tests.loopback import serving
+from tests.telegram_users import claimed_on_telegram
 from tests.test_telegram import Running, run_channel
 
 LAN = ("Nguyễn Thị Lan", "Giám đốc", "12 Tràng Tiền, phường Hoàn Kiếm, Hà Nội", "0300588569", "Lan@SieuThiXanh.VN")
@@ -329,20 +329,7 @@ async def telegram(sqlite_db: Database) -> AsyncIterator[Running]:
 
 async def test_on_telegram(telegram: Running) -> None:
     buyer, producer, office = telegram.user(101), telegram.user(202), telegram.user(9000)
-    await office.says("/claimcode HTX Mật ong Mèo Vạc")
-    await office.expect("Cấp mã nhận hồ sơ cho chủ thể này")
-    await office.presses("Cấp mã")
-    code = re.search(r"Vạc»: ([A-Z0-9]+)", (await office.expect("Mã nhận hồ sơ")).text)
-    assert code
-    await producer.says("/start")
-    await producer.expect("vai trò nào")
-    await producer.presses("chủ thể sản xuất")
-    await producer.expect("Gõ tên chủ thể")
-    await producer.says("mật ong mèo vạc")
-    await producer.expect("Hồ sơ nào là của bạn")
-    await producer.presses("HTX Mật ong Mèo Vạc")
-    await producer.expect("Nhập mã")
-    await producer.says(code.group(1))
+    await claimed_on_telegram(office, producer, "HTX Mật ong Mèo Vạc", "mật ong mèo vạc")
     await producer.expect("họ tên và chức vụ người đại diện")
     await producer.presses("Để sau")
     await producer.expect("/profile")
