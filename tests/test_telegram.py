@@ -56,6 +56,7 @@ async def run_channel(db: Database, fake: FakeTelegram, mode: str) -> AsyncItera
     settings = TelegramSettings(
         token=TOKEN, base_url=fake.base_url, mode=mode, webhook_secret=SECRET,  # type: ignore[arg-type]
         webhook_url="https://ocop.example.vn/telegram/webhook" if mode == "webhook" else "",
+        chat_gap_seconds=0,  # Telegram's 1 s per chat is tested with the pacer (test_pacing_retry, test_durability)
     )
     channel = TelegramChannel(conversation, settings)
     runner = None
