@@ -7,7 +7,8 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import col, select
@@ -279,6 +280,8 @@ async def test_a_refused_refresh_stops_the_channel_with_a_clear_log_line(
 
 
 async def test_rate_limits_are_waited_out(fake: FakeZaloOA, services: Services) -> None:
+    """-32 waits until Zalo's minute starts again: at 10:00:59.8 that is 1.2 s (the minute's end, plus a second)."""
+    services = replace(services, clock=FakeClock(datetime(2026, 11, 30, 3, 0, 59, 800_000, tzinfo=UTC)))
     async with zalo_oa(services, fake) as run:
         user = OAUser(run, fake, "3001")
         await user.says("/help")
