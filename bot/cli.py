@@ -254,7 +254,10 @@ async def local_dashboard(settings: Settings, services: Services) -> AsyncIterat
 
 async def chat(settings: Settings, services: Services, console: ConsoleChannel) -> None:
     """The console channel, the process's housekeeping and a broadcast sender for the console's lane (a broadcast
-    composed in a terminal reaches the other terminals with no server running) until the input ends."""
+    composed in a terminal reaches the other terminals with no server running) until the input ends. The terminal
+    is a person's chat: the bot's own INFO lines stay out of it (warnings and DEBUG, when asked for, still show)."""
+    if logging.getLogger().getEffectiveLevel() == logging.INFO:
+        logging.getLogger().setLevel(logging.WARNING)
     shared = Shared(settings, console.conversation, link_signer(settings.web), RecentSends())
     sender = build_sender(settings, services.db, clock=services.clock, shared=shared, channels=[CONSOLE_CHANNEL])
     assert sender is not None  # the console's lane needs no platform

@@ -61,12 +61,13 @@ async def _show(ctx: Context, *, offset: int, edit: bool) -> None:
     else:
         lines.append(ctx.t.plural("search.found", result.total, first=shown["first"], last=shown["last"]))
     rows: list[list[Button]] = []
+    asked_in_english = any(term.english for term in result.query.terms)  # "black pepper" in a Vietnamese chat
     for number, hit in enumerate(result.hits, start=result.offset + 1):
         doc = hit.document
         stars = "★" * doc.stars + (" " + ctx.t("card.potential_short") if doc.potential_5 else "")
         flag = list_flag(ctx.t, doc.expires_on, today)
-        lines.append(f"{number}. {display_name(ctx.t, doc.name)} — {stars} — {doc.place_label}"
-                     + (f" — {flag}" if flag else ""))
+        name = display_name(ctx.t, doc.name, english=asked_in_english)
+        lines.append(f"{number}. {name} — {stars} — {doc.place_label}" + (f" — {flag}" if flag else ""))
         rows.append([Button(f"{number}. {doc.name}", ShowProduct(doc.id).encode(), key=str(number))])
     navigation = []
     if result.offset > 0:
@@ -79,9 +80,10 @@ async def _show(ctx: Context, *, offset: int, edit: bool) -> None:
     ctx.send(Reply(ctx.t("search.page", body=body), buttons=_rows(rows), edit=edit, listed=len(result.hits)))
 
 
-def display_name(t: Translator, name: str) -> str:
-    """A product's name, with the English kind of product for English readers ("Nước mắm Phú Quốc — fish sauce")."""
-    kind = gloss(name) if t.language == "en" else None
+def display_name(t: Translator, name: str, *, english: bool = False) -> str:
+    """A product's name, with the English kind of product for English readers, or for a list asked for in English
+    ("Nước mắm Phú Quốc — fish sauce")."""
+    kind = gloss(name) if english or t.language == "en" else None
     return t("card.name_gloss", name=name, gloss=kind) if kind else name
 
 

@@ -59,7 +59,8 @@ def test_a_buyer_types_as_on_a_phone(tmp_path: Path) -> None:
     )
     sentence, pepper, telex = out.split("Tìm thấy")[1:4]
     assert "1. Nước mắm Phú Quốc 40 độ đạm Hàm Ninh Xanh" in sentence
-    assert "1. Tiêu đen" in pepper
+    assert "1. Tiêu đen" in pepper and "— black pepper — ★" in pepper  # asked in English: the kind in English
+    assert "INFO" not in out and "sends the broadcasts" not in out  # a person's chat, not a log
     assert "1. Mật ong bạc hà Mèo Vạc Cao Nguyên Đá" in telex
     assert "Liên hệ nhà sản xuất" in out  # "1" opened the honey's card
     assert "Nước mắm Phú Quốc 40 độ đạm Hàm Ninh Xanh — fish sauce" in out
