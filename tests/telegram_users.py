@@ -57,3 +57,16 @@ async def claimed_on_telegram(office: TelegramUser, producer: TelegramUser, reco
     await producer.presses(record)
     await producer.expect("Nhập mã")
     await producer.says(code.group(1))
+
+
+async def registered_on_telegram(buyer: TelegramUser, company: str = "Siêu thị Xanh") -> None:
+    """A buyer registers as a supermarket, sharing the phone with Telegram's contact button."""
+    await buyer.says("/start")
+    await buyer.expect("vai trò nào")
+    await buyer.presses("người mua")
+    await buyer.expect("Tên doanh nghiệp")
+    await buyer.says(company)
+    await buyer.expect("thuộc loại nào")
+    await buyer.presses("Siêu thị")
+    await buyer.expect("Chia sẻ số điện thoại")
+    await buyer.shares_phone("+84912345678")

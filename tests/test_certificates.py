@@ -26,7 +26,7 @@ from models.tabular import read_bytes
 from tests.chat import ChatUser, claim_producer, make_services, register_buyer
 from tests.fake_telegram import FakeTelegram
 from tests.loopback import serving
-from tests.telegram_users import claimed_on_telegram
+from tests.telegram_users import claimed_on_telegram, registered_on_telegram
 from tests.test_telegram import BUYER, OFFICE, PRODUCER, Running, run_channel
 
 START = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)  # 27/11/2026 in Vietnam
@@ -296,15 +296,7 @@ async def test_on_telegram_flags_warning_and_reminder(telegram: Running) -> None
     assert "Mật ong bạc hà Mèo Vạc" in (await buyer.expect(EXPIRED_FLAG)).text
     await buyer.presses("Mật ong bạc hà")
     await buyer.expect("⚠️ Giấy chứng nhận OCOP đã hết hiệu lực ngày 02/06/2026")
-    await buyer.says("/start")
-    await buyer.expect("vai trò nào")
-    await buyer.presses("người mua")
-    await buyer.expect("Tên doanh nghiệp")
-    await buyer.says("Siêu thị Xanh")
-    await buyer.expect("thuộc loại nào")
-    await buyer.presses("Siêu thị")
-    await buyer.expect("Chia sẻ số điện thoại")
-    await buyer.shares_phone("+84912345678")
+    await registered_on_telegram(buyer)  # the phone shared with the contact button: verified
     await buyer.expect("đã được đăng ký là người mua")
     await buyer.presses("Liên hệ nhà sản xuất")
     await buyer.expect("⚠️ Lưu ý: giấy chứng nhận OCOP của «Mật ong bạc hà Mèo Vạc» đã hết hiệu lực")

@@ -33,6 +33,7 @@ from tests.chat import (
 )
 from tests.fake_telegram import FakeTelegram
 from tests.loopback import serving
+from tests.telegram_users import registered_on_telegram
 from tests.test_telegram import OFFICE, run_channel
 
 NOT_AUTHORISED = "không có quyền"
@@ -276,15 +277,7 @@ async def test_a_province_memo_on_telegram(sqlite_db: Database) -> None:
             buyer, office = running.user(303), running.user(OFFICE)
             await office.says("/help")
             await office.expect("quản trị viên")
-            await buyer.says("/start")
-            await buyer.expect("vai trò nào")
-            await buyer.presses("người mua")
-            await buyer.expect("Tên doanh nghiệp")
-            await buyer.says("Siêu thị Xanh")
-            await buyer.expect("thuộc loại nào")
-            await buyer.presses("Siêu thị")
-            await buyer.expect("Chia sẻ số điện thoại")
-            await buyer.shares_phone("+84912345678")
+            await registered_on_telegram(buyer)
             await buyer.expect("đã được đăng ký là người mua")
             await buyer.says("/province")
             await buyer.expect("tỉnh, thành phố nào")

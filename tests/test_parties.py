@@ -26,7 +26,7 @@ from tests.chat import (
 )
 from tests.fake_telegram import FakeTelegram
 from tests.loopback import serving
-from tests.telegram_users import claimed_on_telegram
+from tests.telegram_users import claimed_on_telegram, registered_on_telegram
 from tests.test_telegram import Running, run_channel
 
 LAN = ("Nguyễn Thị Lan", "Giám đốc", "12 Tràng Tiền, phường Hoàn Kiếm, Hà Nội", "0300588569", "Lan@SieuThiXanh.VN")
@@ -334,15 +334,7 @@ async def test_on_telegram(telegram: Running) -> None:
     await producer.presses("Để sau")
     await producer.expect("/profile")
 
-    await buyer.says("/start")
-    await buyer.expect("vai trò nào")
-    await buyer.presses("người mua")
-    await buyer.expect("Tên doanh nghiệp")
-    await buyer.says("Siêu thị Xanh")
-    await buyer.expect("thuộc loại nào")
-    await buyer.presses("Siêu thị")
-    await buyer.expect("Chia sẻ số điện thoại")
-    await buyer.shares_phone("+84912345678")  # Telegram's contact button: verified
+    await registered_on_telegram(buyer)  # the phone shared with the contact button: verified
     await buyer.expect("Không bắt buộc: bạn quan tâm sản phẩm của vùng nào?")
     await buyer.presses("Đồng bằng sông Hồng")
     await buyer.expect("Không bắt buộc")
