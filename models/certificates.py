@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import Column, UniqueConstraint, func
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
@@ -81,8 +82,10 @@ def _threshold(days_left: int) -> int | None:
     return min(due) if due else None
 
 
-async def _ending_between(session: AsyncSession, first: date, last: date) -> list[tuple[Product, Producer]]:
-    """Listed products whose certificate's last day falls within [first, last]."""
+async def _ending_between(
+    session: AsyncSession, first: date, last: date, *where: Any
+) -> list[tuple[Product, Producer]]:
+    """Listed products whose certificate's last day falls within [first, last] (and ``where``)."""
     query = (
         select(Product, Producer)
         .join(Producer, col(Producer.id) == Product.producer_id)
@@ -90,6 +93,7 @@ async def _ending_between(session: AsyncSession, first: date, last: date) -> lis
             col(Product.hidden).is_(False),
             col(Product.decision_date) >= first - timedelta(days=_SPAN[1]),
             col(Product.decision_date) <= last - timedelta(days=_SPAN[0]),
+            *where,
         )
         .order_by(col(Product.id))
     )
@@ -102,19 +106,14 @@ async def claim_due_reminders(session: AsyncSession, now: datetime) -> list[DueR
     recorded already, here or by another process, is not returned again. A producer who claims their record later
     gets the reminder then."""
     today = local_today(now)
-    ending = await _ending_between(session, today, today + timedelta(days=max(REMINDER_DAYS)))
-    if not ending:
-        return []
-    on_bot = select(User.producer_id).where(
-        col(User.producer_id).in_({product.producer_id for product, _ in ending}), col(User.blocked).is_(False)
-    )
-    reachable = set((await session.exec(on_bot)).all())
+    on_bot = select(User.producer_id).where(col(User.producer_id).is_not(None), col(User.blocked).is_(False))
     due = []
-    for product, producer in ending:
+    for product, producer in await _ending_between(session, today, today + timedelta(days=max(REMINDER_DAYS)),
+                                                   col(Product.producer_id).in_(on_bot)):
         assert product.expires_on is not None and product.decision_date is not None
         days_left = (product.expires_on - today).days
         days = _threshold(days_left)
-        if days is None or product.producer_id not in reachable:
+        if days is None:
             continue
         if await _record(session, product.id or 0, product.decision_date, days, now):
             due.append(DueReminder(product, producer, days, product.expires_on, days_left))
