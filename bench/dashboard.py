@@ -44,7 +44,7 @@ from models.memos import Memo, MemoStatus
 from models.people import Role, User
 from models.requests import ContactRequest, RequestStatus
 from models.search_service import SearchService
-from models.stats import products_by_region, programme_stats, weekly_trend
+from models.stats import programme_stats, weekly_trend
 from models.tables import memo_page
 
 NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
@@ -89,7 +89,7 @@ async def seed(db: Database, products: int, requests: int, memos: int) -> None:
     await _insert(db, ContactRequest, rows)
     memo_statuses = [s.value for s in MemoStatus]
     await _insert(db, Memo, [
-        {"request_id": n + 1, "buyer_user_id": rows[n]["buyer_user_id"], "producer_id": rows[n]["producer_id"],
+        {"year": 2026, "seq": n + 1, "request_id": n + 1, "buyer_user_id": rows[n]["buyer_user_id"], "producer_id": rows[n]["producer_id"],
          "product_id": rows[n]["product_id"], "status": (status := rng.choice(memo_statuses)), "message": "",
          "volume": "", "season": "", "buyer_company": f"Siêu thị {n}", "buyer_kind": "supermarket", "buyer_name": "",
          "buyer_phone": "", "producer_name": f"HTX số {rows[n]['producer_id']}", "producer_address": "",
@@ -136,7 +136,6 @@ async def measure(db: Database, times: int) -> list[tuple[str, float, float, flo
             async def overview_queries() -> None:
                 async with db.session() as session:
                     await programme_stats(session)
-                    await products_by_region(session)
                     await weekly_trend(session, NOW)
 
             async def memo_queries() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import weakref
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -118,32 +120,64 @@ async def catalog_version(session: AsyncSession) -> int:
 
 @dataclass(frozen=True)
 class CatalogSummary:
+    """The listed (not hidden) products counted by stars, OCOP group, potential 5★ and their producer's region;
+    producers and provinces over the whole catalogue."""
+
     products: int
     producers: int
     provinces: int
     by_stars: dict[int, int]
     potential_5: int
     by_group: dict[int, int]
+    by_region: dict[str, int]  # most first
+
+
+# The last summary per engine, with the catalogue version it was read at: every catalogue change bumps the version
+# (in its own transaction), so a process reads the 100,000 products again only after a change, whoever made it.
+_summaries: weakref.WeakKeyDictionary[Any, tuple[int, CatalogSummary]] = weakref.WeakKeyDictionary()
 
 
 async def catalog_summary(session: AsyncSession) -> CatalogSummary:
-    visible = col(Product.hidden).is_(False)
+    engine = session.bind.sync_engine if session.bind is not None else None
+    # The version is read before the products: a change committed in between is counted now and read again at the
+    # next call (its version is newer), never missed.
+    version = await catalog_version(session)
+    cached = _summaries.get(engine) if engine is not None else None
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    summary = await _read_summary(session)
+    if engine is not None:
+        _summaries[engine] = (version, summary)
+    return summary
 
-    async def counts(column: Any) -> dict[int, int]:
-        rows = await session.exec(select(column, func.count()).where(visible).group_by(column))
-        return {int(key): int(value) for key, value in rows.all()}
 
-    by_stars, by_group = await counts(Product.stars), await counts(Product.group)
-    potential = (await session.exec(select(func.count()).where(visible, col(Product.potential_5).is_(True)))).one()
+async def _read_summary(session: AsyncSession) -> CatalogSummary:
+    """One grouped pass over the listed products (joined to their producer's province) and two small counts."""
+    rows = await session.exec(
+        select(Producer.province, Product.stars, Product.group, Product.potential_5, func.count())
+        .join(Producer, col(Producer.id) == Product.producer_id)
+        .where(col(Product.hidden).is_(False))
+        .group_by(col(Producer.province), col(Product.stars), col(Product.group), col(Product.potential_5))
+    )
+    stars: Counter[int] = Counter()
+    groups: Counter[int] = Counter()
+    regions: Counter[str] = Counter()
+    potential = 0
+    for province, star, group, potential_5, n in rows.all():
+        stars[int(star)] += n
+        groups[int(group)] += n
+        regions[geography.region_of(province)] += n
+        potential += n if potential_5 else 0
     producers = (await session.exec(select(func.count()).select_from(Producer))).one()
     provinces = (await session.exec(select(func.count(func.distinct(Producer.province))))).one()
     return CatalogSummary(
-        products=sum(by_stars.values()),
+        products=sum(stars.values()),
         producers=producers,
         provinces=provinces,
-        by_stars=dict(sorted(by_stars.items())),
+        by_stars=dict(sorted(stars.items())),
         potential_5=potential,
-        by_group=dict(sorted(by_group.items())),
+        by_group=dict(sorted(groups.items())),
+        by_region=dict(sorted(regions.items(), key=lambda item: (-item[1], item[0]))),
     )
 
 

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import and_, case, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import geography
-from models.catalog import Producer, Product, catalog_summary
+from models.catalog import Producer, catalog_summary
 from models.clock import TIMEZONE
 from models.events import Event
 from models.memos import VISIBLE_TO_PRODUCER, Memo, MemoKind, MemoStatus
@@ -29,6 +29,7 @@ class Stats:
     products: int
     products_by_stars: dict[int, int]
     products_by_group: dict[int, int]
+    products_by_region: dict[str, int]  # listed products by their producer's region, most first
     potential_5: int
     producers_in_catalogue: int
     buyers: int  # users registered as buyers
@@ -126,6 +127,7 @@ async def programme_stats(session: AsyncSession) -> Stats:
         products=catalogue.products,
         products_by_stars=catalogue.by_stars,
         products_by_group=catalogue.by_group,
+        products_by_region=catalogue.by_region,
         potential_5=catalogue.potential_5,
         producers_in_catalogue=catalogue.producers,
         buyers=roles.get(Role.BUYER.value, 0),
@@ -143,20 +145,6 @@ async def programme_stats(session: AsyncSession) -> Stats:
     )
 
 
-async def products_by_region(session: AsyncSession) -> dict[str, int]:
-    """Listed (not hidden) products by their producer's region, most first."""
-    rows = await session.exec(
-        select(Producer.province, func.count(col(Product.id)))
-        .join(Producer, col(Producer.id) == Product.producer_id)
-        .where(col(Product.hidden).is_(False))
-        .group_by(col(Producer.province))
-    )
-    regions: Counter[str] = Counter()
-    for province, n in rows.all():
-        regions[geography.region_of(province)] += int(n)
-    return _most_first(regions)
-
-
 @dataclass(frozen=True)
 class Week:
     start: date  # the Monday, local time
@@ -169,12 +157,17 @@ async def weekly_trend(session: AsyncSession, now: datetime, weeks: int = 8) -> 
     first; the last is the current week."""
     today = now.astimezone(TIMEZONE).date()
     first = today - timedelta(days=today.weekday() + 7 * (weeks - 1))
-    since = datetime.combine(first, time(), TIMEZONE)
-    sent = (await session.exec(select(ContactRequest.created_at).where(col(ContactRequest.created_at) >= since))).all()
-    signed = (await session.exec(select(Memo.signed_at).where(col(Memo.signed_at) >= since))).all()
+    starts = [datetime.combine(first + timedelta(weeks=n), time(), TIMEZONE) for n in range(weeks + 1)]
 
-    def per_week(moments: Sequence[datetime | None]) -> Counter[int]:
-        return Counter((m.astimezone(TIMEZONE).date() - first).days // 7 for m in moments if m is not None)
+    async def per_week(moment: Any) -> list[int]:
+        """One pass: a count per week, each a SUM(CASE) between that Monday and the next (the last: until now)."""
+        counts = [
+            func.coalesce(func.sum(case((and_(moment >= start, moment < end), 1), else_=0)), 0)
+            for start, end in itertools.pairwise(starts)
+        ]
+        row = (await session.exec(select(*counts).where(moment >= starts[0]))).one()
+        return [int(n) for n in row]
 
-    requests, memos = per_week(sent), per_week(signed)
-    return [Week(first + timedelta(weeks=n), requests[n], memos[n]) for n in range(weeks)]
+    requests = await per_week(col(ContactRequest.created_at))
+    signed = await per_week(col(Memo.signed_at))
+    return [Week(first + timedelta(weeks=n), requests[n], signed[n]) for n in range(weeks)]

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import struct
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from handlers.app import Conversation
 from handlers.messages import Attachment
+from models.catalog import Product
+from models.catalog_admin import set_hidden, set_stars
 from models.charts import PNG_SIGNATURE, Panel, bar_panels_png
-from models.clock import FakeClock
+from models.clock import TIMEZONE, FakeClock
 from models.db import Database
 from models.events import EventRole, create_event, register
+from models.memos import Memo
 from models.people import User
-from models.requests import ContactPolicy, answer_request, create_request, expire_overdue
-from models.stats import programme_stats
+from models.requests import ContactPolicy, ContactRequest, answer_request, create_request, expire_overdue
+from models.stats import programme_stats, weekly_trend
 from tests.chat import NO_BUTTONS, ChatUser, claim_producer, load_catalogue, make_services, register_buyer
 
 START = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
@@ -126,3 +129,53 @@ def test_chart_grid_size(columns: int) -> None:
 def test_a_chart_needs_panels() -> None:
     with pytest.raises(ValueError, match="nothing to draw"):
         bar_panels_png("Empty", [])
+
+
+async def test_catalogue_figures_follow_every_change_whoever_makes_it(sqlite_db: Database) -> None:
+    """The catalogue figures are read once per catalogue version: an office edit here, or a hide made by another
+    process on the same database, shows at the next /stats."""
+    office = await known_dataset(sqlite_db)
+    async with sqlite_db.session() as session:
+        before = await programme_stats(session)
+        assert await programme_stats(session) == before  # served again without a change
+    async with sqlite_db.transaction() as session:
+        admin = (await session.exec(select(User).where(User.display_name == "Office"))).one()
+        product = (await session.exec(select(Product).where(Product.stars == 4))).first()
+        assert product is not None and office
+        await set_stars(session, admin, product.id or 0, 5, START)
+    async with sqlite_db.session() as session:
+        starred = await programme_stats(session)
+    assert starred.products_by_stars == {4: before.products_by_stars[4] - 1, 5: before.products_by_stars[5] + 1}
+    other = Database(sqlite_db.url.render_as_string(hide_password=False))  # another replica's engine
+    try:
+        async with other.transaction() as session:
+            admin = (await session.exec(select(User).where(User.display_name == "Office"))).one()
+            await set_hidden(session, admin, product.id or 0, True, START)
+    finally:
+        await other.dispose()
+    async with sqlite_db.session() as session:
+        hidden = await programme_stats(session)
+    assert hidden.products == before.products - 1
+    assert sum(hidden.products_by_region.values()) == hidden.products
+    assert hidden.products_by_stars[5] == before.products_by_stars[5]
+
+
+async def test_weekly_trend_counts_vietnam_weeks(db: Database) -> None:
+    """Requests and signed memos land in the Monday-to-Sunday week of Vietnam time, edges included."""
+    await known_dataset(db)
+    now = datetime(2026, 12, 9, 5, 0, tzinfo=UTC)  # Wednesday 9 December, 12:00 in Hà Nội
+    monday = datetime(2026, 12, 7, 0, 0, tzinfo=TIMEZONE)  # the current week starts here
+    async with db.transaction() as session:
+        requests = (await session.exec(select(ContactRequest).order_by(col(ContactRequest.id)))).all()
+        moments = [monday, monday - timedelta(microseconds=1), monday - timedelta(weeks=7),
+                   monday - timedelta(weeks=7, microseconds=1), now]
+        for request, moment in zip(requests, moments, strict=True):
+            request.created_at = moment
+        memo = (await session.exec(select(Memo))).first()
+        assert memo is not None
+        memo.signed_at = monday + timedelta(days=6, hours=23, minutes=59)  # Sunday 23:59, still this week
+    async with db.session() as session:
+        weeks = await weekly_trend(session, now)
+    assert (weeks[0].start, weeks[-1].start) == (date(2026, 10, 19), date(2026, 12, 7))
+    assert [w.requests for w in weeks] == [1, 0, 0, 0, 0, 0, 1, 2]  # the one before the first Monday is left out
+    assert [w.signed for w in weeks] == [0, 0, 0, 0, 0, 0, 0, 1]

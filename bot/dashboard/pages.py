@@ -19,7 +19,7 @@ from models.clock import TIMEZONE
 from models.errors import NotAuthorised, StaleAction
 from models.memos import Memo
 from models.requests import ContactRequest
-from models.stats import Stats, Week, products_by_region, programme_stats, weekly_trend
+from models.stats import Stats, Week, programme_stats, weekly_trend
 from models.tables import REQUEST_STATUSES, STATUSES, memo_page, request_page, trail
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -42,7 +42,7 @@ def _chart(key: str, title: str, figures: list[tuple[str, str, int]], *, horizon
     return Chart(key, title, bar_svg(panel, colour=colour), figures)
 
 
-def charts(t: Translator, stats: Stats, regions: dict[str, int], weeks: list[Week]) -> list[Chart]:
+def charts(t: Translator, stats: Stats, weeks: list[Week]) -> list[Chart]:
     empty = t("stats.none")
     week = [f"{w.start:%d/%m}" for w in weeks]
     return [
@@ -51,8 +51,8 @@ def charts(t: Translator, stats: Stats, regions: dict[str, int], weeks: list[Wee
         _chart("groups", t("stats.chart.groups"),
                [(str(g), t(f"group.{g}"), n) for g, n in stats.products_by_group.items()], horizontal=True, colour=1,
                empty=empty),
-        _chart("regions", t("dashboard.chart.product_regions"), [(r, r, n) for r, n in regions.items()],
-               horizontal=True, colour=2, empty=empty),
+        _chart("regions", t("dashboard.chart.product_regions"),
+               [(r, r, n) for r, n in stats.products_by_region.items()], horizontal=True, colour=2, empty=empty),
         _chart("requests", t("stats.chart.requests"),
                [(s, t(f"request_status.{s}"), n) for s, n in stats.requests.items()], colour=3, empty=empty),
         _chart("memos", t("stats.chart.memos"), [(s, t(f"memo_status.{s}"), n) for s, n in stats.memos.items()],
@@ -75,10 +75,9 @@ def charts(t: Translator, stats: Stats, regions: dict[str, int], weeks: list[Wee
 async def overview(visit: Visit) -> web.Response:
     now = visit.services.clock.now()
     stats = await programme_stats(visit.session)
-    regions = await products_by_region(visit.session)
     weeks = await weekly_trend(visit.session, now)
     t = visit.t
-    drawn = await asyncio.to_thread(charts, t, stats, regions, weeks)
+    drawn = await asyncio.to_thread(charts, t, stats, weeks)
     rate = f"{stats.acceptance_rate:.0%}" if stats.acceptance_rate is not None else t("stats.none")
     return render(visit.request, "overview.html", visit=visit, stats=stats, charts=drawn, rate=rate,
                   median=duration(t, stats.median_response), at=f"{now.astimezone(TIMEZONE):%d/%m/%Y %H:%M}")
