@@ -6,9 +6,11 @@ schema of its own. Without a reachable server they are skipped, except in CI (CI
 
 from __future__ import annotations
 
+import asyncio
 import os
+import shutil
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -80,17 +82,68 @@ async def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
         await drop_postgres(schema)
 
 
-@pytest.fixture
-async def db(empty_db: Database) -> Database:
-    """A database of each backend, migrated to the latest schema."""
-    await empty_db.upgrade()
-    return empty_db
+@pytest.fixture(scope="session")
+def migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Each test worker migrates once: a SQLite file copied per test, and (when reachable) a PostgreSQL database
+    that per-test databases are created from (CREATE DATABASE … TEMPLATE), instead of running the migrations in
+    every test."""
+    templates = {"sqlite": str(tmp_path_factory.mktemp("template") / "migrated.sqlite3")}
+    asyncio.run(_migrate(Database(f"sqlite+aiosqlite:///{templates['sqlite']}")))
+    if asyncio.run(_postgres_problem()) is None:
+        templates["postgres"] = f"ocop_template_{uuid.uuid4().hex[:10]}"
+        asyncio.run(_admin(f'CREATE DATABASE "{templates["postgres"]}"'))
+        asyncio.run(_migrate(Database(_database_url(templates["postgres"]))))
+    yield templates
+    if "postgres" in templates:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{templates["postgres"]}" WITH (FORCE)'))
+
+
+async def _migrate(db: Database) -> None:
+    try:
+        await db.upgrade()
+    finally:
+        await db.dispose()
+
+
+async def _admin(statement: str) -> None:
+    conn = await asyncpg.connect(_asyncpg_dsn())
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+def _database_url(name: str) -> str:
+    return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def db(request: pytest.FixtureRequest, tmp_path: Path,
+             migrated_templates: dict[str, str]) -> AsyncIterator[Database]:
+    """A database of each backend at the latest schema: a copy of the worker's migrated template."""
+    if request.param == "sqlite":
+        path = tmp_path / "test.sqlite3"
+        shutil.copyfile(migrated_templates["sqlite"], path)
+        db = Database(f"sqlite+aiosqlite:///{path}")
+        yield db
+        await db.dispose()
+        return
+    await require_postgres()
+    name = f"ocop_test_{uuid.uuid4().hex[:12]}"
+    await _admin(f'CREATE DATABASE "{name}" TEMPLATE "{migrated_templates["postgres"]}"')
+    db = Database(_database_url(name))
+    try:
+        yield db
+    finally:
+        await db.dispose()
+        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
-async def sqlite_db(tmp_path: Path) -> AsyncIterator[Database]:
+async def sqlite_db(tmp_path: Path, migrated_templates: dict[str, str]) -> AsyncIterator[Database]:
     """A migrated SQLite database, for tests whose subject is not the backend."""
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'test.sqlite3'}")
-    await db.upgrade()
+    path = tmp_path / "test.sqlite3"
+    shutil.copyfile(migrated_templates["sqlite"], path)
+    db = Database(f"sqlite+aiosqlite:///{path}")
     yield db
     await db.dispose()
