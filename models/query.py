@@ -18,7 +18,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from functools import cache
+from functools import cache, lru_cache
+
+from rapidfuzz.distance import OSA
 
 from models import geography
 from models.geography import Place, Resolution
@@ -253,7 +255,7 @@ class QueryParser:
         while i < len(tokens):
             for n in range(min(_MAX_PHRASE, len(tokens) - i), 0, -1):
                 words = tuple(tokens[i : i + n])
-                found = self._lookup(words)
+                found = self._lookup(words) or self._slipped_place(words)
                 if found is not None:
                     yield found[0], words, found[1]
                     i += n
@@ -280,6 +282,25 @@ class QueryParser:
             return Segment.ENGLISH, lex.english[words]
         return None
 
+    def _slipped_place(self, words: Phrase) -> tuple[Segment, object] | None:
+        """A place name typed with a slip ("hafg giang", "ha giag", "thai nguyn"): only when a word of the phrase
+        is one we do not know, so a real word is never bent into a place."""
+        if len(words) < 2 or all(word in self._known for word in words):
+            return None
+        reading = " ".join(word if word in self._known else self._slip_reading(word) for word in words)
+        places = _nearest_place(" ".join(words), reading)
+        return (Segment.PLACE, places) if places else None
+
+    def _slip_reading(self, word: str) -> str:
+        """An unknown word as it was probably meant: its longest beginning typed with Telex/VNI keys that reads as
+        a word we know, the letters after it a slip ("hafg": "hà"); otherwise the word without Telex tone keys."""
+        for end in range(len(word) - 1, 1, -1):
+            for candidate in decodings(word[:end]):
+                folded = normalize(candidate)
+                if folded in self._known:
+                    return folded
+        return _TELEX_TONE.sub("", word)
+
     def _english_term(self, words: Phrase, targets: tuple[Alternative, ...]) -> Term:
         """The Vietnamese terms an English phrase means, each with its synonyms; then the English words themselves
         when the catalogue has them too ("homestay", "arabica", "bonsai")."""
@@ -295,6 +316,39 @@ class QueryParser:
 
 
 _MAX_PHRASE = 7
+
+
+@cache
+def _place_names() -> dict[int, tuple[str, ...]]:
+    """The place keys of two words or more (names, not initials), by their number of words."""
+    names: dict[int, list[str]] = {}
+    for key in geography.all_keys():
+        count = len(key.split())
+        if count >= 2:
+            names.setdefault(count, []).append(key)
+    return {count: tuple(sorted(keys)) for count, keys in names.items()}
+
+
+_TELEX_TONE = re.compile(r"(?<=[aeiouy])[fsrxj]")
+
+
+@lru_cache(maxsize=4096)
+def _nearest_place(phrase: str, reading: str) -> tuple[Place, ...]:
+    """The places of the one place name of as many words within a small edit distance of ``phrase`` (one edit, two
+    from nine letters; a swap of two letters is one) with the same first letter. Between names as near, the one
+    nearer to ``reading`` (the slips read, "ha giang" for "hafg giang") wins over Hậu Giang; still tied, nothing."""
+    allowed = 2 if len(phrase) >= 9 else 1
+    near: dict[tuple[int, int], set[tuple[Place, ...]]] = {}
+    for name in _place_names().get(len(phrase.split()), ()):
+        if name[0] != phrase[0]:
+            continue
+        distance = OSA.distance(phrase, name, score_cutoff=allowed)
+        if distance <= allowed:
+            near.setdefault((distance, OSA.distance(reading, name)), set()).add(geography.lookup_key(name))
+    if not near:
+        return ()
+    best = near[min(near)]
+    return next(iter(best)) if len(best) == 1 else ()
 
 
 def _take_stars(folded: str) -> tuple[str, int | None, int | None, bool]:

@@ -193,3 +193,30 @@ def test_any_text_is_answered(text: str) -> None:
 )
 def test_hostile_chat_text_never_raises(index: SearchIndex, text: str) -> None:
     assert index.search(text).total >= 0
+
+
+@pytest.mark.parametrize(
+    ("text", "place"),
+    [
+        ("mat ong hafg giang", "Hà Giang"),  # Telex "haf" with a stray g: Hà Giang, not Hậu Giang (as near)
+        ("mat ong hau giag", "Hậu Giang"),
+        ("che thai nguyn", "Thái Nguyên"),
+        ("banh da nam dihn", "Nam Định"),  # two letters swapped
+        ("gao soc trag", "Sóc Trăng"),
+        ("bưởi diễn hà nọi", "Hà Nội"),
+    ],
+)
+def test_a_place_name_typed_with_a_slip_is_still_the_place(text: str, place: str) -> None:
+    parsed = parse_query(text)
+    assert [p.name for p in parsed.filters.places] == [place]
+    assert all(place_word not in parsed.words for place_word in ("hafg", "giag", "nguyn", "dihn", "trag", "noi"))
+
+
+@pytest.mark.parametrize("text", ["nuoc mam phu quok", "tra shan tuyet", "ruou tao meo", "keo lac ha"])
+def test_words_we_know_or_far_from_any_place_are_not_bent_into_one(text: str) -> None:
+    assert parse_query(text).filters.places == ()
+
+
+def test_the_common_half_accented_spellings_of_dak_lak_are_names() -> None:
+    for text in ("ca phe dak lac", "ca phe dac lak", "cà phê Đắk Lắc"):
+        assert [p.name for p in parse_query(text).filters.places] == ["Đắk Lắk"], text
