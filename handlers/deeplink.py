@@ -8,6 +8,7 @@ Links are signed (models.deeplinks): an unknown, tampered or expired one opens t
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -208,7 +209,7 @@ async def make_codes(
             raise StaleAction("no such event", Stale.GONE)
         chosen = await exhibitors(session, item, producers)
         codes = await booth_codes(session, found, links, chosen, booths)
-        data = sheet_docx(_sheet_words(t, found, links), codes)
+        data = await asyncio.to_thread(sheet_docx, _sheet_words(t, found, links), codes)  # 600 labels: seconds
         return Codes([Attachment(f"ocop-booths-event-{item}.docx", data, DOCX)], labels=len(codes))
     name = await _name_of(session, target, item)
     link = DeepLink(target, item, event, booth)
