@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from models.booth_sheet import BoothCode, SheetWords, sheet_docx  # noqa: E402
-from models.deeplinks import DeepLink, LinkBook, LinkKey, Target  # noqa: E402
-from models.qr import qr_png, qr_svg  # noqa: E402
+from models.booth_sheet import BoothCode, SheetWords, sheet_docx
+from models.deeplinks import DeepLink, LinkBook, LinkKey, Target
+from models.qr import qr_png, qr_svg
 
 
 def main() -> int:
