@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 import pytest
 import zxingcpp
 from docx import Document
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 from sqlmodel import select
 
@@ -89,6 +91,22 @@ def test_tampered_cut_unknown_or_foreign_payloads_read_as_nothing() -> None:
         assert KEY.read(text) is None, text
     assert LinkKey("another-secret-0123456789-abcdefghijkl").read(payload) is None
     assert KEY.typed("mật ong p12") is None and KEY.typed("chè thái nguyên") is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=90) | st.from_regex(r"[pmecl][0-9]{0,11}(-e[0-9]{1,11}(-b[a-z0-9]{1,9})?)?_[a-z2-7]{6}"))
+def test_any_text_reads_as_nothing_or_as_a_link_we_signed(text: str) -> None:
+    for link in (KEY.read(text), KEY.typed(text)):
+        assert link is None or KEY.read(KEY.payload(link)) == link
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from([Target.PRODUCT, Target.PRODUCER]), st.integers(1, 2**31 - 1),
+       st.none() | st.integers(1, 2**31 - 1), st.from_regex(r"[A-Za-z0-9]{1,8}", fullmatch=True))
+def test_every_signed_booth_code_reads_back(target: Target, item: int, event: int | None, booth: str) -> None:
+    link = DeepLink(target, item, event, booth if event else "")
+    payload = KEY.payload(link)
+    assert len(payload) <= MAX_PAYLOAD and KEY.read(payload) == link and KEY.typed(payload.upper()) == link
 
 
 def test_links_per_channel_carry_the_payload_only_where_the_platform_can() -> None:
