@@ -21,7 +21,7 @@ from bot.console import ConsoleChannel, console_services, default_user
 from bot.housekeeping import housekeeping
 from bot.links import link_signer
 from bot.logs import configure_logging
-from bot.runtime import build_services
+from bot.runtime import build_services, link_book
 from bot.web import make_app, start_site
 from handlers.app import Conversation
 from handlers.catalog_admin import explain
@@ -85,6 +85,20 @@ def build_parser() -> argparse.ArgumentParser:
         " either form imports back unchanged",
     )
     exp.set_defaults(handler=cmd_export)
+
+    qr = commands.add_parser("qr", help="QR codes and deep links: a product, a producer, or an event's booth sheet")
+    qr.add_argument("what", choices=["product", "producer", "event"])
+    qr.add_argument("id", help="the record's id")
+    qr.add_argument("--output", type=Path, default=Path("."), help="folder to write the files in (default: here)")
+    qr.add_argument("--event", dest="at_event", help="a product's or producer's code printed for this event id")
+    qr.add_argument("--booth", default="", help="with --event: the booth or table label (1-8 letters or digits)")
+    qr.add_argument("--code", action="store_true", help="an event: its own code (PNG, SVG) instead of the sheet")
+    qr.add_argument("--booths", type=Path,
+                    help="an event's sheet: CSV of producer_id,booth (a header row is allowed), booths on the labels")
+    qr.add_argument("--producer", type=int, action="append", default=[],
+                    help="an event's sheet: add this producer (repeatable) besides those registered for the event")
+    qr.add_argument("--language", choices=["vi", "en"], help="the sheet's words (default: default_language)")
+    qr.set_defaults(handler=cmd_qr)
     return parser
 
 
@@ -413,6 +427,80 @@ async def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     if args.output:
         print(f"wrote {len(sheet.rows)} products to {args.output}", file=sys.stderr)
     return 0
+
+async def cmd_qr(args: argparse.Namespace, settings: Settings) -> int:
+    """``ocop-bot qr product|producer|event ID``: PNG and SVG of the link, or an event's booth sheet (DOCX)."""
+    from handlers.deeplink import make_codes
+    from models import parse
+    from models.deeplinks import BOOTH, Target
+    from models.errors import StaleAction
+
+    links = link_book(settings)
+    item, event = parse.record_id(args.id), parse.record_id(args.at_event) if args.at_event else None
+    target = {"product": Target.PRODUCT, "producer": Target.PRODUCER, "event": Target.EVENT}[args.what]
+    problem = ""
+    if item is None or (args.at_event and event is None):
+        problem = "ids are whole numbers from 1"
+    elif args.booth and (event is None or not BOOTH.fullmatch(args.booth)):
+        problem = "--booth needs --event and is 1-8 letters or digits"
+    elif event is not None and target is Target.EVENT:
+        problem = "--event goes with a product or a producer"
+    elif not links.ready:
+        problem = "deep links need [links] secret (or [web] secret) in the configuration"
+    if problem:
+        print(f"ocop-bot qr: {problem}", file=sys.stderr)
+        return 2
+    if not links.telegram_username:
+        print("ocop-bot qr: [links] telegram_username is not set: Telegram links cannot be made", file=sys.stderr)
+    try:
+        booths = read_booths(args.booths) if args.booths else {}
+    except (OSError, ValueError) as error:
+        print(f"ocop-bot qr: {args.booths}: {error}", file=sys.stderr)
+        return 2
+    t = translator(args.language or settings.default_language)
+    db = await open_database(settings)
+    try:
+        async with db.session() as session:
+            codes = await make_codes(session, links, t, target, item or 0, event=event, booth=args.booth,
+                                     sheet=not args.code, booths=booths, producers=tuple(args.producer))
+    except StaleAction:
+        print(f"ocop-bot qr: no {args.what} {item} (or it is hidden)", file=sys.stderr)
+        return 1
+    finally:
+        await db.dispose()
+    if target is Target.EVENT and not args.code and not codes.labels:
+        print("ocop-bot qr: no producer with listed products exhibits at this event (add some with --producer)",
+              file=sys.stderr)
+        return 1
+    args.output.mkdir(parents=True, exist_ok=True)
+    for attachment in codes.files:
+        (args.output / attachment.filename).write_bytes(attachment.data)
+        print(f"wrote {args.output / attachment.filename}")
+    if codes.labels:
+        print(f"{codes.labels} labelled codes")
+    else:
+        print(f"link: {codes.url}\ncode: {codes.code}")
+    return 0
+
+
+def read_booths(path: Path) -> dict[int, str]:
+    """producer_id,booth rows (a header row is allowed) -> {producer id: booth label}."""
+    import csv
+
+    from models import parse
+    from models.deeplinks import BOOTH
+
+    booths: dict[int, str] = {}
+    with path.open(encoding="utf-8-sig", newline="") as source:
+        for number, row in enumerate(csv.reader(source), start=1):
+            if len(row) < 2 or (number == 1 and parse.record_id(row[0]) is None):
+                continue
+            producer, booth = parse.record_id(row[0]), row[1].strip()
+            if producer is None or not BOOTH.fullmatch(booth):
+                raise ValueError(f"row {number}: a producer id and a booth label of 1-8 letters or digits")
+            booths[producer] = booth
+    return booths
+
 
 if __name__ == "__main__":
     sys.exit(main())

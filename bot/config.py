@@ -127,6 +127,15 @@ class WebSettings(Section):
     link_ttl_hours: int = Field(default=72, ge=1)
 
 
+class LinksSettings(Section):
+    """Deep links to the bot (QR codes at fairs, shared cards). Signed with ``secret``, or [web] secret when unset."""
+
+    secret: LinkSecret | None = None
+    telegram_username: str = Field(default="", pattern=r"^@?[A-Za-z0-9_]{0,64}$")  # empty: the name getMe gives
+    zalo_oa_url: str = ""  # empty: https://zalo.me/<zalo.oa.oa_id> when the OA is configured
+    zalo_bot_url: str = ""  # the Zalo bot's link as Zalo shows it (https://zalo.me/…); empty: no Zalo bot link
+
+
 class CatalogSettings(Section):
     load_sample_when_empty: bool = True
 
@@ -179,6 +188,7 @@ class Settings(BaseSettings):
     zalo: ZaloSettings = ZaloSettings()
     catalog: CatalogSettings = CatalogSettings()
     web: WebSettings = WebSettings()
+    links: LinksSettings = LinksSettings()
     admins: AdminSettings = AdminSettings()
     contact: ContactSettings = ContactSettings()
     conversation: ConversationSettings = ConversationSettings()

@@ -10,6 +10,7 @@ from bot.channels import admin_ids, broadcast_channels
 from bot.config import Settings
 from handlers.context import Services
 from models.db import Database
+from models.deeplinks import LinkBook, LinkKey
 from models.requests import ContactPolicy
 from models.search_service import SearchService
 
@@ -31,4 +32,19 @@ def build_services(settings: Settings, db: Database, channels: Sequence[ChannelS
         flow_ttl=timedelta(hours=settings.conversation.flow_expiry_hours),
         broadcast_channels=broadcast_channels(channels),
         web_url=settings.web.public_url.rstrip("/"),
+        links=link_book(settings),
+    )
+
+
+def link_book(settings: Settings) -> LinkBook:
+    """Deep links as [links] configures them: the key ([links] secret, else [web] secret; none: no links), the
+    Telegram bot's name (else the Telegram channel sets it from getMe) and the Zalo links."""
+    links, oa = settings.links, settings.zalo.oa
+    secret = links.secret or settings.web.secret
+    zalo_oa = links.zalo_oa_url or (f"https://zalo.me/{oa.oa_id}" if oa.oa_id and oa.enabled else "")
+    return LinkBook(
+        key=LinkKey(secret.get_secret_value()) if secret is not None else None,
+        telegram_username=links.telegram_username.removeprefix("@"),
+        zalo_oa_url=zalo_oa,
+        zalo_bot_url=links.zalo_bot_url,
     )

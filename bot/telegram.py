@@ -145,6 +145,9 @@ class TelegramChannel(ChannelRuntime):
                 await self.bot.delete_webhook()
         except TelegramError as error:
             raise translated(error, "starting") from None  # InvalidToken's text holds the token: not chained
+        links = self.conversation.services.links
+        if not links.telegram_username and self.bot.username:  # deep links name the bot as getMe gave it
+            links.telegram_username = self.bot.username
         log.info("telegram channel started (%s) as @%s", self.settings.mode, self.bot.username)
 
     async def stop(self) -> None:

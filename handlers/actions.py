@@ -262,3 +262,17 @@ class UnhideProduct(Action):
 class StopBroadcast(Action):
     broadcast: int
     confirmed: str = ""
+
+
+@action("sh")
+class ShareProduct(Action):
+    """The product card's "Share": its deep link and a short text to forward."""
+
+    product: int
+
+
+@action("pm")
+class ShowProducer(Action):
+    """A producer's listed products (where a producer's deep link lands)."""
+
+    producer: int

@@ -23,6 +23,7 @@ from handlers import (
     common,
     contact,
     dashboard,
+    deeplink,
     events,
     exports,
     flow,
@@ -86,6 +87,7 @@ COMMANDS: dict[str, Handler] = {
     "hide": catalog_admin.hide_command,
     "unhide": catalog_admin.unhide_command,
     "broadcast": broadcast.command,
+    "qr": deeplink.command,
 }
 
 # What each button does (handlers.actions): the handler gets the decoded record and checks who may do it.
@@ -119,6 +121,8 @@ ACTIONS: dict[type[actions.Action], Callable[[Context, Any], Awaitable[None]]] =
     actions.HideProduct: catalog_admin.hide,
     actions.UnhideProduct: catalog_admin.unhide,
     actions.StopBroadcast: broadcast.stop,
+    actions.ShareProduct: deeplink.share,
+    actions.ShowProducer: deeplink.show_producer,
 }
 
 # Commands that show nothing private, so they may be answered in a group chat.
@@ -287,6 +291,8 @@ class Conversation:
             return
         if flow.current(ctx) is not None and await flow.on_text(ctx, text):
             return  # the question on screen decided what the text means
+        if await deeplink.open_typed(ctx, text):
+            return  # a code from a poster or a forwarded share (channels whose links carry no payload)
         chosen = choose_option(text, ctx.state.options) if ctx.state.options else None
         if chosen:
             await self._action(ctx, chosen)

@@ -8,6 +8,7 @@ from handlers.actions import ContactProducer, SearchPage, ShowProduct, positive
 from handlers.catalog_admin import card_buttons
 from handlers.certificates import card_line, list_flag
 from handlers.context import Context
+from handlers.deeplink import share_button
 from handlers.i18n import Translator
 from handlers.messages import Button, Reply
 from handlers.search import display_name
@@ -21,7 +22,7 @@ async def show(ctx: Context, action: ShowProduct) -> None:
     if found is None:
         raise StaleAction("product not listed", Stale.GONE)
     product, producer = found
-    rows = [[ctx.button("card.contact", ContactProducer(product.id or 0))]]
+    rows = [[ctx.button("card.contact", ContactProducer(product.id or 0)), *share_button(ctx, product)]]
     if ctx.user.is_admin:
         rows.append(card_buttons(ctx, product))
     if "search" in ctx.state.data:

@@ -94,6 +94,9 @@ async def _finish_offer(ctx: Context) -> None:
     else:
         ctx.say("profile.later_done")
     await show_help(ctx)
+    from handlers.deeplink import resume  # registered from a deep link: back to where it led
+
+    await resume(ctx)
 
 
 def _then(index: int) -> str | None:

@@ -21,7 +21,13 @@ REGIONS = tuple(geography.NEW_REGIONS)
 MAX_COMPANY = 200
 
 
-async def start(ctx: Context, _arg: object = None) -> None:
+async def start(ctx: Context, arg: object = None) -> None:
+    """/start, or ``/start <payload>`` from a deep link (a QR code at a fair, a shared card)."""
+    if isinstance(arg, str) and arg.strip():
+        from handlers.deeplink import open_payload
+
+        await open_payload(ctx, arg.strip())
+        return
     if ctx.user.is_admin:
         ctx.say("start.admin")
         await show_help(ctx)
@@ -113,6 +119,7 @@ async def _save_regions(ctx: Context) -> None:
     ctx.state.leave()
     ctx.say("start.regions_saved" if profile.regions else "start.regions_none")
     await party.offer(ctx)
+    await _back_to_link(ctx)
 
 
 # -- producer ---------------------------------------------------------------------------------------------------
@@ -162,6 +169,17 @@ async def _finish_claim(ctx: Context) -> None:
     ctx.state.leave()
     ctx.say("claim.done", producer=producer.name if producer else "")
     await party.offer(ctx)
+    await _back_to_link(ctx)
+
+
+async def _back_to_link(ctx: Context) -> None:
+    """Registered from a deep link: back to where it led, unless a question (the memo details) is on screen; that
+    flow's end goes back instead (handlers.profile)."""
+    from handlers import flow
+    from handlers.deeplink import resume
+
+    if flow.current(ctx) is None:
+        await resume(ctx)
 
 
 async def _finish(ctx: Context) -> None:

@@ -77,6 +77,18 @@ def kinds(t: Translator, stats: Stats) -> str:
     return t("stats.kinds", kinds=by_kind, events=by_event or t("stats.none"))
 
 
+def floor(t: Translator, stats: Stats) -> str:
+    """What the booths' QR codes brought, per event: scans, people, requests, memos, the busiest booths."""
+    lines = []
+    for figures in stats.floor[:TOP]:
+        line = t("stats.floor_event", event=figures.name, scans=figures.scans, people=figures.people,
+                 requests=figures.requests, memos=figures.memos)
+        if figures.booths:
+            line += " — " + t("stats.floor_booths", booths=_listing(figures.booths, t, limit=3))
+        lines.append(line)
+    return t("stats.floor", memos=stats.floor_memos, events="\n".join(lines) or t("stats.none"))
+
+
 def panels(t: Translator, stats: Stats) -> list[Panel]:
     empty = t("stats.none")
     events = stats.memos_by_event[:CHART_EVENTS]
@@ -100,7 +112,7 @@ async def show(ctx: Context, _arg: str = "") -> None:
     require_admin(ctx)
     stats = await programme_stats(ctx.session)
     local = ctx.now.astimezone(TIMEZONE)
-    text = summary(ctx.t, stats, f"{local:%d/%m/%Y %H:%M}") + "\n" + kinds(ctx.t, stats)
+    text = summary(ctx.t, stats, f"{local:%d/%m/%Y %H:%M}") + "\n" + kinds(ctx.t, stats) + "\n" + floor(ctx.t, stats)
     certificates = await certificate_counts(ctx.session, local.date())
     text += "\n" + ctx.t(
         "stats.certificates", expiring=certificates.expiring, days=EXPIRING_DAYS, expired=certificates.expired

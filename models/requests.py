@@ -17,6 +17,7 @@ from models.errors import DuplicateRequest, NotAuthorised, QuotaExceeded, Stale,
 from models.events import running_event_for
 from models.memos import Memo, MemoStatus, open_interest, record_answer
 from models.people import BuyerProfile, User
+from models.scans import scan_behind
 
 MAX_MESSAGE = 1000
 MAX_DETAIL = 200
@@ -56,6 +57,7 @@ class ContactRequest(SQLModel, table=True):
     reminded_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     answered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     answered_by: int | None = Field(default=None, foreign_key="app_user.id")
+    scan_id: int | None = Field(default=None, foreign_key="link_scan.id", index=True)  # from a booth's QR code
 
 
 @dataclass(frozen=True)
@@ -92,10 +94,13 @@ async def create_request(
         season=season[:MAX_DETAIL],
         created_at=now,
     )
+    scan = await scan_behind(session, buyer.id, product, now)  # asked after scanning a booth's code at an event
+    request.scan_id = scan.id if scan is not None else None
     session.add(request)
     await session.flush()
     memo = await open_interest(session, request, buyer, now)
-    memo.event_id = await running_event_for(session, buyer.id, now)  # asked while at an event they registered for
+    # tied to the event they registered for and are at, or else to the event whose booth they scanned
+    memo.event_id = await running_event_for(session, buyer.id, now) or (scan.event_id if scan else None)
     return request, memo
 
 

@@ -19,6 +19,7 @@ from models.notifications import Notification
 from models.outbox import ChatSender, OutboundMessage
 from models.people import BuyerProfile, Identity, User
 from models.requests import ContactRequest
+from models.scans import LinkScan
 from models.stored_files import StoredFile
 from models.zalo import ZaloToken
 
@@ -27,6 +28,6 @@ metadata = SQLModel.metadata
 __all__ = [
     "AdminGrant", "AuditLog", "Broadcast", "BuyerProfile", "CatalogVersion", "CertificateReminder", "ChatSender",
     "ChatState", "ClaimCode", "ContactRequest", "DashboardLogin", "DashboardSession", "Delivery", "Event", "Identity",
-    "ImportJob", "InboundUpdate", "LinkCode", "Memo", "Notification", "OutboundMessage", "Producer", "Product",
-    "Registration", "StoredFile", "User", "ZaloToken", "metadata",
+    "ImportJob", "InboundUpdate", "LinkCode", "LinkScan", "Memo", "Notification", "OutboundMessage", "Producer",
+    "Product", "Registration", "StoredFile", "User", "ZaloToken", "metadata",
 ]

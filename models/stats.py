@@ -20,6 +20,7 @@ from models.events import Event
 from models.memos import VISIBLE_TO_PRODUCER, Memo, MemoKind, MemoStatus
 from models.people import Role, User
 from models.requests import ContactRequest, RequestStatus
+from models.scans import FloorFigures, floor_figures
 
 CLOSED = (RequestStatus.ACCEPTED.value, RequestStatus.DECLINED.value, RequestStatus.EXPIRED.value)
 
@@ -46,6 +47,12 @@ class Stats:
     memos_by_kind: dict[str, int] = field(default_factory=dict)
     signed_by_kind: dict[str, int] = field(default_factory=dict)
     kinds_by_event: list[tuple[str, dict[str, int]]] = field(default_factory=list)  # same order as memos_by_event
+    floor: list[FloorFigures] = field(default_factory=list)  # scans of booths' QR codes per event, most first
+
+    @property
+    def floor_memos(self) -> int:
+        """Memos that came from a scan at an event ("memos from the fair floor")."""
+        return sum(figures.memos for figures in self.floor)
 
     @property
     def request_total(self) -> int:
@@ -142,6 +149,7 @@ async def programme_stats(session: AsyncSession) -> Stats:
         memos_by_kind={kind.value: by_kind.get(kind.value, 0) for kind in MemoKind},
         signed_by_kind={kind.value: signed.get(kind.value, 0) for kind in MemoKind},
         kinds_by_event=[(name, {k.value: v for k, v in per_event[name].items()}) for name, _n in event_rows],
+        floor=await floor_figures(session),
     )
 
 

@@ -215,7 +215,8 @@ async def test_overview_shows_the_stats_figures_in_either_language(site: Site) -
         csrf = await site.logged_in(client)
         async with client.get("/dashboard") as page:
             html = await page.text()
-        assert html.count("<svg") == 10
+        assert html.count("<svg") == 12
+        assert figure(html, "floor_memos") == str(stats.floor_memos) == "0"  # memos from booths' QR codes
         assert figure(html, "products") == str(stats.products) == "5"
         assert figure(html, "buyers") == str(stats.buyers) and figure(html, "producers") == str(stats.producers)
         assert figure(html, "requests") == str(stats.request_total)
