@@ -429,13 +429,13 @@ class BroadcastSender:
                 self._outcomes.put_nowait((lane, outcome))
 
     async def _attempt(self, lane: Lane, job: Job, content: Content) -> Outcome:
-        now = self.clock.now()
         try:
             await lane.transport.send(job.external_id, content.text, content.photo)
         except Throttled as error:
             lane.rate.throttled(error.retry_after)
+            # retry_after counts from the platform's answer, not from when we asked
             wait = timedelta(seconds=error.retry_after)
-            return Outcome(job, DeliveryStatus.PENDING, str(error), now + wait, counts_as_attempt=False)
+            return Outcome(job, DeliveryStatus.PENDING, str(error), self.clock.now() + wait, counts_as_attempt=False)
         except RecipientBlocked:
             lane.blocked.add(job.external_id)
             return Outcome(job, DeliveryStatus.BLOCKED)
@@ -444,14 +444,14 @@ class BroadcastSender:
         except ChannelUnavailable as error:
             lane.rate.pause(self.settings.retry_max_seconds)
             wait = timedelta(seconds=self.settings.retry_max_seconds)
-            return Outcome(job, DeliveryStatus.PENDING, str(error), now + wait, counts_as_attempt=False)
+            return Outcome(job, DeliveryStatus.PENDING, str(error), self.clock.now() + wait, counts_as_attempt=False)
         except Exception as error:  # network errors, timeouts, anything unforeseen: try again later
             if job.attempts + 1 >= self.settings.max_attempts:
                 return Outcome(job, DeliveryStatus.FAILED, f"{type(error).__name__}: {error}")
             policy = RetryPolicy(self.settings.retry_first_seconds, self.settings.retry_max_seconds)
             delay = policy.delay(job.attempts)
             log.info("broadcast send to %s failed (%s); again in %.0f s", lane.channel, error, delay)
-            retry_at = now + timedelta(seconds=delay)
+            retry_at = self.clock.now() + timedelta(seconds=delay)
             return Outcome(job, DeliveryStatus.PENDING, f"{type(error).__name__}: {error}", retry_at)
         lane.sent_to(job.external_id)
         return Outcome(job, DeliveryStatus.SENT)
