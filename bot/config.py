@@ -56,6 +56,8 @@ TelegramWebhookSecret = Annotated[
 ]
 # Zalo Bot Platform takes 8-256 characters; we ask for 16 as for Telegram.
 ZaloWebhookSecret = Annotated[SecretStr, AfterValidator(SecretRule(16, 256))]
+# What Prometheus sends as a bearer token to read /metrics: 24 random URL-safe characters are about 140 bits.
+MetricsToken = Annotated[SecretStr, AfterValidator(SecretRule(24, distinct=8))]
 # Issued by Zalo (the app's and the OA's secret keys): whatever Zalo gave, but not empty.
 IssuedSecret = Annotated[SecretStr, AfterValidator(SecretRule(1))]
 
@@ -127,6 +129,13 @@ class WebSettings(Section):
     link_ttl_hours: int = Field(default=72, ge=1)
 
 
+class MetricsSettings(Section):
+    """/metrics in the Prometheus text format: not served until a token is set; the scraper sends it as
+    ``Authorization: Bearer <token>``."""
+
+    token: MetricsToken | None = None
+
+
 class CatalogSettings(Section):
     load_sample_when_empty: bool = True
 
@@ -173,12 +182,14 @@ class Settings(BaseSettings):
     )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"  # json: one JSON object a line (bot/logs.py)
     default_language: Literal["vi", "en"] = "vi"
     database: DatabaseSettings = DatabaseSettings()
     telegram: TelegramSettings = TelegramSettings()
     zalo: ZaloSettings = ZaloSettings()
     catalog: CatalogSettings = CatalogSettings()
     web: WebSettings = WebSettings()
+    metrics: MetricsSettings = MetricsSettings()
     admins: AdminSettings = AdminSettings()
     contact: ContactSettings = ContactSettings()
     conversation: ConversationSettings = ConversationSettings()

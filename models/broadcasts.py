@@ -312,6 +312,16 @@ async def progress(session: AsyncSession, broadcast: Broadcast) -> Progress:
     )
 
 
+async def sending_progress(session: AsyncSession) -> tuple[int, dict[str, int]]:
+    """The broadcasts being sent, and their recipients by delivery status (for /metrics: two grouped queries)."""
+    sending = col(Broadcast.status) == BroadcastStatus.SENDING.value
+    broadcasts = int((await session.exec(select(func.count()).select_from(Broadcast).where(sending))).one())
+    query = (select(Delivery.status, func.count()).join(Broadcast, col(Broadcast.id) == col(Delivery.broadcast_id))
+             .where(sending).group_by(col(Delivery.status)))
+    counts = {status: int(n) for status, n in (await session.exec(query)).all()}
+    return broadcasts, {status.value: counts.get(status.value, 0) for status in DeliveryStatus}
+
+
 async def get_broadcast(session: AsyncSession, broadcast_id: int) -> Broadcast:
     broadcast = await session.get(Broadcast, broadcast_id)
     if broadcast is None:
