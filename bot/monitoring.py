@@ -124,7 +124,7 @@ class Scrape:
         given = request.headers.get("Authorization", "").encode()
         return hmac.compare_digest(given, self.expected)
 
-    async def __call__(self, request: web.Request) -> web.Response:
+    async def handle(self, request: web.Request) -> web.Response:
         if not self.allowed(request):
             return web.Response(status=401, text="A bearer token is required.\n",
                                 headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
@@ -184,4 +184,4 @@ def setup(app: web.Application, services: Services, *, token: str | None, timeou
     app.router.add_get("/healthz", healthz(reports))
     app.router.add_get("/readyz", readyz(services.db, timeout))
     if token:
-        app.router.add_get("/metrics", Scrape(services, token, timeout))
+        app.router.add_get("/metrics", Scrape(services, token, timeout).handle)
