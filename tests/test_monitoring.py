@@ -26,11 +26,12 @@ from bot.logs import JsonFormatter, Redactor, install_redaction
 from bot.web import make_app, start_site
 from handlers.app import Conversation
 from handlers.messages import Reply
+from models import outbox
 from models.broadcasts import Audience, AudienceKind, create_broadcast
-from models.clock import SystemClock
+from models.clock import FakeClock, SystemClock
 from models.db import Database
 from models.metrics import Metrics
-from models.notifications import enqueue
+from models.notifications import Notification, enqueue
 from models.people import Role, user_for_identity
 from tests.chat import load_catalogue, make_services
 from tests.fake_telegram import TOKEN, FakeTelegram
@@ -201,6 +202,50 @@ async def test_metrics_say_when_the_database_is_gone(sqlite_db: Database) -> Non
         assert value(samples, "ocop_database_up") == 0
         status, text = await run.get("/readyz")
         assert status == 503 and json.loads(text)["ready"] is False and "not-this-password" not in text
+
+
+async def test_the_outbox_and_broadcasts_are_read_at_scrape_time(db: Database) -> None:
+    """Depth per channel and kind, the age of the oldest message (by the clock the outbox is written with), and the
+    recipients of the broadcasts being sent; back to 0 once sent."""
+    services = make_services(db)
+    clock = services.clock
+    assert isinstance(clock, FakeClock)
+    async with db.transaction() as session:
+        buyer = await user_for_identity(session, "telegram", str(BUYER))
+        buyer.role = Role.BUYER.value
+        admin = await user_for_identity(session, "telegram", str(ADMIN))
+        admin.role = Role.ADMIN.value
+        await session.flush()
+        first = await outbox.add(session, "telegram", str(BUYER), {"text": "a reply"}, now=clock.now())
+        await create_broadcast(session, admin, channel="telegram", chat_id=str(ADMIN), text="Hội chợ", photo="",
+                               audience=Audience(AudienceKind.BUYERS), channels=("telegram",), now=clock.now())
+    clock.advance(minutes=3)
+    async with db.transaction() as session:
+        notification = Notification(user_id=buyer.id or 0, payload={"text": "x"}, created_at=clock.now())
+        session.add(notification)
+        await session.flush()
+        await outbox.add(session, "telegram", str(BUYER), {"text": "for you"}, notification_id=notification.id,
+                         now=clock.now())
+        await outbox.add(session, "zalo_bot", "z1", {"text": "a reply"}, now=clock.now())
+    clock.advance(seconds=30)
+    runner, port = await start_site(make_app(services, metrics_token=METRICS_TOKEN), "127.0.0.1", 0)
+    try:
+        run = Running(f"http://127.0.0.1:{port}", FakeTelegram(), db)
+        samples = await run.scrape()
+        assert value(samples, "ocop_outbox_depth", channel="telegram", kind="reply") == 1
+        assert value(samples, "ocop_outbox_depth", channel="telegram", kind="notification") == 1
+        assert value(samples, "ocop_outbox_depth", channel="zalo_bot", kind="reply") == 1
+        assert value(samples, "ocop_outbox_oldest_age_seconds", channel="telegram") == 210
+        assert value(samples, "ocop_outbox_oldest_age_seconds", channel="zalo_bot") == 30
+        assert value(samples, "ocop_broadcasts_sending") == 1
+        assert value(samples, "ocop_broadcast_recipients", status="pending") == 1
+        assert value(samples, "ocop_database_up") == 1
+        await outbox.mark_sent(db, [first], clock.now())
+        samples = await run.scrape()
+        assert value(samples, "ocop_outbox_depth", channel="telegram", kind="reply") == 0  # not left at 1
+        assert value(samples, "ocop_outbox_oldest_age_seconds", channel="telegram") == 30
+    finally:
+        await runner.cleanup()
 
 
 async def test_readyz_says_which_channel_stopped_and_why(sqlite_db: Database, unused_tcp_port: int) -> None:
