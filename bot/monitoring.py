@@ -27,6 +27,7 @@ from alembic.script import ScriptDirectory
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
+from bot.channels import registry
 from handlers.context import Services
 from models import inbox, outbox
 from models.broadcasts import sending_progress
@@ -68,11 +69,17 @@ async def database_revision(db: Database, timeout: float) -> str:
     return ",".join(sorted(str(row[0]) for row in rows))
 
 
-async def backlog(db: Database, timeout: float) -> dict[str, int] | None:
-    """Updates stored and not handled yet, and messages not sent yet (all channels); None if it took too long."""
+def known_channels(app: web.Application) -> list[str]:
+    """Every declared channel (bot/channels.py) and any other this app runs: whose outbox is counted."""
+    return sorted({spec.name for spec in registry()} | set(app[CHANNEL_STATES]))
+
+
+async def backlog(db: Database, channels: list[str], timeout: float) -> dict[str, int] | None:
+    """Updates stored and not handled yet, and messages not sent yet; None if it took too long."""
     try:
         async with asyncio.timeout(timeout), db.session() as session:
-            return {"updates_waiting": await inbox.backlog(session), "messages_waiting": await outbox.backlog(session)}
+            messages = sum(row.count for row in await outbox.depth(session, channels))
+            return {"updates_waiting": await inbox.backlog(session), "messages_waiting": messages}
     except Exception as error:
         log.warning("could not count the backlog (%s)", type(error).__name__)
         return None
@@ -99,7 +106,7 @@ def readyz(db: Database, timeout: float) -> Callable[[web.Request], Any]:
             revision, heads = await database_revision(db, timeout), migration_heads()
             body["migrations"] = {"database": revision, "code": ",".join(sorted(heads)),
                                   "current": set(revision.split(",")) == heads}
-            body.update(await backlog(db, timeout) or {})
+            body.update(await backlog(db, known_channels(request.app), timeout) or {})
         migrated = body.get("migrations", {}).get("current", False)
         running = all(channel["state"] == "running" for channel in channels.values())
         body = {"ready": database == "ok" and migrated and running, **body}
@@ -130,7 +137,7 @@ class Scrape:
                                 headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
         states = {name: state() for name, state in request.app[CHANNEL_STATES].items()}
         self._channels(states)
-        up = await self._from_database(list(states))
+        up = await self._from_database(list(states), known_channels(request.app))
         self.metrics.database_up.set(1 if up else 0)
         return web.Response(body=self.metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
@@ -143,17 +150,17 @@ class Scrape:
             metrics.channel_state.labels(name, state, reason).set(1)
             self._channel_labels.add((name, state, reason))
 
-    async def _from_database(self, channels: list[str]) -> bool:
+    async def _from_database(self, running: list[str], channels: list[str]) -> bool:
         """The outbox and inbox depths and broadcast progress: a few grouped counts, with a short timeout."""
         try:
             async with asyncio.timeout(self.timeout), self.db.session() as session:
-                waiting = await outbox.depth(session)
+                waiting = await outbox.depth(session, channels)
                 updates = await inbox.backlog(session)
                 broadcasts, recipients = await sending_progress(session)
         except Exception as error:
             log.warning("/metrics: the database did not answer (%s)", type(error).__name__)
             return False
-        self._outbox(waiting, channels, self.clock.now())  # the clock the outbox's times are written by
+        self._outbox(waiting, running, self.clock.now())  # the clock the outbox's times are written by
         self.metrics.inbox_depth.set(updates)
         self.metrics.broadcasts_sending.set(broadcasts)
         for status, count in recipients.items():

@@ -313,13 +313,17 @@ async def progress(session: AsyncSession, broadcast: Broadcast) -> Progress:
 
 
 async def sending_progress(session: AsyncSession) -> tuple[int, dict[str, int]]:
-    """The broadcasts being sent, and their recipients by delivery status (for /metrics: two grouped queries)."""
-    sending = col(Broadcast.status) == BroadcastStatus.SENDING.value
-    broadcasts = int((await session.exec(select(func.count()).select_from(Broadcast).where(sending))).one())
-    query = (select(Delivery.status, func.count()).join(Broadcast, col(Broadcast.id) == col(Delivery.broadcast_id))
-             .where(sending).group_by(col(Delivery.status)))
-    counts = {status: int(n) for status, n in (await session.exec(query)).all()}
-    return broadcasts, {status.value: counts.get(status.value, 0) for status in DeliveryStatus}
+    """The broadcasts being sent, and their recipients by delivery status (for /metrics: the broadcasts' status
+    index, then one count a broadcast on the deliveries' (broadcast, status) index)."""
+    sending = select(Broadcast.id).where(col(Broadcast.status) == BroadcastStatus.SENDING.value)
+    ids = [int(found) for found in (await session.exec(sending)).all() if found is not None]
+    counts = {status.value: 0 for status in DeliveryStatus}
+    for broadcast_id in ids:
+        query = (select(Delivery.status, func.count()).where(Delivery.broadcast_id == broadcast_id)
+                 .group_by(col(Delivery.status)))
+        for status, n in (await session.exec(query)).all():
+            counts[status] = counts.get(status, 0) + int(n)
+    return len(ids), counts
 
 
 async def get_broadcast(session: AsyncSession, broadcast_id: int) -> Broadcast:

