@@ -39,7 +39,7 @@ from tests.fake_zalo import FakeZaloBot
 from tests.loopback import serving
 
 METRICS_TOKEN = "scrape-token-0123456789-abcdefgh"
-ADMIN, BUYER, OTHER = 9000, 1001, 1002
+ADMIN, BUYER, OTHER, BLOCKER = 9000, 1001, 1002, 1003
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
@@ -144,6 +144,13 @@ async def test_metrics_follow_a_conversation_a_notification_and_a_broadcast(
             "the notification")
         assert value(after, "ocop_messages_queued_total", channel="telegram", kind="notification") == 1
         assert value(after, "ocop_outbox_depth", channel="telegram", kind="reply") == 0
+
+        fake.blocked.add(BLOCKER)  # a user who wrote, then blocked the bot before the answer went out
+        await fake.push(fake.message_update(BLOCKER, "/help"))
+        after = await run.scrape_until(
+            lambda s: value(s, "ocop_messages_failed_total", channel="telegram", kind="reply", reason="blocked") == 1,
+            "the reply to a user who blocked the bot")
+        assert value(after, "ocop_updates_handled_total", channel="telegram", outcome="handled") == 2
 
         # A broadcast to two buyers on Telegram and one on the Zalo bot, which this process does not run: that
         # delivery stays pending, so the broadcast is still sending when the Telegram ones are done.
