@@ -59,6 +59,7 @@ from models.broadcasts import (
 )
 from models.clock import Clock, SystemClock
 from models.db import Database
+from models.metrics import Metrics
 from models.notifications import enqueue
 from models.people import User
 from models.stored_files import StoredFile, load, ref_id
@@ -286,8 +287,10 @@ class BroadcastSender:
         clock: Clock | None = None,
         poll_seconds: float = 0.25,
         flush_seconds: float | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.db = db
+        self.metrics = metrics or Metrics()
         self.lanes = {lane.channel: lane for lane in lanes}
         self.settings = settings
         self.clock = clock or SystemClock()
@@ -429,9 +432,19 @@ class BroadcastSender:
                 self._outcomes.put_nowait((lane, outcome))
 
     async def _attempt(self, lane: Lane, job: Job, content: Content) -> Outcome:
+        outcome = await self._try(lane, job, content)
+        status = outcome.status
+        counted = "retry" if status is DeliveryStatus.PENDING else status.value
+        self.metrics.broadcast_deliveries.labels(lane.channel, counted).inc()
+        if status is DeliveryStatus.PENDING:
+            self.metrics.retries.labels(lane.channel).inc()
+        return outcome
+
+    async def _try(self, lane: Lane, job: Job, content: Content) -> Outcome:
         try:
             await lane.transport.send(job.external_id, content.text, content.photo)
         except Throttled as error:
+            self.metrics.throttled.labels(lane.channel).inc()
             lane.rate.throttled(error.retry_after)
             # retry_after counts from the platform's answer, not from when we asked
             wait = timedelta(seconds=error.retry_after)
@@ -636,4 +649,5 @@ def build_sender(
         for spec in (registry() if channels is None else channels)
         if spec.broadcast is not None and (spec.lane_always or spec.configured(settings))
     ]
-    return BroadcastSender(db, lanes, settings.broadcast, clock=clock) if lanes else None
+    metrics = shared.conversation.services.metrics
+    return BroadcastSender(db, lanes, settings.broadcast, clock=clock, metrics=metrics) if lanes else None

@@ -22,7 +22,7 @@ from bot.inbox_worker import InboxWorker, Prepared
 from bot.links import LinkSigner
 from bot.outbox_sender import OutboxSender
 from bot.pacing import Pacer
-from bot.retry import ChannelUnavailable, RetryPolicy, Stopped
+from bot.retry import ChannelUnavailable, RetryPolicy, Stopped, Throttled
 from bot.stopping import Stoppable, finish
 from handlers.app import Conversation
 from handlers.delivery import channel_stopped, queue_notifications
@@ -118,6 +118,7 @@ class ChannelRuntime(Stoppable, ABC):
         self.connected = asyncio.Event()  # connect() succeeded: the inbox and the outbox are running
         self.pumped = 0  # rounds of the notification pump (tests wait on it)
         self.admins_told: asyncio.Task[None] | None = None  # the admins being told that the channel stopped
+        self.ended: str = ""  # why ``run`` ended on its own: a fixed word for /readyz and /metrics, never a secret
 
     @cached_property
     def _stored(self) -> GroupCommit[Received]:
@@ -176,8 +177,25 @@ class ChannelRuntime(Stoppable, ABC):
         """Store updates in the inbox (raises when the database cannot take them: the platform must not be told we
         have them), then have them handled."""
         await self._stored.put(updates)
+        self.services.metrics.updates_received.labels(self.name).inc(len(updates))
         for update in updates:
             self.inbox.kick(update.chat_id)
+
+    def state(self) -> tuple[str, str]:
+        """(state, reason) for /readyz and /metrics: ("starting", "connecting") until connected, ("running", "")
+        while it works, then ("stopped", why): "credentials_refused", "loop_ended" (a loop of the channel ended on
+        its own) or "shut_down" (the process is stopping)."""
+        if self.refused.is_set():
+            return "stopped", "credentials_refused"
+        if self.stopping.is_set():
+            return "stopped", self.ended or "shut_down"
+        if self.connected.is_set():
+            return "running", ""
+        return "starting", "connecting"
+
+    def count_retry(self, error: BaseException) -> None:
+        """A call to the platform failed and is tried again (``RetryPolicy.call``'s ``on_retry``)."""
+        self.services.metrics.retried(self.name, isinstance(error, Throttled))
 
     def refuse(self, what: str) -> None:
         """The platform refused our credentials: nothing will work until a person fixes the configuration; the
@@ -209,6 +227,8 @@ class ChannelRuntime(Stoppable, ABC):
                 stop = asyncio.create_task(self.stopping.wait())
                 try:
                     await asyncio.wait([stop, *jobs], return_when=asyncio.FIRST_COMPLETED)
+                    if not self.stopping.is_set():
+                        self.ended = "loop_ended"
                 finally:
                     self.stopping.set()
                     await finish([stop, *jobs])
@@ -221,7 +241,8 @@ class ChannelRuntime(Stoppable, ABC):
     async def _connect(self) -> bool:
         """``connect`` until it works; False when refused, or stopped first."""
         try:
-            await self.connect_policy.call(self.connect, what=f"{self.name}: connecting", stopping=self.stopping)
+            await self.connect_policy.call(self.connect, what=f"{self.name}: connecting", stopping=self.stopping,
+                                           on_retry=self.count_retry)
         except ChannelUnavailable as error:
             self.refuse(str(error))
             return False

@@ -21,6 +21,7 @@ from bot.console import ConsoleChannel, console_services, default_user
 from bot.housekeeping import housekeeping
 from bot.links import link_signer
 from bot.logs import configure_logging
+from bot.monitoring import CHANNEL_STATES
 from bot.runtime import build_services, link_book
 from bot.web import make_app, start_site
 from handlers.app import Conversation
@@ -182,7 +183,8 @@ async def serve(
     services = build_services(settings, db, channels)
     conversation = Conversation(services)
     shared = Shared(settings, conversation, link_signer(settings.web), RecentSends())
-    app = make_app(services, shared.signer)
+    token = settings.metrics.token.get_secret_value() if settings.metrics.token else None
+    app = make_app(services, shared.signer, metrics_token=token)
     loop = asyncio.get_running_loop()
     signals = (signal.SIGINT, signal.SIGTERM) if stop is None else ()
     stop = stop or asyncio.Event()
@@ -197,6 +199,7 @@ async def serve(
         await services.search.index()  # built before the first update: a handler never waits for it
         for spec in configured(settings, channels):
             runtimes.append(spec.build(shared))
+            app[CHANNEL_STATES][runtimes[-1].name] = runtimes[-1].state  # /readyz and /metrics ask it
             await runtimes[-1].start(app)  # before the web server starts: webhook routes are added to it
         runner, port = await start_site(app, settings.web.host, settings.web.port)
         services.web_url = services.web_url or local_url(settings.web.host, port)
@@ -252,8 +255,9 @@ def local_url(host: str, port: int) -> str:
 async def local_dashboard(settings: Settings, services: Services) -> AsyncIterator[None]:
     """The web server (the dashboard) beside the console chat; the chat goes on without it if the port is taken."""
     try:
-        runner, port = await start_site(make_app(services, link_signer(settings.web)), settings.web.host,
-                                        settings.web.port)
+        token = settings.metrics.token.get_secret_value() if settings.metrics.token else None
+        app = make_app(services, link_signer(settings.web), metrics_token=token)
+        runner, port = await start_site(app, settings.web.host, settings.web.port)
     except OSError as error:
         print(f"The dashboard is not served: {settings.web.host}:{settings.web.port}: {error.strerror}", flush=True)
         yield

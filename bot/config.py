@@ -56,6 +56,8 @@ TelegramWebhookSecret = Annotated[
 ]
 # Zalo Bot Platform takes 8-256 characters; we ask for 16 as for Telegram.
 ZaloWebhookSecret = Annotated[SecretStr, AfterValidator(SecretRule(16, 256))]
+# What Prometheus sends as a bearer token to read /metrics: 24 random URL-safe characters are about 140 bits.
+MetricsToken = Annotated[SecretStr, AfterValidator(SecretRule(24, distinct=8))]
 # Issued by Zalo (the app's and the OA's secret keys): whatever Zalo gave, but not empty.
 IssuedSecret = Annotated[SecretStr, AfterValidator(SecretRule(1))]
 
@@ -134,6 +136,11 @@ class LinksSettings(Section):
     telegram_username: str = Field(default="", pattern=r"^@?[A-Za-z0-9_]{0,64}$")  # empty: the name getMe gives
     zalo_oa_url: str = ""  # empty: https://zalo.me/<zalo.oa.oa_id> when the OA is configured
     zalo_bot_url: str = ""  # the Zalo bot's link as Zalo shows it (https://zalo.me/…); empty: no Zalo bot link
+class MetricsSettings(Section):
+    """/metrics in the Prometheus text format: not served until a token is set; the scraper sends it as
+    ``Authorization: Bearer <token>``."""
+
+    token: MetricsToken | None = None
 
 
 class CatalogSettings(Section):
@@ -182,6 +189,7 @@ class Settings(BaseSettings):
     )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"  # json: one JSON object a line (bot/logs.py)
     default_language: Literal["vi", "en"] = "vi"
     database: DatabaseSettings = DatabaseSettings()
     telegram: TelegramSettings = TelegramSettings()
@@ -189,6 +197,7 @@ class Settings(BaseSettings):
     catalog: CatalogSettings = CatalogSettings()
     web: WebSettings = WebSettings()
     links: LinksSettings = LinksSettings()
+    metrics: MetricsSettings = MetricsSettings()
     admins: AdminSettings = AdminSettings()
     contact: ContactSettings = ContactSettings()
     conversation: ConversationSettings = ConversationSettings()

@@ -11,12 +11,14 @@ that one poisonous update cannot hold its chat for ever.
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from bot.chat_work import ChatWork
+from bot.logs import log_context
 from bot.retry import DEFAULT, RetryPolicy
 from handlers.app import Arrange, Conversation, as_they_are
 from handlers.messages import Capabilities, Incoming
@@ -92,7 +94,6 @@ class InboxWorker(ChatWork):
                 self._drained.add(chat_id)
 
     async def work(self, chat_id: str) -> None:
-        db = self.services.db
         while not self.stopping.is_set():
             if chat_id in self._drained:
                 self._drained.discard(chat_id)  # what it stored is handled; what others stored, the scan finds
@@ -100,30 +101,44 @@ class InboxWorker(ChatWork):
             update = await self._next(chat_id)
             if update is None:
                 return
-            try:
-                prepared = await self.prepare(update.payload)
-                if prepared is None:
-                    await inbox.mark_handled(db, update.id, self.services.clock.now())
-                    self._forget(chat_id, update)
-                    self.processed += 1
-                    continue
-                done = await self.conversation.handle_stored(update.id, prepared.incoming, self.capabilities(),
-                                                             prepared.arrange)
-            except Exception as error:
-                self._forget(chat_id, update, all_of_chat=True)  # read again from the database next time
-                attempts = update.attempts + 1
-                give_up = attempts >= MAX_ATTEMPTS
-                log.warning("%s: update %s of chat %s failed (%s, attempt %d)%s", self.channel, update.update_key,
-                            chat_id, error, attempts, "; given up" if give_up else "")
-                await inbox.record_failure(db, update.id, f"{type(error).__name__}: {error}", give_up=give_up,
-                                           now=self.services.clock.now())
-                if not give_up:
-                    self.kick(chat_id, after=self.policy.delay(update.attempts))
+            with log_context(channel=self.channel, chat_id=chat_id, update_id=update.update_key):
+                if not await self._handle(chat_id, update):
                     return
+
+    async def _handle(self, chat_id: str, update: inbox.Waiting) -> bool:
+        """Handle one stored update; whether the chat's next may follow now (False: it is tried again later)."""
+        db, metrics = self.services.db, self.services.metrics
+        started = time.perf_counter()
+        try:
+            prepared = await self.prepare(update.payload)
+            if prepared is None:
+                await inbox.mark_handled(db, update.id, self.services.clock.now())
+                self._forget(chat_id, update)
                 self.processed += 1
-                continue
-            self._forget(chat_id, update, all_of_chat=not done)  # not its chat's next: the database knows better
-            if done:
-                self.handled += 1
-                self.processed += 1
-                self.on_handled(chat_id)
+                metrics.updates_handled.labels(self.channel, "ignored").inc()
+                return True
+            done = await self.conversation.handle_stored(update.id, prepared.incoming, self.capabilities(),
+                                                         prepared.arrange)
+        except Exception as error:
+            self._forget(chat_id, update, all_of_chat=True)  # read again from the database next time
+            attempts = update.attempts + 1
+            give_up = attempts >= MAX_ATTEMPTS
+            log.warning("%s: update %s of chat %s failed (%s, attempt %d)%s", self.channel, update.update_key,
+                        chat_id, error, attempts, "; given up" if give_up else "")
+            await inbox.record_failure(db, update.id, f"{type(error).__name__}: {error}", give_up=give_up,
+                                       now=self.services.clock.now())
+            if not give_up:
+                metrics.update_failures.labels(self.channel).inc()
+                self.kick(chat_id, after=self.policy.delay(update.attempts))
+                return False
+            self.processed += 1
+            metrics.updates_handled.labels(self.channel, "given_up").inc()
+            return True
+        self._forget(chat_id, update, all_of_chat=not done)  # not its chat's next: the database knows better
+        if done:
+            self.handled += 1
+            self.processed += 1
+            metrics.updates_handled.labels(self.channel, "handled").inc()
+            metrics.handling_seconds.labels(self.channel).observe(time.perf_counter() - started)
+            self.on_handled(chat_id)
+        return True

@@ -8,16 +8,25 @@ retrieved", errors in callbacks) writes through the ``asyncio`` logger, so its r
 
 Secrets come from the settings at start and, at run time, from whoever learns a new one (the Zalo OA tokens the
 bot refreshes): ``redact.add(token)``.
+
+``log_format = "json"`` writes one JSON object a line (``JsonFormatter``): the time, level, logger and message, the
+ids of what was being worked on — ``channel``, ``chat_id``, ``update_id`` from ``log_context`` (the inbox worker
+and the outbox sender set it), or passed as ``extra`` — and the ``error_id`` a user was shown in an apology, so
+that the office finds the line a user quotes. The record is redacted before it gets there, and the line once more.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
 import sys
 import threading
 import traceback
+from collections.abc import Iterator
+from contextvars import ContextVar
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -78,8 +87,23 @@ def redact_record(record: logging.LogRecord) -> None:
         record.stack_info = redact(record.stack_info)
 
 
+IDS = ("channel", "chat_id", "update_id", "message_id", "error_id")  # what a JSON line carries besides the message
+_context: ContextVar[dict[str, str]] = ContextVar("ocop_log_context", default={})  # noqa: B039 (never mutated)
+
+
+@contextlib.contextmanager
+def log_context(**ids: object) -> Iterator[None]:
+    """The ids of what this task works on (``channel``, ``chat_id``, ``update_id``…), on every record it makes."""
+    token = _context.set({**_context.get(), **{key: str(value) for key, value in ids.items()}})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
 class RedactingRecordFactory:
-    """Wraps the record factory in place: every record is redacted as it is made."""
+    """Wraps the record factory in place: every record is redacted as it is made, and carries the task's
+    ``log_context`` (as ``record.ids``: a record's own attributes are left for ``extra``)."""
 
     def __init__(self, make: Any) -> None:
         self.make = make
@@ -87,7 +111,31 @@ class RedactingRecordFactory:
     def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
         record: logging.LogRecord = self.make(*args, **kwargs)
         redact_record(record)
+        record.ids = _context.get()
         return record
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: ``time`` (UTC, ISO 8601), ``level``, ``logger``, ``message``, the ids (``IDS``) the
+    record carries, ``exception`` when there is one; secrets redacted."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        event: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        ids: dict[str, str] = dict(getattr(record, "ids", None) or {})
+        ids.update({key: str(getattr(record, key)) for key in IDS if getattr(record, key, None) is not None})
+        event.update({key: ids[key] for key in IDS if key in ids})
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            event["exception"] = record.exc_text
+        if record.stack_info:
+            event["stack"] = record.stack_info
+        return redact(json.dumps(event, ensure_ascii=False))
 
 
 def print_uncaught(kind: type[BaseException], error: BaseException, tb: TracebackType | None) -> None:
@@ -128,7 +176,9 @@ def install_redaction() -> None:
 def configure_logging(settings: Settings) -> None:
     redact.add(*secrets_of(settings), make_url(settings.database.url).password)
     install_redaction()
-    logging.basicConfig(level=settings.log_level, format=FORMAT)
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter() if settings.log_format == "json" else logging.Formatter(FORMAT))
+    logging.basicConfig(level=settings.log_level, handlers=[handler])
     if settings.log_level != "DEBUG":
         for chatty in ("alembic", "httpx", "httpcore", "aiohttp.access"):
             logging.getLogger(chatty).setLevel(logging.WARNING)

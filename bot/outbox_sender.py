@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.chat_work import ChatWork
+from bot.logs import log_context
 from bot.retry import (
     DEFAULT,
     ChannelUnavailable,
@@ -36,6 +37,7 @@ from handlers.delivery import blocked, refused, unreachable
 from handlers.render import Rendered
 from models import outbox
 from models.db import utcnow
+from models.metrics import NOTIFICATION, REPLY
 
 log = logging.getLogger(__name__)
 SendOne = Callable[[str, Rendered, dict[str, Any]], Awaitable[None]]
@@ -121,22 +123,30 @@ class OutboxSender(ChatWork):
     async def _send_one(self, chat_id: str, message: outbox.Pending, part: Rendered) -> bool:
         """Send one message and record what happened; whether the chat's next message may follow now."""
         assert message.id is not None
+        metrics = self.services.metrics
+        kind = REPLY if message.notification_id is None else NOTIFICATION
         try:
-            await self.send(chat_id, part, {**message.context, MADE_AT: message.created_at})
+            with log_context(channel=self.channel, chat_id=chat_id, message_id=message.id):
+                await self.send(chat_id, part, {**message.context, MADE_AT: message.created_at})
         except Throttled as error:
+            metrics.retried(self.channel, throttled=True)
             await self._later(chat_id, message, self.policy.delay(message.attempts, error.retry_after), error)
             return False
         except TryLater as error:
+            metrics.retried(self.channel, throttled=False)
             await self._later(chat_id, message, self.policy.delay(message.attempts), error)
             return False
         except SendFailed as error:
+            metrics.messages_failed.labels(self.channel, kind, "refused").inc()
             await refused(self.services, self.channel, chat_id, message, str(error), error.reference)
             self.kick(chat_id)  # the apology written for it comes after this round's batch
             return True
         except RecipientBlocked as error:
+            metrics.messages_failed.labels(self.channel, kind, "blocked").inc()
             await blocked(self.services, self.channel, chat_id, str(error))
             return False
         except RecipientUnreachable as error:
+            metrics.messages_failed.labels(self.channel, kind, "unreachable").inc()
             await unreachable(self.services, self.channel, chat_id, str(error))
             return False
         except ChannelUnavailable as error:
@@ -144,10 +154,13 @@ class OutboxSender(ChatWork):
             self.stopping.set()
             return False
         except Exception as error:  # a bug of ours or a surprise from a library: not the message's fault
-            log.exception("%s: sending message %s to %s failed", self.channel, message.id, chat_id)
+            log.exception("%s: sending message %s to %s failed", self.channel, message.id, chat_id,
+                          extra={"channel": self.channel, "chat_id": chat_id, "message_id": message.id})
+            metrics.retried(self.channel, throttled=False)
             await self._later(chat_id, message, self.policy.delay(message.attempts), error)
             return False
         self.sent += 1
+        metrics.messages_sent.labels(self.channel, kind).inc()
         self._mark(message.id)
         return True
 

@@ -88,10 +88,11 @@ class RetryPolicy:
         what: str,
         attempts: int | None = None,
         stopping: asyncio.Event | None = None,
+        on_retry: Callable[[BaseException], None] | None = None,
     ) -> T:
         """``attempt_once()`` until it succeeds, waiting after ``Throttled`` and ``TryLater``; other errors, and the
         last failure once ``attempts`` are used (None: no limit), are raised; ``Stopped`` when ``stopping`` is set
-        during a wait."""
+        during a wait. ``on_retry`` is told of each failure that is tried again (the metrics count them)."""
         attempt = 0
         while True:
             try:
@@ -101,6 +102,8 @@ class RetryPolicy:
                 if attempts is not None and attempt >= attempts:
                     raise
                 wait = self.delay(attempt - 1, error.retry_after if isinstance(error, Throttled) else None)
+                if on_retry is not None:
+                    on_retry(error)
                 log.warning("%s failed (%s); trying again in %.1f s", what, error, wait)
                 if stopping is None:
                     await asyncio.sleep(wait)

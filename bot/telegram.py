@@ -203,7 +203,7 @@ class TelegramChannel(ChannelRuntime):
         while not self.stopping.is_set():
             try:
                 updates = await self.poll_policy.call(partial(self._get_updates, offset), what="telegram: getUpdates",
-                                                      stopping=self.stopping)
+                                                      stopping=self.stopping, on_retry=self.count_retry)
             except ChannelUnavailable as error:
                 self.refuse(str(error))
                 return

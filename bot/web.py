@@ -1,5 +1,5 @@
-"""Our aiohttp server: channel webhooks register routes on it; it serves /healthz (which asks the database and says
-how many updates and messages are waiting), signed downloads (memos, and the exports and charts made for
+"""Our aiohttp server: channel webhooks register routes on it; it serves /healthz, /readyz and /metrics
+(bot/monitoring.py), signed downloads (memos, and the exports and charts made for
 channels that cannot send files) and the office's dashboard (bot/dashboard).
 
 Route patterns take ASCII digits only and every number in a path or a query string is read with models.parse, so
@@ -7,28 +7,25 @@ a tampered, cut or made-up link is answered 403 or 404 with a short text, never 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
-from sqlalchemy import text
 
-from bot import dashboard
+from bot import dashboard, monitoring
 from bot.links import LinkSigner
 from handlers.context import Services
 from handlers.memos import load_document
 from handlers.messages import DocumentRef
-from models import inbox, outbox, parse
-from models.db import Database
+from models import parse
 from models.errors import StaleAction
 from models.stored_files import load
 
 log = logging.getLogger(__name__)
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-HEALTH_TIMEOUT = 2.0  # seconds the database has to answer /healthz
+HEALTH_TIMEOUT = 2.0  # seconds the database has to answer /readyz and /metrics
 INVALID_LINK = "This link is invalid or has expired.\n"
 NO_DOCUMENT = "No such document.\n"
 NO_FILE = "No such file: it may have been removed after its link expired.\n"
@@ -38,11 +35,13 @@ NO_FILE = "No such file: it may have been removed after its link expired.\n"
 HEALTH_REPORTS = web.AppKey("health_reports", dict[str, Callable[[], dict[str, Any]]])
 
 
-def make_app(services: Services, signer: LinkSigner | None = None, *, health_timeout: float = HEALTH_TIMEOUT
-             ) -> web.Application:
+def make_app(services: Services, signer: LinkSigner | None = None, *, health_timeout: float = HEALTH_TIMEOUT,
+             metrics_token: str | None = None) -> web.Application:
+    """The web app: /healthz, /readyz and /metrics (bot/monitoring.py: /metrics only with ``metrics_token``), the
+    dashboard, and the signed downloads when there is a ``signer``."""
     app = web.Application(client_max_size=2 * 1024 * 1024)
     app[HEALTH_REPORTS] = {}
-    app.router.add_get("/healthz", _healthz(services.db, health_timeout))
+    monitoring.setup(app, services, token=metrics_token, timeout=health_timeout, reports=_reports)
     dashboard.setup(app, services)
     if signer is not None:
         app.router.add_get("/memos/{id:[0-9]+}.docx", _memo_download(services, signer))
@@ -51,39 +50,10 @@ def make_app(services: Services, signer: LinkSigner | None = None, *, health_tim
     return app
 
 
-async def database_health(db: Database, timeout: float) -> str:
-    """"ok" when the database answers a trivial query within ``timeout`` seconds; else a short reason: "timeout"
-    or the error's class name (never its message, which may hold the database's address)."""
-    try:
-        async with asyncio.timeout(timeout), db.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-    except TimeoutError:
-        return "timeout"
-    except Exception as error:  # whatever the driver raises when the database is down or refuses us
-        return type(error).__name__
-    return "ok"
-
-
-async def backlog(db: Database, timeout: float) -> dict[str, int] | None:
-    """Updates stored and not handled yet, and messages not sent yet (all channels); None if it took too long."""
-    try:
-        async with asyncio.timeout(timeout), db.session() as session:
-            return {"updates_waiting": await inbox.backlog(session), "messages_waiting": await outbox.backlog(session)}
-    except Exception as error:
-        log.warning("/healthz: could not count the backlog (%s)", type(error).__name__)
-        return None
-
-
-def _healthz(db: Database, timeout: float):  # type: ignore[no-untyped-def]
-    async def healthz(request: web.Request) -> web.Response:
-        reports = {name: report() for name, report in request.app[HEALTH_REPORTS].items()}
-        database = await database_health(db, timeout)
-        if database != "ok":
-            log.warning("/healthz: the database is not answering (%s)", database)
-            return web.json_response({"ok": False, "database": database, **reports}, status=503)
-        return web.json_response({"ok": True, "database": "ok", **(await backlog(db, timeout) or {}), **reports})
-
-    return healthz
+def _reports(app: web.Application) -> dict[str, Any]:
+    """What /healthz says: each channel's state, and what the channels report of themselves."""
+    return {"channels": monitoring.channel_states(app),
+            **{name: report() for name, report in app[HEALTH_REPORTS].items()}}
 
 
 def _memo_download(services: Services, signer: LinkSigner):  # type: ignore[no-untyped-def]

@@ -111,6 +111,7 @@ class ZaloBotChannel(ZaloChannel):
                     return
                 delay = self.policy.delay(failures, error.retry_after)
                 failures += 1
+                self.count_retry(outcome)
                 log.warning("zalo_bot: getUpdates failed (%s); again in %.1fs", error, delay)
                 await self.pause(delay)
                 continue

@@ -118,7 +118,7 @@ class ZaloOAChannel(ZaloChannel):
             raise ValueError("zalo.oa needs a refresh (or access) token")
         self.settings = settings
         self._key = settings.webhook_key.get_secret_value() if settings.webhook_key else ""
-        self.tokens = OATokens(self.services.db, self.services.clock, settings)
+        self.tokens = OATokens(self.services.db, self.services.clock, settings, metrics=self.services.metrics)
         self.numbered_options = False  # Zalo refused a message with buttons: numbered options instead
         self.dropped: Counter[str] = Counter()  # posts answered 200 and not processed, by why
         self._logged: dict[str, tuple[float, int]] = {}  # why → (when last logged, count then)

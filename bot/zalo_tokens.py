@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,11 +21,13 @@ from bot.logs import redact
 from bot.retry import TryLater
 from models.clock import Clock
 from models.db import Database
+from models.metrics import Metrics
 from models.zalo import ZaloToken, lock_tokens, seed_tokens, store_refreshed
 
 log = logging.getLogger(__name__)
 
 DEFAULT_LIFETIME = timedelta(hours=25)
+PLATFORM = "zalo_oa"  # the label of its refreshes in /metrics
 
 
 class TokenRefused(Exception):
@@ -41,8 +44,10 @@ def refusal_code(value: Any) -> int:
 
 
 class OATokens:
-    def __init__(self, db: Database, clock: Clock, settings: ZaloOASettings) -> None:
+    def __init__(self, db: Database, clock: Clock, settings: ZaloOASettings, *, metrics: Metrics | None = None
+                 ) -> None:
         self.db, self.clock, self.settings = db, clock, settings
+        self.metrics = metrics or Metrics()
         self._lock = asyncio.Lock()
         self._access = ""
         self._expires_at: datetime | None = None
@@ -72,12 +77,26 @@ class OATokens:
                 if row.access_token != stale and self._usable(row.access_token, row.expires_at):
                     self._remember(row)  # another replica refreshed while we waited for the row
                     return row.access_token
-                access, refresh, lifetime = await self._request(http, row.refresh_token)
+                access, refresh, lifetime = await self._counted(self._request(http, row.refresh_token))
                 now = self.clock.now()
                 store_refreshed(row, access, refresh, now + lifetime, now)
             self._remember(row)  # committed: only now is the new token used
             log.info("zalo_oa: access token refreshed; valid until %s", row.expires_at)
             return access
+
+    async def _counted(self, request: Awaitable[tuple[str, str, timedelta]]) -> tuple[str, str, timedelta]:
+        """The refresh, counted by outcome: refreshed, refused (by Zalo), failed (tried again)."""
+        counter = self.metrics.token_refreshes
+        try:
+            answer = await request
+        except TokenRefused:
+            counter.labels(PLATFORM, "refused").inc()
+            raise
+        except Exception:
+            counter.labels(PLATFORM, "failed").inc()
+            raise
+        counter.labels(PLATFORM, "refreshed").inc()
+        return answer
 
     def _usable(self, token: str, expires_at: datetime | None) -> bool:
         if not token:

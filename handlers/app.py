@@ -56,6 +56,7 @@ from models.errors import (
     StaleAction,
 )
 from models.inbox import next_update_id, seen_before, set_handled
+from models.metrics import REPLY
 from models.people import language_of_identity, user_for_identity
 
 log = logging.getLogger(__name__)
@@ -186,8 +187,9 @@ class Conversation:
                     if not await self._is_next(session, channel, chat_id, update_id):
                         return False
                     rendered = await self._run(session, incoming, capabilities, state)
-                    await self._store(session, incoming, rendered, arrange, update_id)
-                    return True
+                    queued = await self._store(session, incoming, rendered, arrange, update_id)
+                self.services.metrics.messages_queued.labels(channel, REPLY).inc(queued)  # committed
+                return True
             except (OSError, SQLAlchemyError):
                 raise
             except Exception:
@@ -196,8 +198,9 @@ class Conversation:
                 await load_state(session, channel, chat_id)
                 if not await self._is_next(session, channel, chat_id, update_id):
                     return False
-                await self._store(session, incoming, [apology], arrange, update_id)
-                return True
+                queued = await self._store(session, incoming, [apology], arrange, update_id)
+            self.services.metrics.messages_queued.labels(channel, REPLY).inc(queued)
+            return True
 
     @staticmethod
     async def _is_next(session: AsyncSession, channel: str, chat_id: str, update_id: int) -> bool:
@@ -205,16 +208,20 @@ class Conversation:
 
     async def _store(
         self, session: AsyncSession, incoming: Incoming, rendered: list[Rendered], arrange: Arrange, update_id: int
-    ) -> None:
+    ) -> int:
+        """The replies into the outbox and the update marked handled; how many messages were queued."""
         now = self.services.clock.now()
-        for part, context in arrange(rendered):
+        laid_out = arrange(rendered)
+        for part, context in laid_out:
             await outbox.add(session, incoming.channel, incoming.chat_id, await outgoing.encode(session, part, now),
                        context=context, now=now)
         await set_handled(session, update_id, now)
+        return len(laid_out)
 
     def _apology(self, incoming: Incoming, language: str) -> Rendered:
         error_id = uuid.uuid4().hex[:8]
-        log.exception("error %s handling an update from %s", error_id, incoming.channel)
+        log.exception("error %s handling an update from %s", error_id, incoming.channel,
+                      extra={"error_id": error_id, "channel": incoming.channel, "chat_id": incoming.chat_id})
         return Rendered(translator(language)("error.unexpected", id=error_id))
 
     async def _language(self, incoming: Incoming) -> str:

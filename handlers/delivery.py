@@ -23,6 +23,7 @@ from handlers.messages import Capabilities, Reply
 from handlers.render import Rendered
 from models import outbox
 from models.conversation import load_state
+from models.metrics import NOTIFICATION, REPLY
 from models.notifications import pending
 from models.people import Identity, Role, User, identities_of, language_of_identity, mark_blocked, users_with_role
 
@@ -54,6 +55,7 @@ async def queue_notifications(
                 await outbox.add(session, channel, chat_id, await outgoing.encode(session, part, now),
                            notification_id=notification.id, now=now)
             notification.delivered_at = now
+        services.metrics.messages_queued.labels(channel, NOTIFICATION).inc(len(rendered))  # committed
         if chat_id not in chats:
             chats.append(chat_id)
     return chats
@@ -73,7 +75,8 @@ async def refused(
     """The platform refused a message as it is (malformed, a photo it cannot fetch…): it is given up, and the user is
     told that something went wrong, quoting the reference the office can look for in the logs."""
     reference = reference or uuid.uuid4().hex[:8]
-    log.warning("%s: message %s to %s refused (%s); reference %s", channel, message.id, chat_id, why, reference)
+    log.warning("%s: message %s to %s refused (%s); reference %s", channel, message.id, chat_id, why, reference,
+                extra={"error_id": reference, "channel": channel, "chat_id": chat_id})
     async with services.db.transaction() as session:
         await outbox.give_up(session, channel, chat_id, f"refused: {why}", message_id=message.id)
         if message.context.get("apology"):
@@ -83,6 +86,7 @@ async def refused(
         now = services.clock.now()
         await outbox.add(session, channel, chat_id, await outgoing.encode(session, Rendered(text), now),
                    context={"apology": True}, now=now)
+    services.metrics.messages_queued.labels(channel, REPLY).inc()
 
 
 async def unreachable(services: Services, channel: str, chat_id: str, why: str) -> None:

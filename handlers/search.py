@@ -37,9 +37,10 @@ async def page(ctx: Context, action: SearchPage) -> None:
 async def _show(ctx: Context, *, offset: int, edit: bool) -> None:
     saved: dict[str, Any] = ctx.state.data["search"]
     today = local_today(ctx.now)
-    result = await ctx.services.search.search(
-        saved.get("q", ""), filters=_filters(saved), offset=offset, limit=PAGE, today=today
-    )
+    with ctx.services.metrics.search_seconds.time():
+        result = await ctx.services.search.search(
+            saved.get("q", ""), filters=_filters(saved), offset=offset, limit=PAGE, today=today
+        )
     ctx.state.data["search"] = {**saved, "offset": offset}
     if result.notice is Notice.EMPTY:
         ctx.say("search.greeting" if result.query.chatter else "search.empty_query")

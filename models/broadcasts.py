@@ -312,6 +312,20 @@ async def progress(session: AsyncSession, broadcast: Broadcast) -> Progress:
     )
 
 
+async def sending_progress(session: AsyncSession) -> tuple[int, dict[str, int]]:
+    """The broadcasts being sent, and their recipients by delivery status (for /metrics: the broadcasts' status
+    index, then one count a broadcast on the deliveries' (broadcast, status) index)."""
+    sending = select(Broadcast.id).where(col(Broadcast.status) == BroadcastStatus.SENDING.value)
+    ids = [int(found) for found in (await session.exec(sending)).all() if found is not None]
+    counts = {status.value: 0 for status in DeliveryStatus}
+    for broadcast_id in ids:
+        query = (select(Delivery.status, func.count()).where(Delivery.broadcast_id == broadcast_id)
+                 .group_by(col(Delivery.status)))
+        for status, n in (await session.exec(query)).all():
+            counts[status] = counts.get(status, 0) + int(n)
+    return len(ids), counts
+
+
 async def get_broadcast(session: AsyncSession, broadcast_id: int) -> Broadcast:
     broadcast = await session.get(Broadcast, broadcast_id)
     if broadcast is None:

@@ -11,7 +11,7 @@ refuses the message itself; ``given_up`` says why.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy import JSON, Column, Index, bindparam, delete, func, insert, or_, update
@@ -66,7 +66,7 @@ _MESSAGES = OutboundMessage.__table__  # type: ignore[attr-defined]
 _ADD = insert(_MESSAGES).returning(_MESSAGES.c.id)
 _NEXT = (
     core_select(_MESSAGES.c.id, _MESSAGES.c.body, _MESSAGES.c.context, _MESSAGES.c.not_before, _MESSAGES.c.attempts,
-                _MESSAGES.c.created_at)
+                _MESSAGES.c.created_at, _MESSAGES.c.notification_id)
     .where(_MESSAGES.c.channel == bindparam("channel"), _MESSAGES.c.chat_id == bindparam("chat"),
            _MESSAGES.c.sent_at.is_(None), _MESSAGES.c.given_up == "",
            _MESSAGES.c.id.not_in(bindparam("skip", expanding=True)))
@@ -163,6 +163,7 @@ class Pending(NamedTuple):
     not_before: datetime | None
     attempts: int
     created_at: datetime
+    notification_id: int | None = None  # a notification to the user, not a reply to them
 
 
 async def next_messages(
@@ -216,6 +217,35 @@ async def forget_done(session: AsyncSession, now: datetime, keep: timedelta = KE
     lapsed = col(ChatSender.until) < utcnow() - LEASE  # leases run on the wall clock
     await session.exec(delete(ChatSender).where(lapsed))  # type: ignore[call-overload]
     return int(result.rowcount or 0)
+
+
+class Depth(NamedTuple):
+    """Messages still to send on a channel, of one kind: how many, and when the oldest was written."""
+
+    channel: str
+    notification: bool
+    count: int
+    oldest: datetime
+
+
+async def depth(session: AsyncSession, channels: Sequence[str]) -> list[Depth]:
+    """Messages still to send on ``channels``, per channel and kind (for /metrics and /readyz): one query a channel,
+    each reading only that channel's pending rows through the pending index (one query for every channel would
+    scan the week of sent messages kept: 80 ms instead of 3 with 300,000 on SQLite)."""
+    notification = col(OutboundMessage.notification_id).is_not(None)
+    found: list[Depth] = []
+    for channel in channels:
+        query = (select(notification, func.count(), func.min(OutboundMessage.created_at))
+                 .where(OutboundMessage.channel == channel, _pending()).group_by(notification))
+        found += [Depth(channel, bool(kind), int(count), _as_utc(oldest))
+                  for kind, count, oldest in (await session.exec(query)).all()]
+    return found
+
+
+def _as_utc(value: datetime | str) -> datetime:
+    """min() of a datetime column comes back untyped on SQLite (a string)."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 async def backlog(session: AsyncSession) -> int:

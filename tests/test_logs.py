@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import logging
 import os
 import subprocess
@@ -155,3 +156,37 @@ def test_an_exception_printed_at_exit_is_redacted(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "InvalidToken: The token `***` was rejected" in done.stderr, done.stderr
     assert TOKEN not in done.stderr
+
+
+def test_log_format_json_writes_one_redacted_object_a_line(tmp_path: Path) -> None:
+    """`log_format = "json"` as the process sets it up: each record one JSON line, with the ids of its task's
+    log_context and its extra, the message and the traceback redacted."""
+    script = (
+        "import logging\n"
+        "from bot.config import load_settings\n"
+        "from bot.logs import configure_logging, log_context\n"
+        "settings = load_settings()\n"
+        "configure_logging(settings)\n"
+        "token = settings.telegram.token.get_secret_value()\n"
+        "with log_context(channel='telegram', chat_id='77', update_id='5001'):\n"
+        "    try:\n"
+        "        raise RuntimeError(f'refused {token}')\n"
+        "    except RuntimeError:\n"
+        "        logging.getLogger('bot.x').exception('sending with %s failed', token,\n"
+        "                                              extra={'error_id': 'ab12cd34'})\n"
+        "logging.getLogger('bot.y').info('line two\\nstill line two')\n"
+    )
+    env = {**os.environ, "OCOP_BOT__TELEGRAM__TOKEN": TOKEN, "OCOP_BOT__DATABASE__URL": DB_URL,
+           "OCOP_BOT__LOG_FORMAT": "json", "PYTHONPATH": str(Path(__file__).parents[1])}
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stderr.splitlines()]
+    assert len(lines) == 2
+    first, second = lines
+    assert first["message"] == "sending with *** failed" and first["level"] == "ERROR" and first["logger"] == "bot.x"
+    assert (first["channel"], first["chat_id"], first["update_id"], first["error_id"]) == ("telegram", "77", "5001",
+                                                                                          "ab12cd34")
+    assert "RuntimeError: refused ***" in first["exception"]
+    assert second["message"] == "line two\nstill line two" and "chat_id" not in second  # outside the context
+    assert TOKEN not in done.stderr and "p4z" not in done.stderr

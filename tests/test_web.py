@@ -14,9 +14,11 @@ import aiohttp
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import text
 from yarl import URL
 
 from bot.links import LinkSigner
+from bot.monitoring import migration_heads
 from bot.web import INVALID_LINK, NO_DOCUMENT, NO_FILE, make_app, start_site
 from handlers.context import Services
 from models import inbox, outbox
@@ -95,36 +97,45 @@ async def test_what_the_fuzz_run_found_is_refused_politely(site: Site) -> None:
         assert b"PK" not in body and b"PNG" not in body
 
 
-async def test_healthz_asks_the_database_and_counts_what_waits(site: Site) -> None:
+async def test_readyz_asks_the_database_and_counts_what_waits(site: Site) -> None:
     now = site.services.clock.now()
     await inbox.receive(site.services.db, "telegram", [Received("1", "7", {}), Received("2", "7", {})], now)
     async with site.services.db.transaction() as session:
         await outbox.add(session, "telegram", "7", {"text": "hi"})
-    async with aiohttp.ClientSession() as session, session.get(f"{site.base}/healthz") as response:
+    async with aiohttp.ClientSession() as session, session.get(f"{site.base}/readyz") as response:
         assert response.status == 200
-        assert await response.json() == {"ok": True, "database": "ok", "updates_waiting": 2, "messages_waiting": 1}
+        body = await response.json()
+    heads = ",".join(sorted(migration_heads()))
+    assert body == {"ready": True, "database": "ok", "channels": {}, "updates_waiting": 2, "messages_waiting": 1,
+                    "migrations": {"database": heads, "code": heads, "current": True}}
+    async with aiohttp.ClientSession() as session, session.get(f"{site.base}/healthz") as response:
+        assert response.status == 200 and await response.json() == {"ok": True, "channels": {}}
 
 
-async def healthz_of(db: Database, timeout: float) -> tuple[int, dict[str, object], float]:
+async def probes_of(db: Database, timeout: float) -> tuple[int, dict[str, object], float, int]:
+    """/readyz's status, body and time taken, and /healthz's status, with ``db`` as the database."""
     runner, port = await start_site(make_app(make_services(db), health_timeout=timeout), "127.0.0.1", 0)
     try:
-        started = asyncio.get_running_loop().time()
-        async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/healthz") as response:
-            body = json.loads(await response.text())
-            return response.status, body, asyncio.get_running_loop().time() - started
+        async with aiohttp.ClientSession() as session:
+            started = asyncio.get_running_loop().time()
+            async with session.get(f"http://127.0.0.1:{port}/readyz") as response:
+                body = json.loads(await response.text())
+                status, took = response.status, asyncio.get_running_loop().time() - started
+            async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
+                return status, body, took, response.status
     finally:
         await runner.cleanup()
         await db.dispose()
 
 
-async def test_healthz_says_when_the_database_refuses(unused_tcp_port: int) -> None:
+async def test_readyz_says_when_the_database_refuses_and_healthz_stays_alive(unused_tcp_port: int) -> None:
     db = Database(f"postgresql+asyncpg://ocop:not-this-password@127.0.0.1:{unused_tcp_port}/ocop")  # nobody there
-    status, body, _ = await healthz_of(db, timeout=2)
-    assert status == 503 and body["ok"] is False
+    status, body, _, alive = await probes_of(db, timeout=2)
+    assert status == 503 and body["ready"] is False and alive == 200  # liveness: the process answers
     assert body["database"] not in ("", "ok") and "not-this-password" not in json.dumps(body)
 
 
-async def test_healthz_says_when_the_database_does_not_answer() -> None:
+async def test_readyz_says_when_the_database_does_not_answer() -> None:
     held: list[asyncio.StreamWriter] = []
 
     async def silent(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -133,14 +144,23 @@ async def test_healthz_says_when_the_database_does_not_answer() -> None:
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
-        status, body, took = await healthz_of(Database(f"postgresql+asyncpg://ocop@127.0.0.1:{port}/ocop"), 0.3)
+        status, body, took, alive = await probes_of(Database(f"postgresql+asyncpg://ocop@127.0.0.1:{port}/ocop"), 0.3)
     finally:
         for writer in held:
             writer.close()
         server.close()
         await server.wait_closed()
-    assert (status, body) == (503, {"ok": False, "database": "timeout"})
+    assert (status, body, alive) == (503, {"ready": False, "database": "timeout", "channels": {}}, 200)
     assert took < 2
+
+
+async def test_readyz_says_when_the_schema_is_behind_the_code(sqlite_db: Database) -> None:
+    async with sqlite_db.engine.begin() as connection:  # as a database left one migration behind says
+        await connection.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    status, body, _, _ = await probes_of(sqlite_db, timeout=2)
+    migrations = body["migrations"]
+    assert status == 503 and isinstance(migrations, dict) and migrations["current"] is False
+    assert migrations["database"] != migrations["code"] == ",".join(sorted(migration_heads()))
 
 
 # -- the fuzzer -----------------------------------------------------------------------------------------------------

@@ -127,6 +127,9 @@ async def test_a_502_or_an_answer_without_tokens_is_retried_and_the_channel_keep
         await user.says("/help")
         assert "Xin chào!" in user.last and not run.channel.refused.is_set()
         assert fake.count("access_token") == 5 and fake.refreshes == 1
+    refreshes = {outcome: services.metrics.registry.get_sample_value(
+        "ocop_token_refreshes_total", {"platform": "zalo_oa", "outcome": outcome}) for outcome in ("failed", "refreshed")}
+    assert refreshes == {"failed": 4, "refreshed": 1}  # /metrics counts them
 
 
 async def test_configuration_errors_stop_the_channel_and_tell_the_admins(
