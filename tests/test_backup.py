@@ -7,12 +7,17 @@ import contextlib
 import hashlib
 import io
 import itertools
+import shutil
 import sqlite3
 import threading
+import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import pytest
+from sqlalchemy.engine import make_url
 from sqlmodel import select
 
 from bot.cli import main
@@ -23,6 +28,7 @@ from models.catalog import Product
 from models.db import Database
 from models.people import BuyerProfile, User
 from tests.chat import ChatUser, load_catalogue, make_services, register_buyer
+from tests.conftest import POSTGRES_URL, _asyncpg_dsn, require_postgres
 
 
 async def buyers(db: Database) -> set[str]:
@@ -85,8 +91,9 @@ class Ran:
     stderr: str
 
 
-async def ocop_bot(folder: Path, *args: str) -> Ran:
-    """The `ocop-bot` command in this process (its start-up is paid once), run in ``folder`` on its cli.sqlite3."""
+async def ocop_bot(folder: Path, *args: str, url: str = "") -> Ran:
+    """The `ocop-bot` command in this process (its start-up is paid once), run in ``folder`` on its cli.sqlite3
+    (or on the database ``url``)."""
     out, err = io.StringIO(), io.StringIO()
 
     def call() -> int:
@@ -95,7 +102,7 @@ async def ocop_bot(folder: Path, *args: str) -> Ran:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(folder)
-        patch.setenv("OCOP_BOT__DATABASE__URL", f"sqlite+aiosqlite:///{folder / 'cli.sqlite3'}")
+        patch.setenv("OCOP_BOT__DATABASE__URL", url or f"sqlite+aiosqlite:///{folder / 'cli.sqlite3'}")
         code = await asyncio.to_thread(call)
     return Ran(code, out.getvalue(), err.getvalue())
 
@@ -147,6 +154,55 @@ async def test_restore_checks_a_backup_first_and_a_dry_run_changes_nothing(tmp_p
     assert "restored monday.sqlite3 into" in done.stdout and "is kept as" in done.stdout
     assert await products(live) == 5
     assert await products(next(tmp_path.glob("cli.sqlite3.before-restore-*"))) == 6  # what the restore replaced
+
+
+@pytest.fixture
+async def postgres_database() -> AsyncIterator[str]:
+    """A PostgreSQL database of its own (pg_dump and pg_restore work on whole databases)."""
+    await require_postgres()
+    name = f"ocop_backup_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(_asyncpg_dsn())
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        admin = await asyncpg.connect(_asyncpg_dsn())
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest.mark.skipif(shutil.which("pg_dump") is None or shutil.which("pg_restore") is None,
+                    reason="PostgreSQL's client tools are not installed")
+async def test_postgresql_is_backed_up_with_pg_dump_and_restored_with_pg_restore(
+    tmp_path: Path, postgres_database: str
+) -> None:
+    db = Database(postgres_database)
+    await db.upgrade()
+    await load_catalogue(db)
+    taken = await ocop_bot(tmp_path, "backup", "monday.pgdump", url=postgres_database)
+    assert taken.returncode == 0, taken.stderr
+    assert "pg_dump custom format" in taken.stdout
+    assert taken.stderr.splitlines()[-1].startswith("backup: ")  # its progress, table by table
+    async with db.transaction() as session:
+        session.add(Product(name="Mứt gừng", name_key="mut gung", producer_id=1, group=1, stars=3))
+
+    dry = await ocop_bot(tmp_path, "restore", "monday.pgdump", "--dry-run", url=postgres_database)
+    assert dry.returncode == 0, dry.stderr
+    assert "pg_dump file, rows of" in dry.stdout and "dry run: the database was not changed" in dry.stdout
+    assert (await table_counts(db))["product"] == 6
+    await db.dispose()  # the bot is stopped for a restore
+
+    done = await ocop_bot(tmp_path, "restore", "monday.pgdump", url=postgres_database)
+    assert done.returncode == 0, done.stderr
+    assert "restored monday.pgdump" in done.stdout
+    db = Database(postgres_database)
+    assert (await table_counts(db))["product"] == 5
+    await db.dispose()
 
 
 def test_a_backup_of_another_version_is_refused(tmp_path: Path) -> None:
