@@ -89,7 +89,7 @@ async def seed(db: Database, products: int, requests: int, memos: int) -> None:
     await _insert(db, ContactRequest, rows)
     memo_statuses = [s.value for s in MemoStatus]
     await _insert(db, Memo, [
-        {"request_id": n + 1, "buyer_user_id": rows[n]["buyer_user_id"], "producer_id": rows[n]["producer_id"],
+        {"request_id": n + 1, "seq": n + 1, "buyer_user_id": rows[n]["buyer_user_id"], "producer_id": rows[n]["producer_id"],
          "product_id": rows[n]["product_id"], "status": (status := rng.choice(memo_statuses)), "message": "",
          "volume": "", "season": "", "buyer_company": f"Siêu thị {n}", "buyer_kind": "supermarket", "buyer_name": "",
          "buyer_phone": "", "producer_name": f"HTX số {rows[n]['producer_id']}", "producer_address": "",
