@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from bot import maintenance
 from bot.broadcast_sender import build_sender
 from bot.channel import ChannelRuntime, ChannelSpec, RecentSends, Shared
 from bot.channels import configured, how_to_enable
@@ -22,6 +23,7 @@ from bot.housekeeping import housekeeping
 from bot.links import link_signer
 from bot.logs import configure_logging
 from bot.monitoring import CHANNEL_STATES
+from bot.progress import Meter, Reported
 from bot.runtime import build_services, link_book
 from bot.web import make_app, start_site
 from handlers.app import Conversation
@@ -31,7 +33,7 @@ from handlers.exports import labelled
 from handlers.i18n import translator
 from models.catalog import catalog_summary
 from models.catalog_export import COLUMNS, product_table
-from models.catalog_import import BATCH_ROWS, ImportFileError, ImportReport, import_file
+from models.catalog_import import ImportFileError, ImportReport, import_file
 from models.db import Database
 from models.lexicon import gloss
 from models.ocop import Group
@@ -100,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="an event's sheet: add this producer (repeatable) besides those registered for the event")
     qr.add_argument("--language", choices=["vi", "en"], help="the sheet's words (default: default_language)")
     qr.set_defaults(handler=cmd_qr)
+    maintenance.add_commands(commands)
     return parser
 
 
@@ -303,20 +306,16 @@ async def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
-    """Import a file in batches (each its own transaction: the bot keeps answering meanwhile); a file of more than
-    ten batches shows its progress on stderr at every tenth."""
+    """Import a file in batches (each its own transaction: the bot keeps answering meanwhile), its progress shown
+    on stderr (bot/progress.py)."""
     db = await open_database(settings)
-    shown = 0
 
     async def progress(report: ImportReport) -> None:
-        nonlocal shown
-        tenth = report.rows_done * 10 // max(report.rows, 1)
-        if report.rows > 10 * BATCH_ROWS and shown < tenth < 10:
-            shown = tenth
-            print(f"… {report.rows_done} of {report.rows} rows", file=sys.stderr, flush=True)
+        meter(report.rows_done, report.rows)
 
     try:
-        report = await import_file(db, args.file, dry_run=args.dry_run, after_batch=progress)
+        with Meter("import", "rows") as meter:
+            report = await import_file(db, args.file, dry_run=args.dry_run, after_batch=progress)
     except (UnreadableFile, ImportFileError) as exc:
         print(f"ocop-bot import: {args.file}: {explain(translator('en'), exc)}", file=sys.stderr)
         return 1
@@ -418,6 +417,14 @@ async def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         sheet = labelled(table, t, t("export.kind.products"))
     else:
         sheet = Sheet(COLUMNS, machine_rows(table))
+    with Meter("export", "rows") as meter:
+        status = _write_export(args, Sheet(sheet.header, Reported(sheet.rows, meter), sheet.title))
+    if status == 0 and args.output:
+        print(f"wrote {len(sheet.rows)} products to {args.output}", file=sys.stderr)
+    return status
+
+
+def _write_export(args: argparse.Namespace, sheet: Sheet) -> int:
     if args.format == "xlsx":
         if args.output is None:
             print("ocop-bot export: --output FILE is required for xlsx", file=sys.stderr)
@@ -428,9 +435,8 @@ async def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     else:
         with args.output.open("w", encoding="utf-8-sig", newline="") as out:
             write_csv(sheet.header, sheet.rows, out)
-    if args.output:
-        print(f"wrote {len(sheet.rows)} products to {args.output}", file=sys.stderr)
     return 0
+
 
 async def cmd_qr(args: argparse.Namespace, settings: Settings) -> int:
     """``ocop-bot qr product|producer|event ID``: PNG and SVG of the link, or an event's booth sheet (DOCX)."""

@@ -76,6 +76,7 @@ MENU = ("start", "search", "browse", "requests", "memos", "events", "link", "hel
 CAPTION_LIMIT = 1024
 MAX_UPLOAD = MAX_FILE_BYTES  # the largest file a user may send us (catalogue lists)
 MAX_KEYBOARDS_KEPT = 10_000  # chats remembered as showing a reply keyboard (the oldest are forgotten)
+MAX_PROGRESS_KEPT = 1_000  # progress messages remembered for editing (the oldest are forgotten: a new one is sent)
 CONNECTIONS = 64  # to the Bot API, for sending
 MAX_UPDATE_ID = 2**63 - 1  # Bot API integers are at most 64-bit: a larger update_id is not Telegram's
 
@@ -124,6 +125,7 @@ class TelegramChannel(ChannelRuntime):
         # Chats showing the phone step's reply keyboard, until a message removes it. In this process's memory: a
         # restart, or a reply sent by another replica, leaves it up (it hides once pressed: one_time_keyboard).
         self._reply_keyboards: OrderedDict[int, None] = OrderedDict()
+        self._progress: OrderedDict[tuple[int, str], int] = OrderedDict()  # (chat, Reply.progress) → message id
         self.poll_policy = RetryPolicy(first=1.0, maximum=30.0)
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
@@ -329,6 +331,9 @@ class TelegramChannel(ChannelRuntime):
         bot = self.bot
         rows = [[InlineKeyboardButton(b.label, callback_data=b.action) for b in row] for row in part.buttons]
         inline = InlineKeyboardMarkup(rows) if rows else None
+        if part.progress and not part.request_contact and part.document is None and not part.photo:
+            await self._send_progress(chat_id, part, inline)
+            return
         if part.edit and edit_message_id is not None and not part.request_contact:
             try:
                 edit = {"message_id": edit_message_id, "text": part.text, "reply_markup": inline}
@@ -372,6 +377,26 @@ class TelegramChannel(ChannelRuntime):
         except StaleAction as error:
             raise SendFailed(f"the document is gone: {error}") from error
         return InputFile(data, filename=name)
+
+    async def _send_progress(self, chat_id: int, part: Rendered, inline: InlineKeyboardMarkup | None) -> None:
+        """A progress report edits the chat's last report of its key, when this process sent it; otherwise (the
+        first one, or sent by another replica or before a restart) it is a new message, remembered for the next."""
+        key = (chat_id, part.progress)
+        shown = self._progress.get(key)
+        if shown is not None:
+            try:
+                edit = {"message_id": shown, "text": part.text, "reply_markup": inline}
+                await self._call(self.bot.edit_message_text, chat_id, "editMessageText", **edit)
+                return
+            except SendFailed as error:
+                if "not modified" in str(error).lower():
+                    return
+                log.info("could not edit progress message %s (%s); sending a new one", shown, error)
+        message = await self._post(self.bot.send_message, chat_id, inline, text=part.text)
+        self._progress[key] = message.message_id
+        self._progress.move_to_end(key)
+        while len(self._progress) > MAX_PROGRESS_KEPT:
+            self._progress.popitem(last=False)
 
     async def _post(self, method: Any, chat_id: int, inline: InlineKeyboardMarkup | None, **kwargs: Any) -> Any:
         """Send a message with its inline keyboard; one without any removes the phone step's reply keyboard if the

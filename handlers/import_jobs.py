@@ -1,12 +1,15 @@
 """Running the catalogue imports admins send in a chat (the jobs of models/import_jobs.py): the file is imported in
 batches off the event loop, and the row report — or why the file was refused — is queued for the admin as a
-notification in the job's last transaction, so it is sent once however the run ended."""
+notification in the job's last transaction, so it is sent once however the run ended.
+
+A file of several batches reports its progress at each quarter, queued in the transaction of the batch that passed
+it: one message edited as it goes where the channel edits messages (Telegram), a message a quarter elsewhere."""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -14,7 +17,7 @@ from handlers.catalog_admin import explain, import_report
 from handlers.context import Services, notify
 from handlers.i18n import Translator
 from handlers.messages import Reply
-from models.catalog_import import ImportFileError, ImportInterrupted, ProgressHook, import_rows
+from models.catalog_import import ImportFileError, ImportInterrupted, ImportReport, ProgressHook, import_rows
 from models.errors import ImportProblem
 from models.import_jobs import (
     MAX_ATTEMPTS,
@@ -80,7 +83,7 @@ async def _run(
             read_bytes(data, job.filename),
             today=job.today,
             resume=job.progress(),
-            in_batch=lambda session, report: checkpoint(session, job.id or 0, worker, report, services.clock.now()),
+            in_batch=_progress_reports(services, job, worker),
             after_batch=after_batch,
             stop=stopping,
         )
@@ -93,6 +96,35 @@ async def _run(
     async with services.db.transaction() as session:
         await _end(session, services, job, worker, Outcome.DONE, summary,
                    lambda t: import_report(t, job.filename, report))
+
+
+QUARTERS = 4
+
+
+def _progress_reports(
+    services: Services, job: ImportJob, worker: str
+) -> Callable[[AsyncSession, ImportReport], Awaitable[None]]:
+    """The work of each batch's transaction: the job's checkpoint, and a progress report when a quarter is passed
+    (not the last: the row report follows; a resumed job goes on from the quarter it had reached)."""
+    shown: int | None = None
+
+    async def in_batch(session: AsyncSession, report: ImportReport) -> None:
+        nonlocal shown
+        await checkpoint(session, job.id or 0, worker, report, services.clock.now())
+        if shown is None:
+            shown = job.rows_done * QUARTERS // report.rows if report.rows else QUARTERS
+        quarter = report.rows_done * QUARTERS // report.rows if report.rows else QUARTERS
+        if shown < quarter < QUARTERS:
+            shown = quarter
+            admin = await session.get(User, job.admin_id)
+            if admin is not None:
+                notify(session, admin, lambda t: Reply(
+                    t("import.progress", name=job.filename, done=report.rows_done, rows=report.rows,
+                      percent=report.rows_done * 100 // report.rows),
+                    progress=f"import:{job.id}",
+                ))
+
+    return in_batch
 
 
 def _refusal(name: str, problem: ImportProblem) -> Callable[[Translator], str]:

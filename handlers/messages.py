@@ -49,6 +49,7 @@ class Reply:
     request_contact: str = ""  # label of a "share my phone number" button, where the channel has one
     notice: bool = False  # a short notice about a pressed button (stale, not allowed): a toast where possible
     listed: int = 0  # the text already lists the first ``listed`` buttons, each as "<key>. <label>"
+    progress: str = ""  # a progress report: it replaces the chat's last one of this key where the channel can edit
 
     def to_json(self) -> dict[str, Any]:
         if isinstance(self.photo, Attachment) or isinstance(self.document, Attachment):
@@ -68,6 +69,7 @@ class Reply:
             request_contact=data.get("request_contact", ""),
             notice=data.get("notice", False),
             listed=data.get("listed", 0),
+            progress=data.get("progress", ""),
         )
 
 

@@ -41,6 +41,7 @@ async def encode(session: AsyncSession, part: Rendered, now: datetime) -> dict[s
         "request_contact": part.request_contact,
         "notice": part.notice,
         **({"listing": part.listing} if part.listing else {}),
+        **({"progress": part.progress} if part.progress else {}),
     }
 
 
@@ -67,4 +68,5 @@ async def decode(session: AsyncSession, body: dict[str, Any], now: datetime) -> 
         request_contact=str(body.get("request_contact", "")),
         notice=bool(body.get("notice")),
         listing=str(body.get("listing", "")),
+        progress=str(body.get("progress", "")),
     )

@@ -22,6 +22,7 @@ class Rendered:
     request_contact: str = ""
     notice: bool = False
     listing: str = ""  # the buttons as numbered options, sent instead of them if the platform refuses buttons
+    progress: str = ""  # Reply.progress, where the channel edits messages (each report is a new message elsewhere)
 
 
 def split_text(text: str, limit: int) -> list[str]:
@@ -91,6 +92,7 @@ def render(reply: Reply, capabilities: Capabilities, wording: Wording) -> list[R
         photo=photo,
         document=document,
         edit=reply.edit and capabilities.edits and len(parts) == 1,
+        progress=reply.progress if capabilities.edits and len(parts) == 1 else "",
         request_contact=reply.request_contact if capabilities.request_contact else "",
         notice=reply.notice,
         listing=listing if buttons else "",

@@ -15,13 +15,16 @@ from openpyxl import Workbook, load_workbook
 from bot.channel import finish
 from bot.console import ConsoleChannel
 from bot.housekeeping import ImportWorker
+from bot.zalo_bot import ZaloBotChannel
 from handlers.app import Conversation
 from handlers.messages import CONSOLE, Attachment, Capabilities, DocumentRef, Reply
 from handlers.render import render
+from models.catalog_import import BATCH_ROWS
 from models.charts import PNG_SIGNATURE
 from models.db import Database
 from tests.chat import NO_BUTTONS, load_catalogue, make_services, picture
 from tests.fake_telegram import FakeTelegram
+from tests.test_import_jobs import big_list
 from tests.test_telegram import BUYER, OFFICE, Running, run_channel
 
 CHART = Attachment("chart.png", PNG_SIGNATURE + b"...", "image/png")
@@ -149,3 +152,24 @@ async def test_a_picture_sent_on_telegram_becomes_the_broadcast_photo(polling: R
     await fake.push(fake.photo_update(BUYER, photo, caption="mat ong"))  # elsewhere the caption is a search
     await buyer.expect("Mật ong bạc hà Mèo Vạc")
     assert [call.params["path"] for call in fake.calls if call.method == "download"] == downloads  # not fetched
+
+
+def test_progress_replaces_the_last_report_only_where_messages_can_be_edited() -> None:
+    progress = Reply("📥 Đang nhập «lon.csv»: 500/1500 dòng (33%)…", progress="import:7")
+    assert Reply.from_json(progress.to_json()) == progress  # kept through the notification queue
+    [telegram] = render(progress, TELEGRAM, "")
+    [zalo] = render(progress, ZaloBotChannel.capabilities, "")
+    assert (telegram.progress, zalo.progress) == ("import:7", "")  # on Zalo each quarter is a message of its own
+
+
+async def test_a_large_list_reports_its_progress_in_one_edited_message_on_telegram(polling: Running) -> None:
+    fake = polling.fake
+    office = polling.user(OFFICE)
+    office.mark = len(fake.sent_to(OFFICE))
+    await fake.push(fake.document_update(OFFICE, "lon.csv", big_list(4 * BATCH_ROWS)))
+    await office.expect(f"📥 lon.csv: {4 * BATCH_ROWS} dòng dữ liệu — {4 * BATCH_ROWS} sản phẩm mới")
+    reports = [call for call in fake.sent_to(OFFICE)[office.mark:] if "Đang nhập «lon.csv»:" in call.text]
+    assert [(call.method, call.text.rsplit("(", 1)[1]) for call in reports] == [
+        ("sendMessage", "25%)…"), ("editMessageText", "50%)…"), ("editMessageText", "75%)…")]
+    first = reports[0].result["message_id"]
+    assert all(int(call.params["message_id"]) == first for call in reports[1:])

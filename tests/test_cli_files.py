@@ -16,8 +16,8 @@ def test_a_large_import_shows_its_progress_sparingly(tmp_path: Path) -> None:
     done = run(tmp_path, "import", "big.csv")
     assert done.returncode == 0, done.stderr
     assert "6000 rows read; imported 6000 products (6000 new" in done.stdout
-    tenths = (1000, 1500, 2000, 2500, 3000, 4000, 4500, 5000, 5500)  # the batches (500 rows) that pass a tenth
-    assert done.stderr.splitlines() == [f"… {n} of 6000 rows" for n in tenths]
+    tenths = (1000, 1500, 2000, 2500, 3000, 4000, 4500, 5000, 5500, 6000)  # the batches (500 rows) that pass a tenth
+    assert done.stderr.splitlines() == [f"import: {n} of 6000 rows ({n * 100 // 6000}%)" for n in tenths]
 
 
 def test_a_list_above_the_row_limit_is_refused_naming_the_limit(tmp_path: Path) -> None:

@@ -151,7 +151,11 @@ async def test_another_user_is_answered_while_a_large_import_runs(db: Database) 
     resume.set()
     assert await job
     assert done == [BATCH_ROWS, 2 * BATCH_ROWS, 3 * BATCH_ROWS]
-    [report] = await people.office.receive()
+    *progress, report = await people.office.receive()
+    assert [(part.text, part.progress) for part in progress] == [  # one message edited where the channel edits
+        (f"📥 Đang nhập «lon.csv»: {BATCH_ROWS}/{3 * BATCH_ROWS} dòng (33%)…", "import:1"),
+        (f"📥 Đang nhập «lon.csv»: {2 * BATCH_ROWS}/{3 * BATCH_ROWS} dòng (66%)…", "import:1"),
+    ]
     assert report.text.startswith(f"📥 lon.csv: {3 * BATCH_ROWS} dòng dữ liệu — {3 * BATCH_ROWS} sản phẩm mới")
 
 
@@ -184,7 +188,8 @@ async def test_a_job_whose_worker_died_is_resumed_and_completes(db: Database) ->
     assert (job.outcome, job.attempts, job.rows_done) == ("done", 2, 3 * BATCH_ROWS)
     async with db.session() as session:
         assert await catalog_version(session) == 1  # the search indexes are told, though the first run had not
-    [report] = await people.office.receive()  # one report, with the counts of the whole import
+    *progress, report = await people.office.receive()  # one report, with the counts of the whole import
+    assert [part.text.rsplit("(", 1)[1] for part in progress] == ["33%)…", "66%)…"]  # each once, across both runs
     assert report.text.startswith(f"📥 lon.csv: {3 * BATCH_ROWS} dòng dữ liệu — {3 * BATCH_ROWS} sản phẩm mới, 0 cập "
                                   "nhật, 0 không đổi; 120 chủ thể mới; 0 dòng lỗi")  # 40 names × 6 provinces
 
@@ -201,7 +206,8 @@ async def test_a_stopping_worker_gives_its_job_back_at_once(sqlite_db: Database)
     job = await the_job(sqlite_db)
     assert (job.rows_done, job.attempts, job.claimed_by, job.claimed_until, job.finished_at) == (
         BATCH_ROWS, 0, "", None, None)
-    assert await people.office.receive() == []
+    [progress] = await people.office.receive()  # the batch written before it stopped; no report yet
+    assert progress.text == f"📥 Đang nhập «lon.csv»: {BATCH_ROWS}/{2 * BATCH_ROWS} dòng (50%)…"
     assert await run_next(people.services, "worker-2")  # no lease to wait for
     assert (await the_job(sqlite_db)).outcome == "done" and await products(sqlite_db) == 2 * BATCH_ROWS
 
