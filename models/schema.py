@@ -19,6 +19,7 @@ from models.notifications import Notification
 from models.outbox import ChatSender, OutboundMessage
 from models.people import BuyerProfile, Identity, User
 from models.requests import ContactRequest
+from models.search_log import SearchLog
 from models.stored_files import StoredFile
 from models.zalo import ZaloToken
 
@@ -28,5 +29,5 @@ __all__ = [
     "AdminGrant", "AuditLog", "Broadcast", "BuyerProfile", "CatalogVersion", "CertificateReminder", "ChatSender",
     "ChatState", "ClaimCode", "ContactRequest", "DashboardLogin", "DashboardSession", "Delivery", "Event", "Identity",
     "ImportJob", "InboundUpdate", "LinkCode", "Memo", "Notification", "OutboundMessage", "Producer", "Product",
-    "Registration", "StoredFile", "User", "ZaloToken", "metadata",
+    "Registration", "SearchLog", "StoredFile", "User", "ZaloToken", "metadata",
 ]

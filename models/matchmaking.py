@@ -1,0 +1,306 @@
+"""Partner suggestions at a trade-connection event: buyers and producers there ranked by fit, with the reasons.
+
+Who is at an event: its registrants (models/events.py). A buyer is a user registered with the buyer role; a
+producer is the producer record (``User.producer_id``) of a user registered with the producer role — several of its
+people registering count once, and someone registered as a producer without a claimed record brings no producer.
+
+One pair score serves both directions: a buyer sees the event's producers by the score of (buyer, producer), a
+producer the event's buyers by the same score. It is a sum of fixed integer weights (docs/MATCHMAKING.md has the
+formula and a worked example), ties broken by the smaller id, so the same data always gives the same order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import lru_cache
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models import geography
+from models.catalog import Producer, Product
+from models.certificates import EXPIRING_DAYS
+from models.events import EventRole, Registration
+from models.ocop import Group, certificate_expiry
+from models.people import BuyerKind, BuyerProfile, User
+from models.requests import ContactRequest
+from models.search_log import RECENT, Interest, recent_interests
+from models.text import normalize
+
+W_REQUESTED = 5  # the buyer asked for contact about one of the producer's products
+W_SEARCH = 4  # each recent search of the buyer the producer's products answer (at most MAX_SEARCHES count)
+MAX_SEARCHES = 2
+W_REGION = 3  # the producer is in one of the buyer's regions of interest
+W_GROUP = 2  # the producer makes a product group the buyer searched for or asked about
+W_KIND = 1  # the buyer's kind of business commonly buys one of the producer's groups (KIND_GROUPS)
+W_STAR = 1  # per star above 3 of the producer's best product with a valid certificate (0, 1 or 2)
+W_EXPIRING = -1  # every valid certificate of the producer ends within EXPIRING_DAYS days
+W_EXPIRED = -4  # no product of the producer holds a valid certificate today
+
+TOP = 30  # suggestions offered to one person
+
+# A weak prior: the product groups each kind of buyer usually trades in.
+KIND_GROUPS: dict[str, frozenset[int]] = {
+    BuyerKind.SUPERMARKET.value: frozenset({Group.FOOD, Group.DRINKS, Group.HERBAL}),
+    BuyerKind.RETAIL_CHAIN.value: frozenset({Group.FOOD, Group.DRINKS, Group.HERBAL}),
+    BuyerKind.ECOMMERCE.value: frozenset({Group.FOOD, Group.DRINKS, Group.HERBAL}),
+    BuyerKind.DISTRIBUTOR.value: frozenset({Group.FOOD, Group.DRINKS}),
+    BuyerKind.WHOLESALER.value: frozenset({Group.FOOD, Group.DRINKS}),
+    BuyerKind.HORECA.value: frozenset({Group.FOOD, Group.DRINKS, Group.TOURISM}),
+    BuyerKind.EXPORTER.value: frozenset({Group.FOOD, Group.HANDICRAFT}),
+}
+
+
+class Why:
+    """The kinds of reason, in the order they are shown when they weigh the same."""
+
+    REQUESTED = "requested"
+    SEARCH = "search"
+    REGION = "region"
+    GROUP = "group"
+    KIND = "kind"
+    STARS = "stars"
+    EXPIRING = "expiring"
+    EXPIRED = "expired"
+
+    ORDER = (REQUESTED, SEARCH, REGION, GROUP, KIND, STARS, EXPIRING, EXPIRED)
+
+
+@dataclass(frozen=True)
+class Reason:
+    why: str  # a Why value
+    points: int
+    detail: str = ""  # the search, region or product named; the stars for STARS
+    group: int = 0  # for GROUP and KIND
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A listed product as scoring reads it."""
+
+    id: int
+    name: str
+    group: int
+    stars: int
+    tokens: frozenset[str]  # normalised words of its name and subgroup
+    expires_on: date | None
+
+
+@dataclass(frozen=True)
+class ProducerSide:
+    id: int
+    name: str
+    province: str
+    old_province: str | None
+    products: tuple[Offer, ...]
+
+    @property
+    def groups(self) -> frozenset[int]:
+        return frozenset(offer.group for offer in self.products)
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A contact request of a buyer, as scoring reads it."""
+
+    producer_id: int
+    product_name: str
+    group: int
+
+
+@dataclass(frozen=True)
+class BuyerSide:
+    user_id: int
+    name: str  # the company, else the person's name
+    kind: str
+    regions: tuple[str, ...]
+    interests: tuple[Interest, ...] = ()
+    asked: tuple[Asked, ...] = ()
+    groups: frozenset[int] = field(init=False)  # searched for or asked about
+
+    def __post_init__(self) -> None:
+        searched = {group for interest in self.interests for group in interest.groups}
+        object.__setattr__(self, "groups", frozenset(searched | {a.group for a in self.asked}))
+
+
+@dataclass(frozen=True)
+class Match:
+    buyer: BuyerSide
+    producer: ProducerSide
+    score: int
+    reasons: tuple[Reason, ...]  # every reason that scored, strongest first
+
+    def shown(self, limit: int = 2) -> tuple[Reason, ...]:
+        """The reasons to show: the strongest ``limit`` that count for, and any that counts against."""
+        good = [r for r in self.reasons if r.points > 0][:limit]
+        return (*good, *(r for r in self.reasons if r.points < 0))
+
+
+# -- scoring ------------------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=512)
+def _cover(name: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The current units and old provinces a place name covers (nothing for a name no longer known)."""
+    place = geography.resolve(name).place
+    return (place.provinces, place.old_provinces) if place else (frozenset(), frozenset())
+
+
+def in_place(producer: ProducerSide, name: str) -> bool:
+    """Whether the producer is in the named place; by its pre-2025 province when known, as search filters do."""
+    units, olds = _cover(name)
+    if producer.old_province:
+        return producer.old_province in olds
+    return producer.province in units
+
+
+def answers(producer: ProducerSide, interest: Interest) -> bool:
+    """Whether one of the producer's products is what the search asked for (words, groups, stars, place)."""
+    if interest.places and not any(in_place(producer, name) for name in interest.places):
+        return False
+    return any(
+        interest.words <= offer.tokens
+        and (not interest.groups or offer.group in interest.groups)
+        and (interest.min_stars is None or offer.stars >= interest.min_stars)
+        for offer in producer.products
+    )
+
+
+def score(buyer: BuyerSide, producer: ProducerSide, today: date) -> Match:
+    """The pair's fit: the sum of the reasons' points (module constants), the reasons strongest first."""
+    reasons: list[Reason] = []
+    asked = [a for a in buyer.asked if a.producer_id == producer.id]
+    if asked:
+        reasons.append(Reason(Why.REQUESTED, W_REQUESTED, asked[0].product_name))
+    searches = [interest for interest in buyer.interests if answers(producer, interest)][:MAX_SEARCHES]
+    for interest in searches:
+        reasons.append(Reason(Why.SEARCH, W_SEARCH, interest.label))
+    region = next((name for name in buyer.regions if in_place(producer, name)), None)
+    if region is not None:
+        reasons.append(Reason(Why.REGION, W_REGION, region))
+    groups = producer.groups
+    shared = sorted(groups & buyer.groups)
+    if shared:
+        reasons.append(Reason(Why.GROUP, W_GROUP, group=shared[0]))
+    usual = sorted(groups & KIND_GROUPS.get(buyer.kind, frozenset()))
+    if usual:
+        reasons.append(Reason(Why.KIND, W_KIND, buyer.kind, group=usual[0]))
+    valid = [offer for offer in producer.products if offer.expires_on is not None and offer.expires_on >= today]
+    if valid:
+        best = max(offer.stars for offer in valid)
+        if best > 3:
+            reasons.append(Reason(Why.STARS, W_STAR * (best - 3), str(best)))
+        last_day = max(offer.expires_on for offer in valid if offer.expires_on is not None)
+        if (last_day - today).days <= EXPIRING_DAYS:
+            reasons.append(Reason(Why.EXPIRING, W_EXPIRING, f"{last_day:%d/%m/%Y}"))
+    elif producer.products:
+        reasons.append(Reason(Why.EXPIRED, W_EXPIRED))
+    ordered = sorted(reasons, key=lambda r: (-r.points, Why.ORDER.index(r.why)))
+    return Match(buyer, producer, sum(r.points for r in reasons), tuple(ordered))
+
+
+def for_buyer(buyer: BuyerSide, producers: Iterable[ProducerSide], today: date, top: int = TOP) -> list[Match]:
+    """The producers ranked for a buyer: highest score first, then the smaller producer id."""
+    matches = [score(buyer, producer, today) for producer in producers]
+    return sorted(matches, key=lambda m: (-m.score, m.producer.id))[:top]
+
+
+def for_producer(producer: ProducerSide, buyers: Iterable[BuyerSide], today: date, top: int = TOP) -> list[Match]:
+    """The buyers ranked for a producer: highest score first, then the smaller user id."""
+    matches = [score(buyer, producer, today) for buyer in buyers]
+    return sorted(matches, key=lambda m: (-m.score, m.buyer.user_id))[:top]
+
+
+# -- loading an event's people --------------------------------------------------------------------------------------
+
+
+def _registered(event_id: int, role: EventRole):  # the users registered with this role, as a select
+    return select(Registration.user_id).where(Registration.event_id == event_id, Registration.role == role.value)
+
+
+async def event_producers(session: AsyncSession, event_id: int, only: int | None = None) -> list[ProducerSide]:
+    """The producers at the event (``only``: just that one, if it is there) with their listed products."""
+    ids = select(User.producer_id).where(
+        col(User.id).in_(_registered(event_id, EventRole.PRODUCER)), col(User.producer_id).is_not(None)
+    )
+    if only is not None:
+        ids = ids.where(User.producer_id == only)
+    producers = (await session.exec(select(Producer).where(col(Producer.id).in_(ids)))).all()
+    rows = await session.exec(
+        select(Product.id, Product.producer_id, Product.name, Product.group, Product.subgroup, Product.stars,
+               Product.decision_date)
+        .where(col(Product.producer_id).in_(ids), col(Product.hidden).is_(False))
+        .order_by(col(Product.id))
+    )
+    offers: dict[int, list[Offer]] = {}
+    for product_id, producer_id, name, group, subgroup, stars, decided in rows.all():
+        expires = certificate_expiry(decided) if decided else None
+        tokens = frozenset(normalize(f"{name} {subgroup}").split())
+        offers.setdefault(producer_id, []).append(Offer(product_id, name, group, stars, tokens, expires))
+    return sorted(
+        (ProducerSide(p.id or 0, p.name, p.province, p.old_province, tuple(offers.get(p.id or 0, ())))
+         for p in producers),
+        key=lambda side: side.id,
+    )
+
+
+async def event_buyers(
+    session: AsyncSession, event_id: int, now: datetime, only: int | None = None
+) -> list[BuyerSide]:
+    """The buyers at the event (``only``: just that user, if registered as a buyer) with their profile, recent
+    searches and contact requests."""
+    users = _registered(event_id, EventRole.BUYER)
+    if only is not None:
+        users = users.where(Registration.user_id == only)
+    people = (
+        await session.exec(
+            select(User.id, User.display_name, BuyerProfile)
+            .outerjoin(BuyerProfile, col(BuyerProfile.user_id) == User.id)
+            .where(col(User.id).in_(users))
+        )
+    ).all()
+    user_ids = sorted(int(user_id) for user_id, _name, _profile in people)
+    interests = await recent_interests(session, user_ids, now)
+    asked: dict[int, list[Asked]] = {user_id: [] for user_id in user_ids}
+    if user_ids:
+        requests = await session.exec(
+            select(ContactRequest.buyer_user_id, ContactRequest.producer_id, Product.name, Product.group)
+            .join(Product, col(Product.id) == ContactRequest.product_id)
+            .where(col(ContactRequest.buyer_user_id).in_(user_ids), col(ContactRequest.created_at) >= now - RECENT)
+            .order_by(col(ContactRequest.id).desc())
+        )
+        for buyer_id, producer_id, name, group in requests.all():
+            asked[buyer_id].append(Asked(producer_id, name, group))
+    sides = []
+    for user_id, display_name, profile in people:
+        company = profile.company if profile else ""
+        sides.append(BuyerSide(
+            user_id=int(user_id),
+            name=company or display_name,
+            kind=profile.kind if profile else "",
+            regions=tuple(profile.regions) if profile else (),
+            interests=tuple(interests.get(user_id, ())),
+            asked=tuple(asked.get(user_id, ())),
+        ))
+    return sorted(sides, key=lambda side: side.user_id)
+
+
+async def suggest_producers(session: AsyncSession, event_id: int, buyer_id: int, now: datetime,
+                            today: date) -> list[Match]:
+    """The event's producers for one of its buyers, best first (empty when the user is not a buyer there)."""
+    buyers = await event_buyers(session, event_id, now, only=buyer_id)
+    if not buyers:
+        return []
+    return for_buyer(buyers[0], await event_producers(session, event_id), today)
+
+
+async def suggest_buyers(session: AsyncSession, event_id: int, producer_id: int, now: datetime,
+                         today: date) -> list[Match]:
+    """The event's buyers for one of its producers, best first (empty when the producer is not there)."""
+    producers = await event_producers(session, event_id, only=producer_id)
+    if not producers:
+        return []
+    return for_producer(producers[0], await event_buyers(session, event_id, now), today)
+
