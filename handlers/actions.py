@@ -262,3 +262,24 @@ class UnhideProduct(Action):
 class StopBroadcast(Action):
     broadcast: int
     confirmed: str = ""
+
+
+@action("sg")
+class SuggestPartners(Action):
+    """A page of partner suggestions at an event (``offset``: the first shown, a multiple of the page size)."""
+
+    event: int
+    offset: int = 0
+    turn: str = ""  # "p" on the paging buttons: the page replaces the list
+
+
+@action("sgp")
+class ShowSuggestedProducer(Action):
+    event: int
+    producer: int
+
+
+@action("sgb")
+class ShowSuggestedBuyer(Action):
+    event: int
+    buyer: int

@@ -22,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models import geography
 from models.catalog import Producer, Product
 from models.certificates import EXPIRING_DAYS
-from models.events import EventRole, Registration
+from models.events import Event, EventRole, EventStatus, Registration
 from models.ocop import Group, certificate_expiry
 from models.people import BuyerKind, BuyerProfile, User
 from models.requests import ContactRequest
@@ -285,6 +285,18 @@ async def event_buyers(
             asked=tuple(asked.get(user_id, ())),
         ))
     return sorted(sides, key=lambda side: side.user_id)
+
+
+async def events_of(session: AsyncSession, user_id: int, today: date) -> list[Event]:
+    """The scheduled events not over yet that the user registered for, soonest first."""
+    query = (
+        select(Event)
+        .join(Registration, col(Registration.event_id) == Event.id)
+        .where(Registration.user_id == user_id, Event.status == EventStatus.SCHEDULED.value,
+               col(Event.ends_on) >= today)
+        .order_by(col(Event.starts_on), col(Event.id))
+    )
+    return list((await session.exec(query)).all())
 
 
 async def suggest_producers(session: AsyncSession, event_id: int, buyer_id: int, now: datetime,
