@@ -221,70 +221,76 @@ def _registered(event_id: int, role: EventRole):  # the users registered with th
 
 
 async def event_producers(session: AsyncSession, event_id: int, only: int | None = None) -> list[ProducerSide]:
-    """The producers at the event (``only``: just that one, if it is there) with their listed products."""
+    """The producers at the event (``only``: just that one, if it is there) with their listed products, in one
+    query of the columns scoring reads."""
     ids = select(User.producer_id).where(
         col(User.id).in_(_registered(event_id, EventRole.PRODUCER)), col(User.producer_id).is_not(None)
     )
     if only is not None:
         ids = ids.where(User.producer_id == only)
-    producers = (await session.exec(select(Producer).where(col(Producer.id).in_(ids)))).all()
+    listed = (col(Product.producer_id) == Producer.id) & col(Product.hidden).is_(False)
     rows = await session.exec(
-        select(Product.id, Product.producer_id, Product.name, Product.group, Product.subgroup, Product.stars,
-               Product.decision_date)
-        .where(col(Product.producer_id).in_(ids), col(Product.hidden).is_(False))
-        .order_by(col(Product.id))
+        select(Producer.id, Producer.name, Producer.province, Producer.old_province, Product.id, Product.name,
+               Product.group, Product.subgroup, Product.stars, Product.decision_date)
+        .outerjoin(Product, listed)
+        .where(col(Producer.id).in_(ids))
+        .order_by(col(Producer.id), col(Product.id))
     )
+    heads: dict[int, tuple[str, str, str | None]] = {}
     offers: dict[int, list[Offer]] = {}
-    for product_id, producer_id, name, group, subgroup, stars, decided in rows.all():
-        expires = certificate_expiry(decided) if decided else None
-        tokens = frozenset(normalize(f"{name} {subgroup}").split())
-        offers.setdefault(producer_id, []).append(Offer(product_id, name, group, stars, tokens, expires))
-    return sorted(
-        (ProducerSide(p.id or 0, p.name, p.province, p.old_province, tuple(offers.get(p.id or 0, ())))
-         for p in producers),
-        key=lambda side: side.id,
-    )
+    for producer_id, name, province, old, product_id, product, group, subgroup, stars, decided in rows.all():
+        heads[producer_id] = (name, province, old)
+        found = offers.setdefault(producer_id, [])
+        if product_id is not None:
+            expires = certificate_expiry(decided) if decided else None
+            found.append(Offer(product_id, product, group, stars, _tokens(product, subgroup), expires))
+    return [ProducerSide(pid, *heads[pid], tuple(offers[pid])) for pid in heads]
+
+
+@lru_cache(maxsize=65536)
+def _tokens(name: str, subgroup: str) -> frozenset[str]:
+    return frozenset(normalize(f"{name} {subgroup}").split())
 
 
 async def event_buyers(
     session: AsyncSession, event_id: int, now: datetime, only: int | None = None
 ) -> list[BuyerSide]:
     """The buyers at the event (``only``: just that user, if registered as a buyer) with their profile, recent
-    searches and contact requests."""
+    searches and contact requests (three queries of the columns scoring reads)."""
     users = _registered(event_id, EventRole.BUYER)
     if only is not None:
         users = users.where(Registration.user_id == only)
     people = (
         await session.exec(
-            select(User.id, User.display_name, BuyerProfile)
+            select(User.id, User.display_name, BuyerProfile.company, BuyerProfile.kind, BuyerProfile.regions)
             .outerjoin(BuyerProfile, col(BuyerProfile.user_id) == User.id)
             .where(col(User.id).in_(users))
+            .order_by(col(User.id))
         )
     ).all()
-    user_ids = sorted(int(user_id) for user_id, _name, _profile in people)
-    interests = await recent_interests(session, user_ids, now)
+    user_ids = [int(row[0]) for row in people]
+    interests = await recent_interests(session, users, now)
     asked: dict[int, list[Asked]] = {user_id: [] for user_id in user_ids}
     if user_ids:
         requests = await session.exec(
             select(ContactRequest.buyer_user_id, ContactRequest.producer_id, Product.name, Product.group)
             .join(Product, col(Product.id) == ContactRequest.product_id)
-            .where(col(ContactRequest.buyer_user_id).in_(user_ids), col(ContactRequest.created_at) >= now - RECENT)
+            .where(col(ContactRequest.buyer_user_id).in_(users), col(ContactRequest.created_at) >= now - RECENT)
             .order_by(col(ContactRequest.id).desc())
         )
         for buyer_id, producer_id, name, group in requests.all():
             asked[buyer_id].append(Asked(producer_id, name, group))
-    sides = []
-    for user_id, display_name, profile in people:
-        company = profile.company if profile else ""
-        sides.append(BuyerSide(
+    return [
+        BuyerSide(
             user_id=int(user_id),
             name=company or display_name,
-            kind=profile.kind if profile else "",
-            regions=tuple(profile.regions) if profile else (),
+            kind=kind or "",
+            regions=tuple(regions or ()),
             interests=tuple(interests.get(user_id, ())),
             asked=tuple(asked.get(user_id, ())),
-        ))
-    return sorted(sides, key=lambda side: side.user_id)
+        )
+        for user_id, display_name, company, kind, regions in people
+    ]
 
 
 async def events_of(session: AsyncSession, user_id: int, today: date) -> list[Event]:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import JSON, Column, delete
+from sqlalchemy import Column, delete
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -36,8 +37,9 @@ class SearchLog(SQLModel, table=True):
     user_id: int = Field(foreign_key="app_user.id", index=True)
     text: str = Field(default="", max_length=MAX_TEXT)  # as typed, cleaned; "" for a browse
     words: str = Field(default="", max_length=MAX_TEXT)  # normalised required words, space-separated
-    places: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # place names
-    groups: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # Place names joined by "|" and group numbers by " " (plain text: read back without JSON decoding).
+    places: str = Field(default="", max_length=MAX_TEXT)
+    groups: str = Field(default="", max_length=20)
     min_stars: int | None = None  # the least stars asked for (an exact rating counts as its least)
     at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
@@ -73,8 +75,8 @@ async def record_search(
         user_id=user_id,
         text=clean(query.text)[:MAX_TEXT],
         words=words,
-        places=[place.name for place in chosen.places],
-        groups=sorted(chosen.groups),
+        places=_joined([place.name for place in chosen.places]),
+        groups=" ".join(str(group) for group in sorted(chosen.groups)),
         min_stars=stars,
         at=now,
     )
@@ -89,19 +91,28 @@ async def record_search(
     return row
 
 
-async def recent_interests(session: AsyncSession, user_ids: list[int], now: datetime) -> dict[int, list[Interest]]:
-    """The searches of the last RECENT days of each of ``user_ids``, newest first."""
-    found: dict[int, list[Interest]] = {user_id: [] for user_id in user_ids}
-    if not user_ids:
-        return found
+def _joined(names: list[str]) -> str:
+    """The place names joined by "|", as many whole names as fit."""
+    kept: list[str] = []
+    for name in names:
+        if len("|".join([*kept, name])) > MAX_TEXT:
+            break
+        kept.append(name)
+    return "|".join(kept)
+
+
+async def recent_interests(session: AsyncSession, user_ids: Any, now: datetime) -> dict[int, list[Interest]]:
+    """The searches of the last RECENT days of each user of ``user_ids`` (ids, or a select of them), newest first."""
+    found: dict[int, list[Interest]] = {}
     query = (
-        select(SearchLog)
+        select(SearchLog.id, SearchLog.user_id, SearchLog.text, SearchLog.words, SearchLog.places, SearchLog.groups,
+               SearchLog.min_stars)
         .where(col(SearchLog.user_id).in_(user_ids), col(SearchLog.at) >= now - RECENT)
         .order_by(col(SearchLog.user_id), col(SearchLog.id).desc())
     )
-    for row in (await session.exec(query)).all():
-        found[row.user_id].append(
-            Interest(row.id or 0, row.user_id, row.text, frozenset(row.words.split()), tuple(row.places),
-                     frozenset(row.groups), row.min_stars)
+    for row_id, user_id, text, words, places, groups, stars in (await session.exec(query)).all():
+        found.setdefault(user_id, []).append(
+            Interest(row_id, user_id, text, frozenset(words.split()), tuple(places.split("|")) if places else (),
+                     frozenset(int(group) for group in groups.split()), stars)
         )
     return found
