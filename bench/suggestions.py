@@ -250,7 +250,9 @@ async def main() -> int:
                 async with fresh_database(url, folder) as db:
                     started = time.perf_counter()
                     event_id = await seed(db, args.products, args.producers, args.buyers)
-                    print(f"{backend}: seeded in {time.perf_counter() - started:.0f} s")
+                    load = ", ".join(f"{n:.1f}" for n in os.getloadavg())
+                    print(f"{backend}: seeded in {time.perf_counter() - started:.0f} s; load average {load} "
+                          f"on {os.cpu_count()} cores")
                     for role, name, samples in await measure(db, event_id, args.sample, args.naive_sample):
                         p95 = percentile(samples, 0.95)
                         verdict = ""

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
+from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -229,7 +230,8 @@ async def event_producers(session: AsyncSession, event_id: int, only: int | None
     if only is not None:
         ids = ids.where(User.producer_id == only)
     listed = (col(Product.producer_id) == Producer.id) & col(Product.hidden).is_(False)
-    rows = await session.exec(
+    rows = await _rows(
+        session,
         select(Producer.id, Producer.name, Producer.province, Producer.old_province, Product.id, Product.name,
                Product.group, Product.subgroup, Product.stars, Product.decision_date)
         .outerjoin(Product, listed)
@@ -247,6 +249,11 @@ async def event_producers(session: AsyncSession, event_id: int, only: int | None
     return [ProducerSide(pid, *heads[pid], tuple(offers[pid])) for pid in heads]
 
 
+async def _rows(session: AsyncSession, query: Any) -> Any:
+    """The rows of a select of columns, read through the connection (no ORM layer: thousands of rows a call)."""
+    return await (await session.connection()).execute(query)
+
+
 @lru_cache(maxsize=65536)
 def _tokens(name: str, subgroup: str) -> frozenset[str]:
     return frozenset(normalize(f"{name} {subgroup}").split())
@@ -261,7 +268,8 @@ async def event_buyers(
     if only is not None:
         users = users.where(Registration.user_id == only)
     people = (
-        await session.exec(
+        await _rows(
+            session,
             select(User.id, User.display_name, BuyerProfile.company, BuyerProfile.kind, BuyerProfile.regions)
             .outerjoin(BuyerProfile, col(BuyerProfile.user_id) == User.id)
             .where(col(User.id).in_(users))
@@ -272,7 +280,8 @@ async def event_buyers(
     interests = await recent_interests(session, users, now)
     asked: dict[int, list[Asked]] = {user_id: [] for user_id in user_ids}
     if user_ids:
-        requests = await session.exec(
+        requests = await _rows(
+            session,
             select(ContactRequest.buyer_user_id, ContactRequest.producer_id, Product.name, Product.group)
             .join(Product, col(Product.id) == ContactRequest.product_id)
             .where(col(ContactRequest.buyer_user_id).in_(users), col(ContactRequest.created_at) >= now - RECENT)

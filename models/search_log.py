@@ -110,7 +110,8 @@ async def recent_interests(session: AsyncSession, user_ids: Any, now: datetime) 
         .where(col(SearchLog.user_id).in_(user_ids), col(SearchLog.at) >= now - RECENT)
         .order_by(col(SearchLog.user_id), col(SearchLog.id).desc())
     )
-    for row_id, user_id, text, words, places, groups, stars in (await session.exec(query)).all():
+    rows = await (await session.connection()).execute(query)  # plain rows: no ORM layer for thousands of them
+    for row_id, user_id, text, words, places, groups, stars in rows.all():
         found.setdefault(user_id, []).append(
             Interest(row_id, user_id, text, frozenset(words.split()), tuple(places.split("|")) if places else (),
                      frozenset(int(group) for group in groups.split()), stars)
