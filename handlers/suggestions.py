@@ -127,11 +127,13 @@ async def _matches(ctx: Context, event: Event) -> tuple[str, list[mm.Match]] | N
         return None
     today = local_today(ctx.now)
     if registration.role == EventRole.BUYER.value:
-        return "buyer", await mm.suggest_producers(ctx.session, event.id or 0, ctx.user.id or 0, ctx.now, today)
+        return "buyer", await mm.suggest_producers(ctx.session, event.id or 0, ctx.user.id or 0, ctx.now, today,
+                                                   ctx.services.event_people)
     if ctx.user.producer_id is None:
         ctx.say("suggest.claim_first")
         return None
-    return "producer", await mm.suggest_buyers(ctx.session, event.id or 0, ctx.user.producer_id, ctx.now, today)
+    return "producer", await mm.suggest_buyers(ctx.session, event.id or 0, ctx.user.producer_id, ctx.now, today,
+                                               ctx.services.event_people)
 
 
 def _item(ctx: Context, event_id: int, viewer: str, number: int, match: mm.Match) -> Item:
@@ -141,15 +143,21 @@ def _item(ctx: Context, event_id: int, viewer: str, number: int, match: mm.Match
     if viewer == "buyer":
         producer = match.producer
         text = f"{number}. {producer.name} — {producer.province} — {points}\n   {why}"
-        opens = Button(f"{number}. {producer.name}", ShowSuggestedProducer(event_id, producer.id).encode(),
+        opens = Button(_label(number, producer.name, extras), ShowSuggestedProducer(event_id, producer.id).encode(),
                        key=str(number))
     else:
         buyer = match.buyer
         kind = ctx.t(f"buyer_kind.{buyer.kind}") if buyer.kind in set(BuyerKind) else "—"
         text = f"{number}. {buyer.name or '?'} — {kind} — {points}\n   {why}"
-        opens = Button(f"{number}. {buyer.name or '?'}", ShowSuggestedBuyer(event_id, buyer.user_id).encode(),
+        opens = Button(_label(number, buyer.name or "?", extras), ShowSuggestedBuyer(event_id, buyer.user_id).encode(),
                        key=str(number))
     return Item(text, opens, extras)
+
+
+def _label(number: int, name: str, extras: tuple[Button, ...]) -> str:
+    """"1. Name"; just the name on a row with more buttons, which are listed with their own numbers where buttons
+    cannot be shown ("1. Name", "6. Book a meeting")."""
+    return name if extras else f"{number}. {name}"
 
 
 def reasons_text(t: Translator, viewer: str, match: mm.Match) -> str:

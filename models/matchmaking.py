@@ -11,23 +11,25 @@ formula and a worked example), ties broken by the smaller id, so the same data a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import geography
-from models.catalog import Producer, Product
+from models.catalog import CatalogVersion, Producer, Product
 from models.certificates import EXPIRING_DAYS
 from models.events import Event, EventRole, EventStatus, Registration
 from models.ocop import Group, certificate_expiry
 from models.people import BuyerKind, BuyerProfile, User
 from models.requests import ContactRequest
-from models.search_log import RECENT, Interest, recent_interests
+from models.search_log import RECENT, Interest, SearchLog, recent_interests
 from models.text import normalize
 
 W_REQUESTED = 5  # the buyer asked for contact about one of the producer's products
@@ -314,20 +316,71 @@ async def events_of(session: AsyncSession, user_id: int, today: date) -> list[Ev
     return list((await session.exec(query)).all())
 
 
-async def suggest_producers(session: AsyncSession, event_id: int, buyer_id: int, now: datetime,
-                            today: date) -> list[Match]:
-    """The event's producers for one of its buyers, best first (empty when the user is not a buyer there)."""
+class EventPeople:
+    """The event's producers and buyers as scoring reads them, kept in this process while nothing they depend on
+    changed, so that a person's suggestions load only their own side.
+
+    What they depend on is checked with one query at each use (the *mark*): the event's registrations (count and
+    newest), how many of its producer registrants have claimed a record, the newest search logged, the newest contact
+    request, the catalogue's version (every product or producer change bumps it) and the local day (the 90-day
+    window). A buyer's profile has no change stamp: a kept list is also renewed after ``ttl`` seconds, so a profile
+    edited meanwhile counts within that time."""
+
+    def __init__(self, ttl: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self.clock = clock
+        self._kept: dict[tuple[str, int], tuple[tuple[object, ...], float, list[Any]]] = {}
+
+    async def producers(self, session: AsyncSession, event_id: int, today: date) -> list[ProducerSide]:
+        return await self._get(session, "producers", event_id, today, lambda: event_producers(session, event_id))
+
+    async def buyers(self, session: AsyncSession, event_id: int, now: datetime, today: date) -> list[BuyerSide]:
+        return await self._get(session, "buyers", event_id, today, lambda: event_buyers(session, event_id, now))
+
+    async def _get(self, session: AsyncSession, kind: str, event_id: int, today: date,
+                   load: Callable[[], Awaitable[list[Any]]]) -> list[Any]:
+        mark = (*await _mark(session, event_id), today)
+        kept = self._kept.get((kind, event_id))
+        if kept is not None and kept[0] == mark and self.clock() - kept[1] < self.ttl:
+            return kept[2]
+        sides = await load()
+        self._kept[(kind, event_id)] = (mark, self.clock(), sides)
+        return sides
+
+
+async def _mark(session: AsyncSession, event_id: int) -> tuple[object, ...]:
+    """What the event's people depend on, in one query (see EventPeople)."""
+    registered = select(Registration.user_id).where(Registration.event_id == event_id)
+    of_event = Registration.event_id == event_id
+    query = select(
+        select(func.count()).select_from(Registration).where(of_event).scalar_subquery(),
+        select(func.max(Registration.id)).where(of_event).scalar_subquery(),
+        select(func.count()).select_from(User)
+        .where(col(User.id).in_(registered), col(User.producer_id).is_not(None)).scalar_subquery(),
+        select(func.max(SearchLog.id)).scalar_subquery(),
+        select(func.max(ContactRequest.id)).scalar_subquery(),
+        select(func.max(CatalogVersion.version)).scalar_subquery(),
+    )
+    row = (await _rows(session, query)).one()
+    return tuple(row)
+
+
+async def suggest_producers(session: AsyncSession, event_id: int, buyer_id: int, now: datetime, today: date,
+                            people: EventPeople | None = None) -> list[Match]:
+    """The event's producers for one of its buyers, best first (empty when the user is not a buyer there);
+    ``people``: the process's kept lists, if any."""
     buyers = await event_buyers(session, event_id, now, only=buyer_id)
     if not buyers:
         return []
-    return for_buyer(buyers[0], await event_producers(session, event_id), today)
+    producers = await (people.producers(session, event_id, today) if people else event_producers(session, event_id))
+    return for_buyer(buyers[0], producers, today)
 
 
-async def suggest_buyers(session: AsyncSession, event_id: int, producer_id: int, now: datetime,
-                         today: date) -> list[Match]:
+async def suggest_buyers(session: AsyncSession, event_id: int, producer_id: int, now: datetime, today: date,
+                         people: EventPeople | None = None) -> list[Match]:
     """The event's buyers for one of its producers, best first (empty when the producer is not there)."""
     producers = await event_producers(session, event_id, only=producer_id)
     if not producers:
         return []
-    return for_producer(producers[0], await event_buyers(session, event_id, now), today)
-
+    buyers = await (people.buyers(session, event_id, now, today) if people else event_buyers(session, event_id, now))
+    return for_producer(producers[0], buyers, today)

@@ -167,3 +167,29 @@ async def test_searches_are_logged_bounded_and_read_back(db: Database) -> None:
         recent = await recent_interests(session, [user.id or 0], NOW)
         assert len(recent[user.id or 0]) == KEEP - 1  # the one 100 days old no longer counts
         assert recent[user.id or 0][0].label.startswith("cà phê Tây Nguyên")
+
+
+async def test_the_kept_lists_follow_what_they_depend_on(db: Database) -> None:
+    event_id, producer_ids = await _people(db)
+    ticks = iter(range(0, 1000, 10))  # each look at the clock: 10 s later
+    people = mm.EventPeople(ttl=25.0, clock=lambda: float(next(ticks)))
+    async with db.session() as session:
+        first = await people.producers(session, event_id, TODAY)
+        assert await people.producers(session, event_id, TODAY) is first  # nothing changed
+        buyers = await people.buyers(session, event_id, NOW, TODAY)
+    async with db.transaction() as session:
+        await record_search(session, buyers[0].user_id, parse_query("chè"), None, NOW)
+    async with db.session() as session:
+        renewed = await people.buyers(session, event_id, NOW, TODAY)
+        assert renewed is not buyers and [i.text for i in renewed[0].interests] == ["chè"]  # a new search counts
+        assert await people.producers(session, event_id, TODAY) is not first  # new search: a new mark for both
+        kept = await people.producers(session, event_id, TODAY)
+        assert await people.producers(session, event_id, TODAY + timedelta(days=1)) is not kept  # a new day
+    async with db.transaction() as session:
+        session.add(User(display_name="P9", role="producer", producer_id=producer_ids[0]))
+    async with db.session() as session:
+        kept = await people.producers(session, event_id, TODAY)
+        assert await people.producers(session, event_id, TODAY) is kept
+        for _ in range(3):
+            latest = await people.producers(session, event_id, TODAY)
+        assert latest is not kept  # renewed after ttl even though nothing it can see changed

@@ -8,8 +8,11 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlmodel import select
 
-from handlers.actions import ShowSuggestedBuyer, ShowSuggestedProducer, SuggestPartners
+from handlers import suggestions
+from handlers.actions import ShowEvent, ShowSuggestedBuyer, ShowSuggestedProducer, SuggestPartners
 from handlers.app import Conversation
+from handlers.messages import Button
+from models import matchmaking as mm
 from models.catalog import Producer, Product
 from models.clock import FakeClock
 from models.db import Database
@@ -159,3 +162,30 @@ async def test_paging_and_what_cannot_be_seen(sqlite_db: Database) -> None:
     for person, payload in refused:
         replies = await person.taps(payload)
         assert len(replies) == 1 and replies[0].notice and "mã lỗi" not in replies[0].text, payload
+
+
+async def test_a_suggestion_carries_extra_buttons(
+    event: tuple[Conversation, ChatUser, ChatUser, ChatUser], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a feature acting on a suggested partner (booking a meeting) gets: its button on each suggestion's row, and
+    on channels without buttons a numbered option after the entry's own."""
+    conversation, _office, tea, _pottery = event
+
+    def meet(_ctx: object, event_id: int, match: mm.Match) -> list[Button]:
+        return [Button(f"Hẹn gặp {match.buyer.name}", ShowEvent(event_id).encode())]
+
+    monkeypatch.setattr(suggestions, "EXTRA_BUTTONS", [meet])
+    lan = ChatUser(conversation, "lan")
+    minh = ChatUser(conversation, "minh", channel="zalo_bot", capabilities=NO_BUTTONS)
+    for buyer, company in ((lan, "Siêu thị Xanh"), (minh, "Bếp Việt")):
+        await register_buyer(buyer, company=company, phone="")
+        await register_for_event(buyer, "Đăng ký (người mua)")
+    await tea.says("/suggest")
+    rows = [[button.label for button in row] for row in tea.seen[-1].buttons]
+    assert rows == [["Siêu thị Xanh", "Hẹn gặp Siêu thị Xanh"], ["Bếp Việt", "Hẹn gặp Bếp Việt"]]  # ties: by id
+    tea.capabilities = NO_BUTTONS
+    await tea.says("/suggest")
+    assert tea.seen[-1].text.split("\n\n")[-1].startswith(
+        "1. Siêu thị Xanh\n3. Hẹn gặp Siêu thị Xanh\n2. Bếp Việt\n4. Hẹn gặp Bếp Việt")
+    await tea.says("3")
+    assert EVENT["name"] in tea.last and "Đăng ký" not in tea.last
