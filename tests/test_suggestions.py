@@ -189,3 +189,20 @@ async def test_a_suggestion_carries_extra_buttons(
         "1. Siêu thị Xanh\n3. Hẹn gặp Siêu thị Xanh\n2. Bếp Việt\n4. Hẹn gặp Bếp Việt")
     await tea.says("3")
     assert EVENT["name"] in tea.last and "Đăng ký" not in tea.last
+
+
+async def test_only_registered_people_s_searches_are_logged(sqlite_db: Database) -> None:
+    await load_catalogue(sqlite_db)
+    conversation = Conversation(make_services(sqlite_db, FakeClock(START)))
+    lan, guest = ChatUser(conversation, "lan"), ChatUser(conversation, "guest")
+    await register_buyer(lan)
+    for person in (lan, guest):
+        await person.says("thực phẩm")  # five foods: one page
+        await person.says("chào shop")  # chatter: nothing asked for
+    await lan.says("/browse")
+    for choice in ("Đồng bằng sông Hồng", "Hà Nội", "Hàng thủ công mỹ nghệ", "Từ 4"):
+        await lan.presses(choice)
+    async with sqlite_db.session() as session:
+        logged = (await session.exec(select(SearchLog).order_by(SearchLog.id))).all()
+    assert [(row.text, row.places, row.groups, row.min_stars) for row in logged] == [
+        ("thực phẩm", "", "1", None), ("", "Hà Nội", "4", 4)]
