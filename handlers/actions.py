@@ -276,3 +276,24 @@ class ShowProducer(Action):
     """A producer's listed products (where a producer's deep link lands)."""
 
     producer: int
+
+
+@action("sg")
+class SuggestPartners(Action):
+    """A page of partner suggestions at an event (``offset``: the first shown, a multiple of the page size)."""
+
+    event: int
+    offset: int = 0
+    turn: str = ""  # "p" on the paging buttons: the page replaces the list
+
+
+@action("sgp")
+class ShowSuggestedProducer(Action):
+    event: int
+    producer: int
+
+
+@action("sgb")
+class ShowSuggestedBuyer(Action):
+    event: int
+    buyer: int

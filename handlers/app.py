@@ -37,6 +37,7 @@ from handlers import (
     search,
     start,
     stats,
+    suggestions,
 )
 from handlers.context import MAX_TEXT, Context, Services
 from handlers.flow import Kind
@@ -81,6 +82,7 @@ COMMANDS: dict[str, Handler] = {
     "admin": admin.manage,
     "events": events.list_upcoming,
     "event": events.command,
+    "suggest": suggestions.command,
     "stats": stats.show,
     "dashboard": dashboard.command,
     "export": exports.command,
@@ -117,6 +119,9 @@ ACTIONS: dict[type[actions.Action], Callable[[Context, Any], Awaitable[None]]] =
     actions.EditEvent: events.choose_field,
     actions.CancelEvent: events.cancel_button,
     actions.ExportRegistrants: events.export_registrants,
+    actions.SuggestPartners: suggestions.page,
+    actions.ShowSuggestedProducer: suggestions.show_producer,
+    actions.ShowSuggestedBuyer: suggestions.show_buyer,
     actions.Export: exports.pick,
     actions.EditStars: catalog_admin.choose_stars,
     actions.HideProduct: catalog_admin.hide,

@@ -20,6 +20,7 @@ from models.conversation import ChatState
 from models.db import Database
 from models.deeplinks import LinkBook
 from models.errors import StaleAction
+from models.matchmaking import EventPeople
 from models.metrics import Metrics
 from models.notifications import enqueue
 from models.people import User
@@ -46,6 +47,7 @@ class Services:
     web_url: str = ""  # where people reach our web server ([web] public_url, or the local address): dashboard links
     links: LinkBook = field(default_factory=LinkBook)  # deep links to the bot ([links]; Telegram's name from getMe)
     metrics: Metrics = field(default_factory=Metrics)  # this app's instruments (served at /metrics)
+    event_people: EventPeople = field(default_factory=EventPeople)  # kept for partner suggestions (models/matchmaking)
 
     chat_locks: defaultdict[tuple[str, str], asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
 

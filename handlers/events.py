@@ -15,6 +15,7 @@ from handlers.actions import (
     ExportRegistrants,
     RegisterForEvent,
     ShowEvent,
+    SuggestPartners,
     WithdrawFromEvent,
     positive,
 )
@@ -87,6 +88,7 @@ async def view(ctx: Context, action: ShowEvent) -> None:
     registration = await ev.registration_of(ctx.session, ctx.user.id or 0, event.id or 0)
     if registration is not None and event.scheduled:
         parts.append(ctx.t("event.registered_as", role=ctx.t(f"event_role.{registration.role}")))
+        rows.append([ctx.button("suggest.button", SuggestPartners(event.id or 0))])
         rows.append([ctx.button("event.withdraw", WithdrawFromEvent(event.id or 0))])
     elif event.is_open(today):
         rows.append([ctx.button(f"event.register_as.{role.value}", RegisterForEvent(event.id or 0, role.value))

@@ -15,6 +15,7 @@ from models.errors import Stale, StaleAction
 from models.lexicon import gloss
 from models.ocop import Group
 from models.search import MAX_QUERY_CHARS, Filters, Notice, SearchResult
+from models.search_log import record_search
 
 PAGE = 5
 REGIONS = tuple(geography.NEW_REGIONS)
@@ -42,6 +43,8 @@ async def _show(ctx: Context, *, offset: int, edit: bool) -> None:
             saved.get("q", ""), filters=_filters(saved), offset=offset, limit=PAGE, today=today
         )
     ctx.state.data["search"] = {**saved, "offset": offset}
+    if not edit and (ctx.user.is_buyer or ctx.user.is_producer) and result.notice is not Notice.EMPTY:
+        await record_search(ctx.session, ctx.user.id or 0, result.query, _filters(saved), ctx.now)
     if result.notice is Notice.EMPTY:
         ctx.say("search.greeting" if result.query.chatter else "search.empty_query")
         return

@@ -20,6 +20,7 @@ from models.outbox import ChatSender, OutboundMessage
 from models.people import BuyerProfile, Identity, User
 from models.requests import ContactRequest
 from models.scans import LinkScan
+from models.search_log import SearchLog
 from models.stored_files import StoredFile
 from models.zalo import ZaloToken
 
@@ -29,5 +30,5 @@ __all__ = [
     "AdminGrant", "AuditLog", "Broadcast", "BuyerProfile", "CatalogVersion", "CertificateReminder", "ChatSender",
     "ChatState", "ClaimCode", "ContactRequest", "DashboardLogin", "DashboardSession", "Delivery", "Event", "Identity",
     "ImportJob", "InboundUpdate", "LinkCode", "LinkScan", "Memo", "Notification", "OutboundMessage", "Producer",
-    "Product", "Registration", "StoredFile", "User", "ZaloToken", "metadata",
+    "Product", "Registration", "SearchLog", "StoredFile", "User", "ZaloToken", "metadata",
 ]

@@ -97,7 +97,7 @@ async def test_the_office_creates_an_event_and_people_register(db: Database) -> 
                         "Chúng tôi sẽ nhắc bạn vào ngày 09/12/2026.")
     await lan.says("/events")
     await lan.presses("Hội chợ OCOP Tết")
-    assert "Bạn đã đăng ký tham gia với tư cách người mua" in lan.last and lan.buttons() == ["Huỷ đăng ký"]
+    assert "Bạn đã đăng ký tham gia với tư cách người mua" in lan.last and lan.buttons() == ["Gợi ý đối tác", "Huỷ đăng ký"]
 
     await mai.says("/events")
     await mai.presses("Hội chợ OCOP Tết")

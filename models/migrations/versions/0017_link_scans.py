@@ -1,7 +1,7 @@
 """Deep links and QR codes: scans, and the scan a contact request came from
 
 Revision ID: 0017
-Revises: 0014
+Revises: 0016
 Create Date: 2026-11-30
 
 link_scan: one opening of a deep link (who, on which channel, what it named, the event and booth where it was
@@ -17,7 +17,7 @@ from alembic import op
 import models.db
 
 revision: str = "0017"
-down_revision: str | None = "0014"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
