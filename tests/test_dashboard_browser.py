@@ -100,7 +100,7 @@ async def test_log_in_read_the_overview_and_sign_a_memo(site: Site, phone: Any) 
     assert await figure("requests") == str(stats.request_total)
     assert await figure("memos") == str(stats.memo_total)
     assert await phone.locator("[data-figure='memos.confirmed'] td").inner_text() == str(stats.memos["confirmed"])
-    assert await phone.locator(".chart svg").count() == 10
+    assert await phone.locator(".chart svg").count() == 12
     await fits(phone, "overview-vi")
 
     await phone.click("text=Biên bản ghi nhớ")
