@@ -10,6 +10,7 @@ from bot.channels import admin_ids, broadcast_channels
 from bot.config import Settings
 from handlers.context import Services
 from models.db import Database
+from models.meetings import MeetingPolicy
 from models.requests import ContactPolicy
 from models.search_service import SearchService
 
@@ -31,4 +32,6 @@ def build_services(settings: Settings, db: Database, channels: Sequence[ChannelS
         flow_ttl=timedelta(hours=settings.conversation.flow_expiry_hours),
         broadcast_channels=broadcast_channels(channels),
         web_url=settings.web.public_url.rstrip("/"),
+        meetings=MeetingPolicy(quota=settings.meetings.per_person,
+                               remind_before=timedelta(minutes=settings.meetings.remind_minutes_before)),
     )

@@ -19,6 +19,7 @@ from models.clock import Clock, SystemClock
 from models.conversation import ChatState
 from models.db import Database
 from models.errors import StaleAction
+from models.meetings import MeetingPolicy
 from models.notifications import enqueue
 from models.people import User
 from models.requests import ContactPolicy
@@ -41,6 +42,7 @@ class Services:
     default_language: str = "vi"
     flow_ttl: timedelta = timedelta(hours=24)  # a flow left alone longer than this ends at the next message
     broadcast_channels: tuple[str, ...] = ()  # the channels a broadcast reaches: those with a broadcast sender
+    meetings: MeetingPolicy = field(default_factory=MeetingPolicy)  # quota per person per event, reminder
     web_url: str = ""  # where people reach our web server ([web] public_url, or the local address): dashboard links
 
     chat_locks: defaultdict[tuple[str, str], asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
