@@ -28,6 +28,7 @@ from handlers import (
     flow,
     inbox,
     link,
+    meetings,
     memo_kinds,
     memos,
     outgoing,
@@ -86,6 +87,8 @@ COMMANDS: dict[str, Handler] = {
     "hide": catalog_admin.hide_command,
     "unhide": catalog_admin.unhide_command,
     "broadcast": broadcast.command,
+    "meetings": meetings.command,
+    "agenda": meetings.agenda,
 }
 
 # What each button does (handlers.actions): the handler gets the decoded record and checks who may do it.
@@ -119,6 +122,18 @@ ACTIONS: dict[type[actions.Action], Callable[[Context, Any], Awaitable[None]]] =
     actions.HideProduct: catalog_admin.hide,
     actions.UnhideProduct: catalog_admin.unhide,
     actions.StopBroadcast: broadcast.stop,
+    actions.EventMeetings: meetings.event_page,
+    actions.PickCounterpart: meetings.pick_counterpart,
+    actions.BookMeeting: meetings.book,
+    actions.OfficeBook: meetings.office_book,
+    actions.EditGrid: meetings.edit_grid,
+    actions.ShowMeeting: meetings.show,
+    actions.AnswerMeeting: meetings.answer,
+    actions.ProposeSlot: meetings.propose,
+    actions.CancelMeeting: meetings.cancel,
+    actions.MarkMeeting: meetings.mark,
+    actions.MemoFromMeeting: meetings.memo_from,
+    actions.MeetingFile: meetings.paper,
 }
 
 # Commands that show nothing private, so they may be answered in a group chat.

@@ -12,6 +12,7 @@ from handlers.actions import (
     Cancel,
     CancelEvent,
     EditEvent,
+    EventMeetings,
     ExportRegistrants,
     RegisterForEvent,
     ShowEvent,
@@ -27,6 +28,7 @@ from models import event_export, parse
 from models import events as ev
 from models.errors import InvalidEvent, Stale, StaleAction
 from models.events import Event, EventRole, local_day
+from models.meetings import has_grid
 from models.people import Role
 
 THEMES = ("Trung du và miền núi phía Bắc", "Đồng bằng sông Hồng", "Nam Bộ", "Miền Trung và Tây Nguyên")
@@ -93,6 +95,9 @@ async def view(ctx: Context, action: ShowEvent) -> None:
                      for role in _roles_for(ctx)])
     elif event.scheduled:
         parts.append(ctx.t("event.registration_closed"))
+    if event.scheduled and (ctx.user.is_admin or (registration is not None and await has_grid(ctx.session,
+                                                                                             event.id or 0))):
+        rows.append([ctx.button("meeting.at_event", EventMeetings(event.id or 0))])
     if ctx.user.is_admin:
         parts.append(await _stats_text(ctx, event))
         parts.append(await _registrants_text(ctx, event))

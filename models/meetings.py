@@ -246,6 +246,10 @@ async def grid_of(session: AsyncSession, event_id: int) -> MeetingGrid | None:
     return (await session.exec(select(MeetingGrid).where(MeetingGrid.event_id == event_id))).first()
 
 
+async def has_grid(session: AsyncSession, event_id: int) -> bool:
+    return await grid_of(session, event_id) is not None
+
+
 async def grid_values(session: AsyncSession, grid: MeetingGrid) -> GridValues:
     tables = await tables_of(session, grid.event_id)
     booths = bool(tables) and all(table.producer_id is not None for table in tables)
@@ -551,11 +555,11 @@ async def propose(
         raise StaleAction(f"meeting is {old.status}", Stale.ANSWERED)
     if side is None or side != old.awaiting:
         raise NotAuthorised("the other side answers")
+    if slot_id == old.slot_id:
+        raise SlotTaken("same")
     booking = Booking(old.event_id, old.buyer_user_id, old.producer_id)
-    async with session.begin_nested():
-        old.set_status(MeetingStatus.MOVED, now)
-        await session.flush()
-        new = await book(session, user, side, booking, slot_id, policy, now, replaces=old)
+    new = await book(session, user, side, booking, slot_id, policy, now, replaces=old)  # raises before any change
+    old.set_status(MeetingStatus.MOVED, now)
     return old, new
 
 
