@@ -45,6 +45,7 @@ from models.meetings import Booking, GridValues, InvalidGrid, MeetingView, NotAt
 from models.people import User, users_of_producer
 
 PAGE = 10  # counterparts listed at a time
+STEP_OF_REASON = {"days": "days", "tables": "count", "no_producers": "tables"}  # where a refused grid goes back to
 GRID_SHOWN = 40  # meetings listed in the chat's grid view (the files have them all)
 
 
@@ -571,7 +572,12 @@ async def _ask_minutes(ctx: Context) -> Question:
 
 
 async def _ask_tables(ctx: Context) -> Question:
-    return Question(ctx.t("meeting.ask.tables"), (Option("booths", ctx.t("meeting.booths")),), cancel=True)
+    return Question(ctx.t("meeting.ask.tables"), (Option("tables", ctx.t("meeting.numbered_tables")),
+                                                  Option("booths", ctx.t("meeting.booths"))), cancel=True)
+
+
+async def _after_tables(ctx: Context) -> str:
+    return "count" if ctx.state.data.get("tables") == "tables" else "confirm"
 
 
 async def _read_tables(_ctx: Context, text: str) -> str:
@@ -586,11 +592,11 @@ async def _values(ctx: Context) -> GridValues:
     data = ctx.state.data
     days = data.get("days")
     chosen = _event_days(event) if days in (None, "all") else [date.fromisoformat(d) for d in days]
-    tables = data.get("tables") or "1"
+    booths = data.get("tables") == "booths"
     return GridValues(days=tuple(chosen), hours=mt.parse_windows(data["hours"]),
                       breaks=mt.parse_windows(data["breaks"]) if data.get("breaks") else (),
                       slot_minutes=int(data.get("minutes") or 20),
-                      tables=0 if tables == "booths" else int(tables), booths=tables == "booths")
+                      tables=0 if booths else int(data.get("count") or 1), booths=booths)
 
 
 async def _ask_confirm(ctx: Context) -> Question:
@@ -611,8 +617,7 @@ async def _save_grid(ctx: Context) -> None:
         values = await _values(ctx)
         _grid, dropped = await mt.save_grid(ctx.session, ctx.user, event.id or 0, values, ctx.now)
     except InvalidGrid as invalid:
-        step = GRID.step("days" if invalid.reason == "days" else "tables" if invalid.reason in (
-            "tables", "no_producers") else "hours")
+        step = GRID.step(STEP_OF_REASON.get(invalid.reason, "hours"))
         assert step is not None
         ctx.state.goto(step.name)
         await flow.ask(ctx, GRID, step, wrong=ctx.t(f"meeting.invalid.{invalid.reason}", limit=mt.MAX_TABLES))
@@ -631,7 +636,8 @@ GRID = flow.register(Flow("meeting_grid", (
     Step("breaks", Kind.TEXT, _ask_text("meeting.ask.breaks"), read=_read_windows("breaks"), then="minutes",
          skip=True),
     Step("minutes", Kind.CHOICE, _ask_minutes, then="tables"),
-    Step("tables", Kind.CHOICE, _ask_tables, read=_read_tables, then="confirm"),
+    Step("tables", Kind.CHOICE, _ask_tables, then=_after_tables),
+    Step("count", Kind.NUMBER, _ask_text("meeting.ask.count"), read=_read_tables, then="confirm"),
     Step("confirm", Kind.CHOICE, _ask_confirm),
 ), done=_save_grid, guard=require_admin))
 

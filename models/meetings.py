@@ -704,3 +704,34 @@ async def memo_from_meeting(session: AsyncSession, user: User, meeting_id: int, 
         fill_buyer(memo, profile)
     fill_producer(memo, producer)
     return await number_memo(session, memo, now)
+
+
+# -- statistics -----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MeetingCounts:
+    booked: int  # accepted, not marked yet
+    held: int
+    no_show: int
+    memos: int  # memos started from a meeting
+
+    @property
+    def memos_per_meeting(self) -> float:
+        return self.memos / self.held if self.held else 0.0
+
+
+async def meeting_counts(session: AsyncSession, event_id: int | None = None) -> MeetingCounts:
+    """Meetings booked, held and missed, and memos started from meetings (all events, or one)."""
+    query = select(Meeting.status, func.count()).group_by(col(Meeting.status))
+    memos = select(func.count()).select_from(Memo).where(col(Memo.meeting_id).is_not(None))
+    if event_id is not None:
+        query = query.where(Meeting.event_id == event_id)
+        memos = memos.where(Memo.event_id == event_id)
+    by_status = {status: int(n) for status, n in (await session.exec(query)).all()}
+    return MeetingCounts(
+        booked=by_status.get(MeetingStatus.ACCEPTED.value, 0),
+        held=by_status.get(MeetingStatus.HELD.value, 0),
+        no_show=by_status.get(MeetingStatus.NO_SHOW.value, 0),
+        memos=int((await session.exec(memos)).one()),
+    )
