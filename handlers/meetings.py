@@ -41,7 +41,7 @@ from models import meetings as mt
 from models.catalog import Producer, Product
 from models.errors import NotAuthorised, QuotaExceeded, Stale, StaleAction
 from models.events import Event, EventRole, get_event, registrant_list
-from models.meetings import Booking, GridValues, InvalidGrid, MeetingView, NotAtEvent, Side, SlotTaken
+from models.meetings import Booking, GridValues, InvalidGrid, Meeting, MeetingView, NotAtEvent, Side, SlotTaken
 from models.people import User, users_of_producer
 
 PAGE = 10  # counterparts listed at a time
@@ -423,6 +423,19 @@ async def tell(session: object, view: MeetingView, key: str, *, exclude: Side | 
             t(key, other=other_party(t, view, s), when=when(view), table=table_label(t, view), event=view.event.name,
               **extra),
             buttons=((Button(t("meeting.open"), ShowMeeting(view.meeting.id or 0).encode()),),)))
+
+
+async def release_withdrawn(ctx: Context, event_id: int, role: str) -> None:
+    """After the user withdrew from the event: their meetings as its buyer, or their producer's once no one of it
+    is at the event any more, are cancelled and the other sides told."""
+    released: list[Meeting] = []
+    if role == EventRole.BUYER.value:
+        released = await mt.release(ctx.session, event_id, ctx.now, buyer_user_id=ctx.user.id or 0)
+    elif ctx.user.producer_id is not None and not await mt.producer_is_at(ctx.session, event_id,
+                                                                          ctx.user.producer_id):
+        released = await mt.release(ctx.session, event_id, ctx.now, producer_id=ctx.user.producer_id)
+    for view in await mt.views(ctx.session, released):
+        await tell(ctx.session, view, "meeting.notice.cancelled", actor=ctx.user.id)
 
 
 # -- /agenda and the papers -----------------------------------------------------------------------------------------

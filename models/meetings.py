@@ -32,7 +32,7 @@ from models.catalog import Producer, Product
 from models.clock import TIMEZONE
 from models.db import UTCDateTime, utcnow
 from models.errors import DomainError, NotAuthorised, QuotaExceeded, Stale, StaleAction
-from models.events import Event, EventRole, Registration, get_event
+from models.events import Event, EventRole, EventStatus, Registration, get_event
 from models.memos import Memo, MemoKind, MemoStatus, fill_buyer, fill_producer, number_memo
 from models.people import BuyerProfile, User
 
@@ -590,6 +590,21 @@ async def mark(session: AsyncSession, admin: User, meeting_id: int, held: bool, 
     return meeting
 
 
+async def release(session: AsyncSession, event_id: int, now: datetime, *, buyer_user_id: int | None = None,
+                  producer_id: int | None = None) -> list[Meeting]:
+    """Cancel the open meetings of a buyer or a producer who left the event (all of the event's when neither is
+    given: the event was cancelled); returns them, for their other sides to be told."""
+    query = select(Meeting).where(Meeting.event_id == event_id, col(Meeting.status).in_([s.value for s in OPEN]))
+    if buyer_user_id is not None:
+        query = query.where(Meeting.buyer_user_id == buyer_user_id)
+    if producer_id is not None:
+        query = query.where(Meeting.producer_id == producer_id)
+    meetings = list((await session.exec(query.order_by(col(Meeting.id)))).all())
+    for meeting in meetings:
+        meeting.set_status(MeetingStatus.CANCELLED, now)
+    return meetings
+
+
 # -- reading ------------------------------------------------------------------------------------------------------
 
 
@@ -658,7 +673,9 @@ async def due_reminders(session: AsyncSession, now: datetime, before: timedelta)
     query = (
         select(Meeting)
         .join(MeetingSlot, col(MeetingSlot.id) == Meeting.slot_id)
+        .join(Event, col(Event.id) == Meeting.event_id)
         .where(Meeting.status == MeetingStatus.ACCEPTED.value, col(Meeting.reminded_at).is_(None),
+               Event.status == EventStatus.SCHEDULED.value,
                col(MeetingSlot.starts_at) <= now + before, col(MeetingSlot.starts_at) > now)
         .order_by(col(MeetingSlot.starts_at), col(Meeting.id))
         .limit(500)

@@ -11,6 +11,7 @@ from docx import Document
 from openpyxl import load_workbook
 from sqlmodel import select
 
+from bot.housekeeping import Housekeeping
 from handlers.app import Conversation
 from handlers.meetings import send_reminders
 from models.clock import FakeClock
@@ -105,8 +106,8 @@ async def test_an_event_day_on_the_console(sqlite_db: Database) -> None:
     clock._now = datetime(2026, 12, 10, 1, 4, tzinfo=UTC)  # 08:04 in Hanoi
     assert await send_reminders(services) == 0
     clock.advance(minutes=2)
-    assert await send_reminders(services) == 1
-    assert await send_reminders(services) == 0
+    await Housekeeping(services).round()  # the process's housekeeping sends them
+    assert await send_reminders(services) == 0  # once
     for person, other in ((lan, "HTX Chè Hảo Đạt"), (minh, "Siêu thị Xanh")):
         [reminder] = await person.receive()
         assert reminder.text.startswith(f"🔔 Sắp đến giờ gặp: {other}") and "08:20–08:40, Bàn 1" in reminder.text
@@ -197,3 +198,20 @@ async def test_propose_cancel_and_files_in_english(sqlite_db: Database) -> None:
     async with sqlite_db.session() as session:
         statuses = [m.status for m in (await session.exec(select(Meeting).order_by(Meeting.id))).all()]
     assert statuses == ["moved", "cancelled"]
+
+    # Booked again, then the buyer withdraws from the event: the producer is told the meeting is off.
+    await lan.says("/meetings 1")
+    await lan.presses("Book a meeting")
+    await lan.presses("HTX Chè Hảo Đạt")
+    await lan.presses("10/12 08:20–")
+    await minh.receive()
+    await minh.presses("Open the meeting")
+    await minh.presses("Accept")
+    await lan.receive()
+    await lan.says("/events")
+    await lan.presses("Kết nối cung cầu")
+    await lan.presses("Withdraw")
+    [off] = await minh.receive()
+    assert off.text.startswith("⛔ The meeting with Siêu thị Xanh at 10/12 08:20–08:40")
+    await lan.says("/agenda")
+    assert lan.last == "You have no meetings yet."
