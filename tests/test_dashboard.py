@@ -8,6 +8,7 @@ import asyncio
 import dataclasses
 import re
 from collections.abc import AsyncIterator
+from datetime import time
 from html import unescape
 
 import aiohttp
@@ -27,6 +28,7 @@ from models.catalog import Product
 from models.clock import FakeClock
 from models.db import Database
 from models.events import EventRole, create_event, register
+from models.meetings import Booking, GridValues, MeetingPolicy, Side, book, mark, save_grid, slots_of
 from models.memos import Memo
 from models.people import Role, User
 from models.stats import programme_stats
@@ -484,10 +486,6 @@ async def test_the_cookie_is_secure_behind_https(site: Site) -> None:
 
 
 async def test_event_page_shows_the_meeting_grid_per_table(site: Site) -> None:
-    from datetime import time  # noqa: PLC0415 - only this test builds a grid
-
-    from models.meetings import Booking, GridValues, MeetingPolicy, Side, book, mark, save_grid, slots_of
-
     clock = clock_of(site)
     async with site.client() as client:
         await site.logged_in(client)
