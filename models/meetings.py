@@ -376,7 +376,25 @@ async def buyer_registration(session: AsyncSession, event_id: int, user_id: int,
 
 
 async def producer_is_at(session: AsyncSession, event_id: int, producer_id: int) -> bool:
-    return any(producer.id == producer_id for producer in await producers_at(session, event_id))
+    """Whether a user of the producer registered for the event as producer, or the producer has a booth there."""
+    registered = (
+        select(Registration.id)
+        .join(User, col(User.id) == Registration.user_id)
+        .where(Registration.event_id == event_id, Registration.role == EventRole.PRODUCER.value,
+               User.producer_id == producer_id)
+        .limit(1)
+    )
+    if (await session.exec(registered)).first() is not None:
+        return True
+    return await _booth(session, event_id, producer_id) is not None
+
+
+async def _booth(session: AsyncSession, event_id: int, producer_id: int, *, open_only: bool = True
+                 ) -> MeetingTable | None:
+    query = select(MeetingTable).where(MeetingTable.event_id == event_id, MeetingTable.producer_id == producer_id)
+    if open_only:
+        query = query.where(col(MeetingTable.open).is_(True))
+    return (await session.exec(query.limit(1))).first()
 
 
 def side_of(user: User, meeting: Meeting) -> Side | None:
@@ -421,32 +439,38 @@ async def busy_slots(session: AsyncSession, event_id: int, *, buyer_user_id: int
     return set((await session.exec(query)).all())
 
 
-async def free_tables(session: AsyncSession, event_id: int, slot_id: int, producer_id: int) -> list[MeetingTable]:
-    """Tables where the two could meet in the slot: the producer's booth when it has one, else free tables."""
-    tables = await tables_of(session, event_id)
-    booth = [table for table in tables if table.producer_id == producer_id]
-    candidates = booth or [table for table in tables if table.producer_id is None]
-    taken = set((await session.exec(
-        select(Meeting.table_id).where(Meeting.active_slot == slot_id))).all())
-    return [table for table in candidates if table.id not in taken]
+async def free_tables(session: AsyncSession, event_id: int, slot_id: int, producer_id: int, limit: int = 5
+                      ) -> list[MeetingTable]:
+    """Tables where the two could meet in the slot: the producer's booth when it has one, else the first free
+    numbered tables."""
+    taken = select(Meeting.table_id).where(Meeting.active_slot == slot_id)
+    booth = await _booth(session, event_id, producer_id)
+    if booth is not None:
+        return [] if booth.id in set((await session.exec(taken)).all()) else [booth]
+    query = (select(MeetingTable)
+             .where(MeetingTable.event_id == event_id, col(MeetingTable.open).is_(True),
+                    col(MeetingTable.producer_id).is_(None), col(MeetingTable.id).not_in(taken))
+             .order_by(col(MeetingTable.number)).limit(limit))
+    return list((await session.exec(query)).all())
 
 
 async def free_slots(session: AsyncSession, booking: Booking, now: datetime, limit: int = 12) -> list[MeetingSlot]:
     """Slots still to come where both sides are free and a table is, soonest first."""
     busy = await busy_slots(session, booking.event_id, buyer_user_id=booking.buyer_user_id,
                             producer_id=booking.producer_id)
-    tables = await tables_of(session, booking.event_id)
-    booth = [table.id for table in tables if table.producer_id == booking.producer_id]
-    usable = set(booth) if booth else {table.id for table in tables if table.producer_id is None}
-    if not usable:
+    booth = await _booth(session, booking.event_id, booking.producer_id)
+    usable = (select(MeetingTable.id).where(MeetingTable.id == booth.id) if booth is not None else
+              select(MeetingTable.id).where(MeetingTable.event_id == booking.event_id,
+                                            col(MeetingTable.open).is_(True), col(MeetingTable.producer_id).is_(None)))
+    size = (await session.exec(select(func.count()).select_from(usable.subquery()))).one()
+    if not size:
         return []
-    taken_count = func.count()
     full = (
         select(Meeting.active_slot)
         .where(Meeting.event_id == booking.event_id, col(Meeting.active_slot).is_not(None),
                col(Meeting.table_id).in_(usable))
         .group_by(col(Meeting.active_slot))
-        .having(taken_count >= len(usable))
+        .having(func.count() >= size)
     )
     blocked = busy | set((await session.exec(full)).all())
     found = []
