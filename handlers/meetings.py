@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers import flow
 from handlers.actions import (
@@ -406,7 +407,7 @@ async def _tell(ctx: Context, view: MeetingView, key: str, *, exclude: Side | No
     await tell(ctx.session, view, key, exclude=exclude, actor=ctx.user.id, **extra)
 
 
-async def tell(session: object, view: MeetingView, key: str, *, exclude: Side | None = None,
+async def tell(session: AsyncSession, view: MeetingView, key: str, *, exclude: Side | None = None,
                actor: int | None = None, **extra: str) -> None:
     """Queue ``key`` about the meeting to each of its people (but the side ``exclude`` and the ``actor``), worded
     for them, with the meeting's button."""
@@ -414,12 +415,12 @@ async def tell(session: object, view: MeetingView, key: str, *, exclude: Side | 
     if exclude is not Side.BUYER:
         people.append(view.buyer)
     if exclude is not Side.PRODUCER:
-        people.extend(await users_of_producer(session, view.producer.id or 0))  # type: ignore[arg-type]
+        people.extend(await users_of_producer(session, view.producer.id or 0))
     for person in people:
         if person.id == actor:
             continue
         side = Side.BUYER if person.id == view.buyer.id else Side.PRODUCER
-        notify(session, person, lambda t, s=side: Reply(  # type: ignore[arg-type]
+        notify(session, person, lambda t, s=side: Reply(
             t(key, other=other_party(t, view, s), when=when(view), table=table_label(t, view), event=view.event.name,
               **extra),
             buttons=((Button(t("meeting.open"), ShowMeeting(view.meeting.id or 0).encode()),),)))

@@ -731,6 +731,9 @@ async def memo_from_meeting(session: AsyncSession, user: User, meeting_id: int, 
     product = await session.get(Product, product_id)
     if product is None or product.producer_id != meeting.producer_id or product.hidden:
         raise StaleAction("not this producer's product", Stale.GONE)
+    same = select(Memo.id).where(Memo.meeting_id == meeting.id, Memo.product_id == product.id)
+    if (await session.exec(same)).first() is not None:
+        raise StaleAction("a memo about this product was started from this meeting", Stale.ANSWERED)
     producer = await session.get(Producer, meeting.producer_id)
     buyer = await session.get(User, meeting.buyer_user_id)
     assert producer is not None and buyer is not None

@@ -246,5 +246,9 @@ async def test_held_no_show_and_memo_from_meeting(db: Database, people: People) 
         assert (memo.status, memo.meeting_id, memo.event_id, memo.buyer_user_id) == (
             "draft", meeting.id, people.event_id, buyer.id)
         assert memo.buyer_company == "Công ty Mua 0" and memo.number.endswith("BBGN-OCOP")
+        buyer_user = await session.get(User, buyer.id)
+        assert buyer_user is not None
+        with pytest.raises(StaleAction):  # one memo per product and meeting, whichever side starts it
+            await memo_from_meeting(session, buyer_user, meeting.id or 0, product.id or 0, later)
         held = await session.get(Meeting, meeting.id)
         assert held is not None and held.status == MeetingStatus.HELD.value
