@@ -564,6 +564,9 @@ async def answer(session: AsyncSession, user: User, meeting_id: int, *, accept: 
         raise StaleAction(f"meeting is {meeting.status}", Stale.ANSWERED)
     if side_of(user, meeting) != meeting.awaiting:
         raise NotAuthorised("the other side answers")
+    slot = await session.get(MeetingSlot, meeting.slot_id)
+    if accept and (slot is None or slot.starts_at <= now):
+        raise StaleAction("the slot has begun", Stale.EXPIRED)
     meeting.set_status(MeetingStatus.ACCEPTED if accept else MeetingStatus.DECLINED, now)
     return meeting
 

@@ -123,6 +123,10 @@ async def test_request_answer_propose_and_cancel(db: Database, people: People) -
                                  slots[3].id or 0, POLICY, NOW)
         assert (old.status, new.status, new.awaiting, new.replaces_id) == ("moved", "requested", Side.BUYER, old.id)
     async with db.transaction() as session:
+        with pytest.raises(StaleAction):  # too late: the slot has begun
+            await answer(session, await session.get(User, buyer.id), new.id or 0, accept=True,  # type: ignore[arg-type]
+                         now=slots[3].starts_at)
+    async with db.transaction() as session:
         accepted = await answer(session, await session.get(User, buyer.id), new.id or 0, accept=True, now=NOW)  # type: ignore[arg-type]
         assert accepted.status == "accepted"
     async with db.transaction() as session:
