@@ -483,13 +483,23 @@ async def free_slots(session: AsyncSession, booking: Booking, now: datetime, lim
 
 
 async def count_for(session: AsyncSession, booking: Booking) -> tuple[int, int]:
-    """How many meetings holding a slot the buyer and the producer have at the event."""
-    holding = (Meeting.event_id == booking.event_id) & col(Meeting.active_slot).is_not(None)
-    buyer = (await session.exec(select(func.count()).select_from(Meeting).where(
-        holding, Meeting.buyer_user_id == booking.buyer_user_id))).one()
-    producer = (await session.exec(select(func.count()).select_from(Meeting).where(
-        holding, Meeting.producer_id == booking.producer_id))).one()
-    return int(buyer), int(producer)
+    """How many meetings holding a slot the buyer and the producer have at the event (one query)."""
+    buyer, producer = Meeting.buyer_user_id == booking.buyer_user_id, Meeting.producer_id == booking.producer_id
+    query = select(func.count().filter(buyer), func.count().filter(producer)).where(
+        Meeting.event_id == booking.event_id, col(Meeting.active_slot).is_not(None), or_(buyer, producer))
+    buyers, producers = (await session.exec(query)).one()
+    return int(buyers or 0), int(producers or 0)
+
+
+async def _busy_side(session: AsyncSession, booking: Booking, slot_id: int) -> str | None:
+    """"buyer" or "producer" when that side already holds the slot (one query), else None."""
+    query = select(Meeting.buyer_user_id, Meeting.producer_id).where(
+        Meeting.active_slot == slot_id,
+        or_(Meeting.buyer_user_id == booking.buyer_user_id, Meeting.producer_id == booking.producer_id))
+    holders = (await session.exec(query)).all()
+    if any(buyer == booking.buyer_user_id for buyer, _producer in holders):
+        return Side.BUYER.value
+    return Side.PRODUCER.value if holders else None
 
 
 async def _lock_sides(session: AsyncSession, booking: Booking) -> None:
@@ -523,11 +533,9 @@ async def book(
         buyer_count, producer_count = buyer_count - 1, producer_count - 1
     if buyer_count >= policy.quota or producer_count >= policy.quota:
         raise QuotaExceeded(policy.quota)
-    busy = await busy_slots(session, booking.event_id, buyer_user_id=booking.buyer_user_id)
-    if slot_id in busy:
-        raise SlotTaken("buyer")
-    if slot_id in await busy_slots(session, booking.event_id, producer_id=booking.producer_id):
-        raise SlotTaken("producer")
+    busy = await _busy_side(session, booking, slot_id)
+    if busy is not None:
+        raise SlotTaken(busy)
     status = MeetingStatus.ACCEPTED if side is Side.OFFICE else MeetingStatus.REQUESTED
     for table in await free_tables(session, booking.event_id, slot_id, booking.producer_id):
         meeting = Meeting(
@@ -551,10 +559,9 @@ async def book(
 
 
 async def _why_taken(session: AsyncSession, booking: Booking, slot_id: int) -> None:
-    if slot_id in await busy_slots(session, booking.event_id, buyer_user_id=booking.buyer_user_id):
-        raise SlotTaken("buyer")
-    if slot_id in await busy_slots(session, booking.event_id, producer_id=booking.producer_id):
-        raise SlotTaken("producer")
+    busy = await _busy_side(session, booking, slot_id)
+    if busy is not None:
+        raise SlotTaken(busy)
 
 
 async def answer(session: AsyncSession, user: User, meeting_id: int, *, accept: bool, now: datetime) -> Meeting:
