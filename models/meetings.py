@@ -445,12 +445,13 @@ async def free_tables(session: AsyncSession, event_id: int, slot_id: int, produc
     numbered tables."""
     taken = select(Meeting.table_id).where(Meeting.active_slot == slot_id)
     booth = await _booth(session, event_id, producer_id)
+    query = select(MeetingTable).where(MeetingTable.event_id == event_id, col(MeetingTable.open).is_(True),
+                                       col(MeetingTable.id).not_in(taken))
     if booth is not None:
-        return [] if booth.id in set((await session.exec(taken)).all()) else [booth]
-    query = (select(MeetingTable)
-             .where(MeetingTable.event_id == event_id, col(MeetingTable.open).is_(True),
-                    col(MeetingTable.producer_id).is_(None), col(MeetingTable.id).not_in(taken))
-             .order_by(col(MeetingTable.number)).limit(limit))
+        query = query.where(MeetingTable.id == booth.id)
+    else:
+        query = query.where(col(MeetingTable.producer_id).is_(None)).order_by(col(MeetingTable.number)).limit(limit)
+    query = query.with_for_update(read=True).execution_options(populate_existing=True)
     return list((await session.exec(query)).all())
 
 
@@ -522,7 +523,10 @@ async def book(
     event = await get_event(session, booking.event_id)
     if not event.scheduled:
         raise StaleAction("event cancelled", Stale.GONE)
-    slot = await session.get(MeetingSlot, slot_id)
+    # Shared locks on the slot (and below, the tables) hold off a grid change closing them until this commits;
+    # a change that came first is seen here (PostgreSQL re-reads a row it waited for).
+    slot = (await session.exec(select(MeetingSlot).where(MeetingSlot.id == slot_id).with_for_update(read=True)
+                               .execution_options(populate_existing=True))).first()
     if slot is None or slot.event_id != booking.event_id or not slot.open:
         raise StaleAction("no such slot", Stale.GONE)
     if slot.starts_at <= now:
