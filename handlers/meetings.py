@@ -219,18 +219,26 @@ async def _booking_for(ctx: Context, action: BookMeeting) -> tuple[Booking, Side
     if action.party == "p":
         if await mt.buyer_registration(ctx.session, event_id, ctx.user.id or 0) is None:
             raise NotAuthorised("not a buyer at the event")
+        if not await mt.producer_is_at(ctx.session, event_id, who):
+            raise NotAtEvent("producer")
         return Booking(event_id, ctx.user.id or 0, who), Side.BUYER
     if action.party == "b":
         producer_id = ctx.user.producer_id
         if producer_id is None or not await mt.producer_is_at(ctx.session, event_id, producer_id):
             raise NotAuthorised("not a producer at the event")
+        if await mt.buyer_registration(ctx.session, event_id, who) is None:
+            raise NotAtEvent("buyer")
         return Booking(event_id, who, producer_id), Side.PRODUCER
     raise StaleAction(f"bad party {action.party!r}")
 
 
 async def book(ctx: Context, action: BookMeeting) -> None:
     """Slot 0: the free slots with the counterpart; a slot: the request, told to the other side."""
-    booking, side = await _booking_for(ctx, action)
+    try:
+        booking, side = await _booking_for(ctx, action)
+    except NotAtEvent:
+        ctx.say("meeting.not_at.them")
+        return
     if action.slot == 0:
         await _ask_slot(ctx, booking, lambda slot: BookMeeting(action.event, action.party, action.who, slot.id or 0))
         return
@@ -240,7 +248,10 @@ async def book(ctx: Context, action: BookMeeting) -> None:
     except QuotaExceeded as full:
         ctx.say("meeting.quota", limit=full.limit)
         return
-    except (SlotTaken, NotAtEvent) as refused:
+    except NotAtEvent as refused:
+        _say_refused(ctx, refused, side)
+        return
+    except SlotTaken as refused:
         _say_refused(ctx, refused, side)
         await _ask_slot(ctx, booking, lambda slot: BookMeeting(action.event, action.party, action.who, slot.id or 0))
         return
@@ -691,7 +702,6 @@ async def office_book(ctx: Context, action: OfficeBook) -> None:
         return
     except NotAtEvent as refused:
         ctx.say(f"meeting.office_not_at.{refused.who}")
-        await _ask_slot(ctx, booking, pick)
         return
     except QuotaExceeded as full:
         ctx.say("meeting.office_quota", limit=full.limit)

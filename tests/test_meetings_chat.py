@@ -174,6 +174,8 @@ async def test_propose_cancel_and_files_in_english(sqlite_db: Database) -> None:
     assert minh.last == "This was already answered: it no longer applies."
     await minh.taps("mtb:1:p:99999:1")  # tampered: a producer asking as a buyer
     assert minh.last == "Sorry, you are not allowed to do that."
+    await lan.taps("mtb:1:p:1")  # a producer who is not at the event
+    assert lan.last == "The other side is no longer at the event."
     await minh.taps("mtx:abc")
     assert minh.last == "This option is no longer valid. Type /help to see what you can do."
     await lan.taps("mth:2:held")  # only the office marks meetings
