@@ -371,7 +371,7 @@ async def buyer_registration(session: AsyncSession, event_id: int, user_id: int,
     query = select(Registration).where(Registration.event_id == event_id, Registration.user_id == user_id,
                                        Registration.role == EventRole.BUYER.value)
     if lock:
-        query = query.with_for_update()
+        query = query.with_for_update(key_share=True)  # FOR NO KEY UPDATE: rows referring to it are not held off
     return (await session.exec(query)).first()
 
 
@@ -509,7 +509,7 @@ async def _lock_sides(session: AsyncSession, booking: Booking) -> None:
     if await buyer_registration(session, booking.event_id, booking.buyer_user_id, lock=True) is None:
         raise NotAtEvent("buyer")
     producer = (await session.exec(select(Producer).where(Producer.id == booking.producer_id)
-                                   .with_for_update())).first()
+                                   .with_for_update(key_share=True))).first()
     if producer is None or not await producer_is_at(session, booking.event_id, booking.producer_id):
         raise NotAtEvent("producer")
 
