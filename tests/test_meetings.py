@@ -49,7 +49,7 @@ POLICY = MeetingPolicy(quota=3)
 @pytest.fixture
 async def people(db: Database) -> People:
     await load_catalogue(db)
-    found = await event_with_people(db, NOW, buyers=4, producers=3)
+    found = await event_with_people(db, NOW, buyers=12, producers=3)
     await open_grid(db, found, day_grid(tables=2), NOW)
     return found
 
