@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Column, UniqueConstraint, func, or_
+from sqlalchemy import Column, UniqueConstraint, func, or_, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -297,6 +297,7 @@ async def save_grid(
     if not event.scheduled:
         raise StaleAction("event cancelled", Stale.GONE)
     check_grid(values, event)
+    await hold_grid(session, event_id, exclusive=True)  # bookings under way finish first; later ones see the change
     grid = await grid_of(session, event_id)
     if grid is None:
         grid = MeetingGrid(event_id=event_id, days="", hours="", created_by=admin.id, created_at=now)
@@ -356,6 +357,22 @@ async def save_grid(
            f"{grid.days} {grid.hours} /{grid.slot_minutes} −{len(dropped)}")
     await session.flush()
     return grid, dropped
+
+
+GRID_LOCK = 0x4D45  # the advisory lock space of meeting grids ("ME"), the event id is the second key
+
+
+async def hold_grid(session: AsyncSession, event_id: int, *, exclusive: bool) -> None:
+    """PostgreSQL: the event's grid lock until the transaction ends — shared by bookings, exclusive for a grid
+    change — so a change waits for the bookings under way (and cancels those in slots or tables it closes) and the
+    bookings after it see it. An advisory lock: nothing is written to any row (row share locks taken by every
+    booking on the same slot rows cost several times the booking itself). SQLite has one writer at a time."""
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql":
+        return
+    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    await session.exec(text(f"SELECT {function}(:space, :event)").bindparams(  # type: ignore[call-overload]
+        space=GRID_LOCK, event=event_id))
 
 
 async def has_bookings(session: AsyncSession, event_id: int) -> bool:
@@ -451,8 +468,7 @@ async def free_tables(session: AsyncSession, event_id: int, slot_id: int, produc
         query = query.where(MeetingTable.id == booth.id)
     else:
         query = query.where(col(MeetingTable.producer_id).is_(None)).order_by(col(MeetingTable.number)).limit(limit)
-    query = query.with_for_update(read=True).execution_options(populate_existing=True)
-    return list((await session.exec(query)).all())
+    return list((await session.exec(query.execution_options(populate_existing=True))).all())
 
 
 async def free_slots(session: AsyncSession, booking: Booking, now: datetime, limit: int = 12) -> list[MeetingSlot]:
@@ -523,9 +539,8 @@ async def book(
     event = await get_event(session, booking.event_id)
     if not event.scheduled:
         raise StaleAction("event cancelled", Stale.GONE)
-    # Shared locks on the slot (and below, the tables) hold off a grid change closing them until this commits;
-    # a change that came first is seen here (PostgreSQL re-reads a row it waited for).
-    slot = (await session.exec(select(MeetingSlot).where(MeetingSlot.id == slot_id).with_for_update(read=True)
+    await hold_grid(session, booking.event_id, exclusive=False)  # a grid change waits for this booking
+    slot = (await session.exec(select(MeetingSlot).where(MeetingSlot.id == slot_id)
                                .execution_options(populate_existing=True))).first()
     if slot is None or slot.event_id != booking.event_id or not slot.open:
         raise StaleAction("no such slot", Stale.GONE)

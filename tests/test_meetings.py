@@ -7,6 +7,7 @@ import asyncio
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import select
 
 from models.catalog import Product
@@ -256,3 +257,40 @@ async def test_held_no_show_and_memo_from_meeting(db: Database, people: People) 
             await memo_from_meeting(session, buyer_user, meeting.id or 0, product.id or 0, later)
         held = await session.get(Meeting, meeting.id)
         assert held is not None and held.status == MeetingStatus.HELD.value
+
+
+async def test_a_grid_change_waits_for_a_booking_under_way(db: Database, people: People) -> None:
+    """PostgreSQL: the office shortens the day while a booking of its last slot is being made; the change waits
+    for the booking to commit, then cancels it (and returns it, for both sides to be told)."""
+    if db.is_sqlite:
+        pytest.skip("SQLite has one writer at a time")
+    last = (await _slots(db, people.event_id))[-1]  # 11:40
+    buyer = people.buyers[0]
+
+    async def shorten() -> list[int]:
+        async with db.transaction() as session:
+            office = await session.get(User, people.office.id)
+            assert office is not None
+            _grid, dropped = await save_grid(session, office, people.event_id,
+                                             day_grid(tables=2, hours=((time(8), time(11)),)), NOW)
+            return [m.id or 0 for m in dropped]
+
+    async def change_is_waiting() -> bool:
+        async with db.session() as session:
+            waiting = await session.exec(text(  # type: ignore[call-overload]
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"))
+            return bool(waiting.one()[0])
+
+    async with db.transaction() as session:
+        me = await session.get(User, buyer.id)
+        assert me is not None
+        meeting = await book(session, me, Side.BUYER, Booking(people.event_id, buyer.id or 0,
+                                                              people.producers[0].producer_id or 0),
+                             last.id or 0, POLICY, NOW)
+        change = asyncio.create_task(shorten())
+        for _poll in range(1000):  # the barrier: the change's lock request is queued behind this booking
+            if await change_is_waiting():
+                break
+            await asyncio.sleep(0.01)
+        assert not change.done()
+    assert await change == [meeting.id]
