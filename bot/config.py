@@ -161,6 +161,13 @@ class ContactSettings(Section):
     expire_after_days: int = Field(default=7, ge=1)
 
 
+class MeetingSettings(Section):
+    """One-to-one meetings at events: how many each buyer and each producer may hold per event, the reminder."""
+
+    per_person: int = Field(default=8, ge=1, le=200)
+    remind_minutes_before: int = Field(default=15, ge=1, le=24 * 60)
+
+
 class ConversationSettings(Section):
     flow_expiry_hours: float = Field(default=24.0, gt=0, le=24 * 30)  # a flow left alone this long ends
 
@@ -201,6 +208,7 @@ class Settings(BaseSettings):
     admins: AdminSettings = AdminSettings()
     contact: ContactSettings = ContactSettings()
     conversation: ConversationSettings = ConversationSettings()
+    meetings: MeetingSettings = MeetingSettings()
     broadcast: BroadcastSettings = BroadcastSettings()
 
     @classmethod

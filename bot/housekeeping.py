@@ -1,5 +1,6 @@
 """The background work of a process, whatever channels it runs: reminding and expiring contact requests, reminding
-event registrants the day before, reminding producers 90 and 30 days before their OCOP certificate ends, deleting
+event registrants the day before, reminding producers 90 and 30 days before their OCOP certificate ends, reminding
+both sides of an event meeting shortly before it, deleting
 the files kept for download links that have expired, forgetting the updates handled and the messages sent more than
 a week ago (models/inbox.py, models/outbox.py), and running the catalogue imports admins send in a chat.
 
@@ -21,7 +22,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from bot.stopping import Stoppable, finish
-from handlers import certificates
+from handlers import certificates, meetings
 from handlers.context import Services
 from handlers.events import send_reminders
 from handlers.import_jobs import run_next
@@ -45,10 +46,11 @@ class Housekeeping(Stoppable):
 
     async def round(self) -> None:
         """Each task once: due reminders and expiries of contact requests, event reminders, certificate reminders,
-        expired files, old updates and messages."""
+        meeting reminders, expired files, old updates and messages."""
         await run_due(self.services)
         await send_reminders(self.services)
         await certificates.send_reminders(self.services)
+        await meetings.send_reminders(self.services)
         async with self.services.db.transaction() as session:
             now = self.services.clock.now()
             await remove_expired(session, now)

@@ -11,6 +11,7 @@ from bot.config import Settings
 from handlers.context import Services
 from models.db import Database
 from models.deeplinks import LinkBook, LinkKey
+from models.meetings import MeetingPolicy
 from models.requests import ContactPolicy
 from models.search_service import SearchService
 
@@ -33,6 +34,8 @@ def build_services(settings: Settings, db: Database, channels: Sequence[ChannelS
         broadcast_channels=broadcast_channels(channels),
         web_url=settings.web.public_url.rstrip("/"),
         links=link_book(settings),
+        meetings=MeetingPolicy(quota=settings.meetings.per_person,
+                               remind_before=timedelta(minutes=settings.meetings.remind_minutes_before)),
     )
 
 

@@ -72,7 +72,7 @@ from models.tabular import MAX_FILE_BYTES
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-MENU = ("start", "search", "browse", "requests", "memos", "events", "link", "help", "lang", "cancel")
+MENU = ("start", "search", "browse", "requests", "memos", "events", "agenda", "link", "help", "lang", "cancel")
 CAPTION_LIMIT = 1024
 MAX_UPLOAD = MAX_FILE_BYTES  # the largest file a user may send us (catalogue lists)
 MAX_KEYBOARDS_KEPT = 10_000  # chats remembered as showing a reply keyboard (the oldest are forgotten)

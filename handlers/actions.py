@@ -297,3 +297,93 @@ class ShowSuggestedProducer(Action):
 class ShowSuggestedBuyer(Action):
     event: int
     buyer: int
+# -- meetings at events (handlers/meetings.py) -------------------------------------------------------------------
+
+
+@action("mtg")
+class EventMeetings(Action):
+    """An event's meetings page: book, agenda; for the office the grid and its tools."""
+
+    event: int
+
+
+@action("mtc")
+class PickCounterpart(Action):
+    """Whom to meet at the event (producers for a buyer, buyers for a producer), a page from ``offset``."""
+
+    event: int
+    offset: int = 0
+
+
+@action("mtb")
+class BookMeeting(Action):
+    """Start (slot 0: the free slots) or send a meeting request with a counterpart at an event: ``party`` "p" is a
+    producer (``who`` its id; the one asking is a buyer), "b" a buyer (``who`` a user id; the one asking a
+    producer). The entry point other lists (suggested partners) use."""
+
+    event: int
+    party: str
+    who: int
+    slot: int = 0
+
+
+@action("mte")
+class EditGrid(Action):
+    """The office opens or changes an event's meeting grid (a flow)."""
+
+    event: int
+
+
+@action("mto")
+class OfficeBook(Action):
+    """The office books for both: the buyer, then the producer, then the slot (0: not chosen yet)."""
+
+    event: int
+    buyer: int = 0
+    producer: int = 0
+    slot: int = 0
+    offset: int = 0
+
+
+@action("mts")
+class ShowMeeting(Action):
+    meeting: int
+
+
+@action("mta")
+class AnswerMeeting(Action):
+    meeting: int
+    answer: str  # yes | no
+
+
+@action("mtp")
+class ProposeSlot(Action):
+    meeting: int
+    slot: int = 0
+
+
+@action("mtx")
+class CancelMeeting(Action):
+    meeting: int
+    confirmed: str = ""
+
+
+@action("mth")
+class MarkMeeting(Action):
+    meeting: int
+    outcome: str  # held | no_show
+
+
+@action("mtm")
+class MemoFromMeeting(Action):
+    meeting: int
+    product: int = 0
+
+
+@action("mtf")
+class MeetingFile(Action):
+    """A printable agenda (``scope`` "me") or the whole grid per table (``scope`` "grid", the office)."""
+
+    event: int
+    scope: str
+    format: str  # xlsx | docx

@@ -29,6 +29,7 @@ from handlers import (
     flow,
     inbox,
     link,
+    meetings,
     memo_kinds,
     memos,
     outgoing,
@@ -91,6 +92,8 @@ COMMANDS: dict[str, Handler] = {
     "unhide": catalog_admin.unhide_command,
     "broadcast": broadcast.command,
     "qr": deeplink.command,
+    "meetings": meetings.command,
+    "agenda": meetings.agenda,
 }
 
 # What each button does (handlers.actions): the handler gets the decoded record and checks who may do it.
@@ -129,6 +132,18 @@ ACTIONS: dict[type[actions.Action], Callable[[Context, Any], Awaitable[None]]] =
     actions.StopBroadcast: broadcast.stop,
     actions.ShareProduct: deeplink.share,
     actions.ShowProducer: deeplink.show_producer,
+    actions.EventMeetings: meetings.event_page,
+    actions.PickCounterpart: meetings.pick_counterpart,
+    actions.BookMeeting: meetings.book,
+    actions.OfficeBook: meetings.office_book,
+    actions.EditGrid: meetings.edit_grid,
+    actions.ShowMeeting: meetings.show,
+    actions.AnswerMeeting: meetings.answer,
+    actions.ProposeSlot: meetings.propose,
+    actions.CancelMeeting: meetings.cancel,
+    actions.MarkMeeting: meetings.mark,
+    actions.MemoFromMeeting: meetings.memo_from,
+    actions.MeetingFile: meetings.paper,
 }
 
 # Commands that show nothing private, so they may be answered in a group chat.

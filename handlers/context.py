@@ -21,6 +21,7 @@ from models.db import Database
 from models.deeplinks import LinkBook
 from models.errors import StaleAction
 from models.matchmaking import EventPeople
+from models.meetings import MeetingPolicy
 from models.metrics import Metrics
 from models.notifications import enqueue
 from models.people import User
@@ -44,6 +45,7 @@ class Services:
     default_language: str = "vi"
     flow_ttl: timedelta = timedelta(hours=24)  # a flow left alone longer than this ends at the next message
     broadcast_channels: tuple[str, ...] = ()  # the channels a broadcast reaches: those with a broadcast sender
+    meetings: MeetingPolicy = field(default_factory=MeetingPolicy)  # quota per person per event, reminder
     web_url: str = ""  # where people reach our web server ([web] public_url, or the local address): dashboard links
     links: LinkBook = field(default_factory=LinkBook)  # deep links to the bot ([links]; Telegram's name from getMe)
     metrics: Metrics = field(default_factory=Metrics)  # this app's instruments (served at /metrics)

@@ -7,11 +7,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from handlers import flow
+from handlers import flow, meetings
 from handlers.actions import (
     Cancel,
     CancelEvent,
     EditEvent,
+    EventMeetings,
     ExportRegistrants,
     RegisterForEvent,
     ShowEvent,
@@ -28,6 +29,7 @@ from models import event_export, parse
 from models import events as ev
 from models.errors import InvalidEvent, Stale, StaleAction
 from models.events import Event, EventRole, local_day
+from models.meetings import has_grid, release
 from models.people import Role
 
 THEMES = ("Trung du và miền núi phía Bắc", "Đồng bằng sông Hồng", "Nam Bộ", "Miền Trung và Tây Nguyên")
@@ -95,6 +97,9 @@ async def view(ctx: Context, action: ShowEvent) -> None:
                      for role in _roles_for(ctx)])
     elif event.scheduled:
         parts.append(ctx.t("event.registration_closed"))
+    if event.scheduled and (ctx.user.is_admin or (registration is not None and await has_grid(ctx.session,
+                                                                                             event.id or 0))):
+        rows.append([ctx.button("meeting.at_event", EventMeetings(event.id or 0))])
     if ctx.user.is_admin:
         parts.append(await _stats_text(ctx, event))
         parts.append(await _registrants_text(ctx, event))
@@ -125,8 +130,12 @@ async def register(ctx: Context, action: RegisterForEvent) -> None:
 
 
 async def withdraw(ctx: Context, action: WithdrawFromEvent) -> None:
+    """Withdraw; the meetings booked there are cancelled and their other sides told."""
     event = await ev.get_event(ctx.session, positive(action.event))
+    registration = await ev.registration_of(ctx.session, ctx.user.id or 0, event.id or 0)
     await ev.unregister(ctx.session, ctx.user, event.id or 0)
+    await ctx.session.flush()
+    await meetings.release_withdrawn(ctx, event.id or 0, registration.role if registration else "")
     ctx.say("event.withdrawn", name=event.name)
 
 
@@ -325,6 +334,7 @@ async def cancel_button(ctx: Context, action: CancelEvent) -> None:
         await _ask_cancel(ctx, action.event)
         return
     event, users = await ev.cancel_event(ctx.session, ctx.user, positive(action.event), ctx.now)
+    await release(ctx.session, event.id or 0, ctx.now)  # everyone is told the event is cancelled, just below
     for user in users:
         ctx.notify(user, lambda t: Reply(t("event.cancelled_notice", name=event.name, dates=dates_text(event))))
     ctx.say("event.cancelled", name=event.name, n=len(users))

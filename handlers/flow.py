@@ -11,7 +11,7 @@ locks; honours cancel anywhere (handlers.app); and ends a flow left alone longer
 
 The flows: handlers/start.py (onboarding: buyer, producer claim; regions of interest), handlers/contact.py
 (contact request), handlers/events.py (new event, edit an event), handlers/broadcast.py (compose a broadcast),
-handlers/catalog_admin.py (change a product's stars).
+handlers/catalog_admin.py (change a product's stars), handlers/meetings.py (an event's meeting grid).
 """
 
 from __future__ import annotations

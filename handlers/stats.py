@@ -12,6 +12,7 @@ from handlers.messages import Attachment, Reply
 from models.certificates import EXPIRING_DAYS, certificate_counts
 from models.charts import Panel, bar_panels_png
 from models.clock import TIMEZONE
+from models.meetings import meeting_counts
 from models.stats import Stats, programme_stats
 
 TOP = 5  # provinces and events named in the text
@@ -117,6 +118,9 @@ async def show(ctx: Context, _arg: str = "") -> None:
     text += "\n" + ctx.t(
         "stats.certificates", expiring=certificates.expiring, days=EXPIRING_DAYS, expired=certificates.expired
     )
+    meetings = await meeting_counts(ctx.session)
+    text += "\n" + ctx.t("stats.meetings", held=meetings.held, no_show=meetings.no_show, memos=meetings.memos,
+                         per_meeting=f"{meetings.memos_per_meeting:.2f}", booked=meetings.booked)
     photo: str | Attachment = ""
     if ctx.capabilities.documents:  # a channel that can take files we make (see handlers.render)
         title = ctx.t("stats.chart.title", date=f"{local:%d/%m/%Y}")

@@ -2,11 +2,10 @@
 event's producers ranked by fit, a producer the event's buyers, each with the reasons (models/matchmaking.py).
 
 Each suggestion is one item: a line of text and a row of buttons — the one opening the partner (a producer's
-products, a buyer's profile summary) and whatever ``EXTRA_BUTTONS`` add for it (e.g. booking a meeting)."""
+products, a buyer's profile summary) and, when the event has meetings open, "book a meeting" with that partner."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from handlers.actions import (
@@ -20,8 +19,10 @@ from handlers.actions import (
 from handlers.certificates import list_flag
 from handlers.context import Context
 from handlers.i18n import Translator
+from handlers.meetings import book_button
 from handlers.messages import Button, Reply
 from models import matchmaking as mm
+from models import meetings as mt
 from models import parse
 from models.certificates import local_today
 from models.errors import Stale, StaleAction
@@ -30,11 +31,6 @@ from models.people import BuyerKind
 
 PAGE = 5
 TURN = "p"  # SuggestPartners.turn of the paging buttons
-
-# Makers of further buttons for a suggestion's row: (ctx, event id, match) -> buttons. Empty here; a feature that
-# acts on a suggested partner (booking a meeting) appends its maker.
-EXTRA_BUTTONS: list[Callable[[Context, int, mm.Match], list[Button]]] = []
-
 
 @dataclass(frozen=True)
 class Item:
@@ -98,7 +94,8 @@ async def show(ctx: Context, action: SuggestPartners, *, edit: bool) -> None:
         raise StaleAction(f"bad suggestion offset {offset}", Stale.EXPIRED)
     ctx.state.data["suggest"] = {"event": event.id, "offset": offset}
     shown = matches[offset: offset + PAGE]
-    items = [_item(ctx, event.id or 0, viewer, number, match)
+    bookable = await mt.has_grid(ctx.session, event.id or 0)
+    items = [_item(ctx, event.id or 0, viewer, number, match, bookable=bookable)
              for number, match in enumerate(shown, start=offset + 1)]
     heading = ctx.t(f"suggest.heading.{viewer}", name=event.name, first=offset + 1, last=offset + len(shown),
                     n=len(matches))
@@ -136,10 +133,13 @@ async def _matches(ctx: Context, event: Event) -> tuple[str, list[mm.Match]] | N
                                                ctx.services.event_people)
 
 
-def _item(ctx: Context, event_id: int, viewer: str, number: int, match: mm.Match) -> Item:
+def _item(ctx: Context, event_id: int, viewer: str, number: int, match: mm.Match, *, bookable: bool) -> Item:
     why = reasons_text(ctx.t, viewer, match)
     points = ctx.t("suggest.points", n=match.score)
-    extras = tuple(button for make in EXTRA_BUTTONS for button in make(ctx, event_id, match))
+    extras: tuple[Button, ...] = ()
+    if bookable:
+        partner = {"producer_id": match.producer.id} if viewer == "buyer" else {"buyer_user_id": match.buyer.user_id}
+        extras = (book_button(ctx.t, event_id, **partner),)
     if viewer == "buyer":
         producer = match.producer
         text = f"{number}. {producer.name} — {producer.province} — {points}\n   {why}"

@@ -79,6 +79,7 @@ class Memo(SQLModel, table=True):
     # The admin who confirmed for the producer (not on the bot) or for the province; None: the party itself.
     producer_confirmed_by: int | None = Field(default=None, foreign_key="app_user.id")
     event_id: int | None = Field(default=None, foreign_key="event.id", index=True)  # made at or for an event
+    meeting_id: int | None = Field(default=None, foreign_key="meeting.id", index=True)  # started from a meeting
     status: str = Field(default=MemoStatus.INTEREST.value, max_length=20, index=True)
     message: str = Field(default="", max_length=1000)
     volume: str = Field(default="", max_length=200)

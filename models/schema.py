@@ -14,6 +14,7 @@ from models.events import Event, Registration
 from models.import_jobs import ImportJob
 from models.inbox import InboundUpdate
 from models.linking import LinkCode
+from models.meetings import Meeting, MeetingGrid, MeetingSlot, MeetingTable
 from models.memos import Memo
 from models.notifications import Notification
 from models.outbox import ChatSender, OutboundMessage
@@ -29,6 +30,7 @@ metadata = SQLModel.metadata
 __all__ = [
     "AdminGrant", "AuditLog", "Broadcast", "BuyerProfile", "CatalogVersion", "CertificateReminder", "ChatSender",
     "ChatState", "ClaimCode", "ContactRequest", "DashboardLogin", "DashboardSession", "Delivery", "Event", "Identity",
-    "ImportJob", "InboundUpdate", "LinkCode", "LinkScan", "Memo", "Notification", "OutboundMessage", "Producer",
-    "Product", "Registration", "SearchLog", "StoredFile", "User", "ZaloToken", "metadata",
+    "ImportJob", "InboundUpdate", "LinkCode", "LinkScan", "Meeting", "MeetingGrid", "MeetingSlot", "MeetingTable",
+    "Memo", "Notification", "OutboundMessage", "Producer", "Product", "Registration", "SearchLog", "StoredFile", "User",
+    "ZaloToken", "metadata",
 ]

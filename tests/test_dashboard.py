@@ -8,6 +8,7 @@ import asyncio
 import dataclasses
 import re
 from collections.abc import AsyncIterator
+from datetime import time
 from html import unescape
 
 import aiohttp
@@ -27,6 +28,7 @@ from models.catalog import Product
 from models.clock import FakeClock
 from models.db import Database
 from models.events import EventRole, create_event, register
+from models.meetings import Booking, GridValues, MeetingPolicy, Side, book, mark, save_grid, slots_of
 from models.memos import Memo
 from models.people import Role, User
 from models.stats import programme_stats
@@ -482,3 +484,33 @@ async def test_the_cookie_is_secure_behind_https(site: Site) -> None:
         assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
     finally:
         await runner.cleanup()
+
+
+async def test_event_page_shows_the_meeting_grid_per_table(site: Site) -> None:
+    clock = clock_of(site)
+    async with site.client() as client:
+        await site.logged_in(client)
+        async with site.services.db.transaction() as session:
+            users = {u.display_name: u for u in (await session.exec(select(User))).all()}
+            event = await create_event(session, users["Office"], {
+                "name": "Kết nối cung cầu", "theme": "", "venue": "Hà Nội", "starts_on": "2026-11-27",
+                "ends_on": "2026-11-27", "register_by": "2026-11-27"}, clock.now())
+            event_id = event.id or 0
+            await register(session, users["Lan"], event_id, EventRole.BUYER, clock.now())
+            await register(session, users["Hao"], event_id, EventRole.PRODUCER, clock.now())
+            day = event.starts_on
+            await save_grid(session, users["Office"], event_id, GridValues(
+                days=(day,), hours=((time(10), time(11)),), breaks=(), slot_minutes=30, tables=2), clock.now())
+            slots = await slots_of(session, event_id)
+            meeting = await book(session, users["Office"], Side.OFFICE, Booking(
+                event_id, users["Lan"].id or 0, users["Hao"].producer_id or 0), slots[1].id or 0, MeetingPolicy(),
+                clock.now())
+        clock.advance(minutes=35)  # the 10:30 meeting has begun
+        async with site.services.db.transaction() as session:
+            await mark(session, users["Office"], meeting.id or 0, True, clock.now())
+        async with client.get(f"/dashboard/events/{event_id}") as page:
+            html = await page.text()
+    assert "Lịch gặp 1-1 theo bàn" in html and "<th>Bàn 1</th><th>Bàn 2</th>" in html
+    assert "<td>27/11 10:00–10:30</td><td class=\"muted\">·</td><td class=\"muted\">·</td>" in html
+    assert f'<td data-meeting="{meeting.id}">Siêu thị Xanh ⇄ HTX Chè Hảo Đạt' in html and "đã gặp" in html
+    assert figure(html, "event.meetings_held") == "1" and figure(html, "event.no_shows") == "0"

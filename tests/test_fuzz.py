@@ -167,6 +167,8 @@ def routes(ids: dict[str, int]) -> dict[tuple[str, str], tuple[str, list[Move]]]
     edit = ["/event edit 1"]
     province = ["/province", "Lào Cai", "Chè shan tuyết", "bỏ qua"]
     framework = ["/framework", "Văn phòng Điều phối", "Ông Hùng", "Hiệp hội Bán lẻ", "Bà Mai", "Kết nối", "bỏ qua"]
+    grid = ["/meetings grid 1", Press(t("meeting.all_days")), "08:00-12:00", "bỏ qua",
+            Press("20 phút"), Press(t("meeting.numbered_tables")), "3"]
     return {
         ("onboard", "role"): ("guest", buyer_steps[:1]),
         ("onboard", "company"): ("guest", buyer_steps[:2]),
@@ -207,6 +209,9 @@ def routes(ids: dict[str, int]) -> dict[tuple[str, str], tuple[str, list[Move]]]
         **{("framework", step): ("office", framework[: i + 1]) for i, step in enumerate(("org_a", "rep_a", "org_b",
                                                                                            "rep_b", "content",
                                                                                            "event", "create"))},
+        **{("meeting_grid", step): ("office", grid[: i + 1]) for i, step in enumerate(("days", "hours", "breaks",
+                                                                                       "minutes", "tables", "count",
+                                                                                       "confirm"))},
     }
 
 

@@ -3,20 +3,18 @@ with reasons, with buttons (Telegram) and numbered options (console, Zalo), in V
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 
 import pytest
 from sqlmodel import select
 
-from handlers import suggestions
-from handlers.actions import ShowEvent, ShowSuggestedBuyer, ShowSuggestedProducer, SuggestPartners
+from handlers.actions import ShowSuggestedBuyer, ShowSuggestedProducer, SuggestPartners
 from handlers.app import Conversation
-from handlers.messages import Button
-from models import matchmaking as mm
 from models.catalog import Producer, Product
 from models.clock import FakeClock
 from models.db import Database
-from models.events import EventRole, Registration, create_event
+from models.events import Event, EventRole, Registration, create_event
+from models.meetings import GridValues, save_grid
 from models.people import User
 from models.search_log import SearchLog
 from models.text import normalize
@@ -164,31 +162,38 @@ async def test_paging_and_what_cannot_be_seen(sqlite_db: Database) -> None:
         assert len(replies) == 1 and replies[0].notice and "mã lỗi" not in replies[0].text, payload
 
 
-async def test_a_suggestion_carries_extra_buttons(
-    event: tuple[Conversation, ChatUser, ChatUser, ChatUser], monkeypatch: pytest.MonkeyPatch
+async def test_a_suggestion_offers_a_meeting_once_the_event_has_its_grid(
+    event: tuple[Conversation, ChatUser, ChatUser, ChatUser], sqlite_db: Database
 ) -> None:
-    """What a feature acting on a suggested partner (booking a meeting) gets: its button on each suggestion's row, and
-    on channels without buttons a numbered option after the entry's own."""
+    """No grid: a suggestion opens the partner only. Once the office opens meetings, each row also books a meeting
+    with that partner (a numbered option after the entry's own on channels without buttons), and it works."""
     conversation, _office, tea, _pottery = event
-
-    def meet(_ctx: object, event_id: int, match: mm.Match) -> list[Button]:
-        return [Button(f"Hẹn gặp {match.buyer.name}", ShowEvent(event_id).encode())]
-
-    monkeypatch.setattr(suggestions, "EXTRA_BUTTONS", [meet])
     lan = ChatUser(conversation, "lan")
     minh = ChatUser(conversation, "minh", channel="zalo_bot", capabilities=NO_BUTTONS)
     for buyer, company in ((lan, "Siêu thị Xanh"), (minh, "Bếp Việt")):
         await register_buyer(buyer, company=company, phone="")
         await register_for_event(buyer, "Đăng ký (người mua)")
     await tea.says("/suggest")
+    assert [[button.label for button in row] for row in tea.seen[-1].buttons][:2] == [["1. Siêu thị Xanh"],
+                                                                                    ["2. Bếp Việt"]]
+    async with sqlite_db.transaction() as session:
+        admin = (await session.exec(select(User).where(User.display_name == "Office"))).one()
+        event_id = (await session.exec(select(Event.id))).one()
+        await save_grid(session, admin, event_id or 0, GridValues(
+            days=(date(2026, 12, 10),), hours=((time(8), time(10)),), breaks=(), slot_minutes=20, tables=3), START)
+    await tea.says("/suggest")
     rows = [[button.label for button in row] for row in tea.seen[-1].buttons]
-    assert rows == [["Siêu thị Xanh", "Hẹn gặp Siêu thị Xanh"], ["Bếp Việt", "Hẹn gặp Bếp Việt"]]  # ties: by id
+    assert rows[:2] == [["Siêu thị Xanh", "🤝 Đặt lịch gặp"], ["Bếp Việt", "🤝 Đặt lịch gặp"]]  # ties: by id
     tea.capabilities = NO_BUTTONS
     await tea.says("/suggest")
     assert tea.seen[-1].text.split("\n\n")[-1].startswith(
-        "1. Siêu thị Xanh\n3. Hẹn gặp Siêu thị Xanh\n2. Bếp Việt\n4. Hẹn gặp Bếp Việt")
-    await tea.says("3")
-    assert EVENT["name"] in tea.last and "Đăng ký" not in tea.last
+        "1. Siêu thị Xanh\n3. 🤝 Đặt lịch gặp\n2. Bếp Việt\n4. 🤝 Đặt lịch gặp")
+    await tea.says("4")  # book with Bếp Việt: the free slots of both
+    assert "10/12 08:00–08:20" in tea.last
+    await tea.says("1")
+    assert "Bếp Việt" in tea.last and "08:00" in tea.last
+    [asked] = await minh.receive()  # the buyer is asked at once
+    assert "08:00" in asked.text
 
 
 async def test_only_registered_people_s_searches_are_logged(sqlite_db: Database) -> None:

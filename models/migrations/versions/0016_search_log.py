@@ -1,7 +1,7 @@
 """Search log: registered users' recent searches, for partner suggestions at events
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 Create Date: 2026-11-30
 
 search_log keeps each registered buyer's or producer's newest searches (words, places, groups, least stars), at
@@ -16,7 +16,7 @@ from alembic import op
 import models.db
 
 revision: str = "0016"
-down_revision: str | None = "0014"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
