@@ -24,7 +24,7 @@ from bot.links import link_signer
 from bot.logs import configure_logging
 from bot.monitoring import CHANNEL_STATES
 from bot.progress import Meter, Reported
-from bot.runtime import build_services, link_book
+from bot.runtime import build_services, freeze_startup_heap, link_book
 from bot.web import make_app, start_site
 from handlers.app import Conversation
 from handlers.catalog_admin import explain
@@ -213,6 +213,7 @@ async def serve(
         async with housekeeping(services):
             names = ", ".join(runtime.name for runtime in runtimes)
             print(f"ocop-bot serving {names}; web server on {settings.web.host}:{port}", flush=True)
+            freeze_startup_heap()
             status = await _until_stopped(stop, runs[:len(runtimes)])
     finally:
         if sender is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from pathlib import Path
 
 from sqlmodel import select
@@ -71,3 +73,24 @@ async def test_hidden_products_are_not_found(db: Database, tmp_path: Path) -> No
     service = SearchService(db)
     assert (await service.search("che tan cuong")).hits == ()
 
+
+
+async def test_a_replaced_index_is_freed_without_the_cycle_collector(sqlite_db: Database, tmp_path: Path) -> None:
+    """`ocop-bot serve` freezes its startup objects (bot.runtime.freeze_startup_heap), the first index among them:
+    frozen objects are never collected as cycles, so a replaced index must be freed by reference counting alone."""
+    (tmp_path / "a.csv").write_text(CSV, encoding="utf-8")
+    (tmp_path / "b.csv").write_text(MORE, encoding="utf-8")
+    await import_file(sqlite_db, tmp_path / "a.csv")
+    clock = FakeClock()
+    service = SearchService(sqlite_db, check_interval=5.0, clock=clock)
+    first = weakref.ref(await service.index())
+    await import_file(sqlite_db, tmp_path / "b.csv")
+    clock.now = 6.0
+    await service.index()
+    await service.wait_rebuilt()
+    assert (await service.search("gao st25")).hits
+    gc.disable()
+    try:
+        assert first() is None
+    finally:
+        gc.enable()
