@@ -38,6 +38,7 @@ from sqlmodel import col, select
 
 from bench.catalog_gen import bundled_documents, generate
 from bench.databases import fresh_database
+from bot.runtime import freeze_startup_heap
 from handlers.app import Conversation
 from handlers.context import Services
 from handlers.messages import Capabilities, Incoming
@@ -180,6 +181,7 @@ async def naive_for_producer(db: Database, event_id: int, producer_id: int) -> l
 
 async def measure(db: Database, event_id: int, sample: int, naive_sample: int) -> list[tuple[str, str, list[float]]]:
     rng = random.Random(5)
+    freeze_startup_heap()  # as `ocop-bot serve` does once started
     async with db.session() as session:
         registered = (await session.exec(
             select(Registration.user_id, Registration.role, User.producer_id)
