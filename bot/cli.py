@@ -464,7 +464,7 @@ async def cmd_qr(args: argparse.Namespace, settings: Settings) -> int:
     if not links.telegram_username:
         print("ocop-bot qr: [links] telegram_username is not set: Telegram links cannot be made", file=sys.stderr)
     try:
-        booths = read_booths(args.booths) if args.booths else {}
+        booths = read_booths(args.booths) if args.booths else None  # None: the event's grid's booths
     except (OSError, ValueError) as error:
         print(f"ocop-bot qr: {args.booths}: {error}", file=sys.stderr)
         return 2

@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.catalog import Producer, Product
 from models.deeplinks import DeepLink, LinkBook, Target
 from models.events import Event, EventRole, Registration
+from models.meetings import booth_numbers
 from models.people import User
 from models.qr import qr_png
 
@@ -73,9 +74,9 @@ async def booth_codes(
     booths: Mapping[int, str] | None = None,
 ) -> list[BoothCode]:
     """A label for each listed product of ``producers``, its code naming the event and the producer's booth
-    (``booths``: producer id -> label, when the event has them)."""
+    (``booths``: producer id -> label; by default the booths of the event's meeting grid, when it has them)."""
     assert event.id is not None
-    booths = booths or {}
+    booths = booths if booths is not None else await booth_numbers(session, event.id)
     codes = []
     for producer in producers:
         assert producer.id is not None

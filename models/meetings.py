@@ -273,6 +273,16 @@ async def slots_of(session: AsyncSession, event_id: int) -> list[MeetingSlot]:
     return list((await session.exec(query.order_by(col(MeetingSlot.starts_at)))).all())
 
 
+async def booth_numbers(session: AsyncSession, event_id: int) -> dict[int, str]:
+    """The booths of an event whose grid gives each producer one: producer id -> the booth's number as printed."""
+    rows = await session.exec(
+        select(MeetingTable.producer_id, MeetingTable.number).where(
+            MeetingTable.event_id == event_id, col(MeetingTable.open).is_(True),
+            col(MeetingTable.producer_id).is_not(None))
+    )
+    return {int(producer): str(number) for producer, number in rows.all()}
+
+
 async def producers_at(session: AsyncSession, event_id: int) -> list[Producer]:
     """Producers at the event: those a user registered for as producer, and those with a booth."""
     registered = (

@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import re
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 
 import pytest
 import zxingcpp
@@ -26,6 +26,7 @@ from models.clock import FakeClock
 from models.db import Database
 from models.deeplinks import MAX_PAYLOAD, DeepLink, LinkBook, LinkKey, Target
 from models.events import Event, EventRole, EventStatus, add_event, register, values_of
+from models.meetings import GridValues, booth_numbers, save_grid
 from models.people import User
 from models.qr import qr_png, qr_svg
 from models.requests import ContactRequest
@@ -364,6 +365,33 @@ async def test_the_booth_sheet_reads_back_with_a_code_per_product(
         link = links.read(label.code)
         assert link is not None and link.event == known["event"] and f"Zalo: gửi {label.code}" in " ".join(texts)
     assert links.read(labels[0].code).booth == "b07"  # type: ignore[union-attr]
+
+
+async def test_the_sheet_takes_the_booths_of_the_event_s_meeting_grid(
+    sqlite_db: Database, conversation: Conversation
+) -> None:
+    """An event whose meeting grid gives each producer a booth prints each label with its booth, unasked."""
+    known = await ids(sqlite_db)
+    async with sqlite_db.transaction() as session:
+        office = (await session.exec(select(User).where(User.display_name == "Office"))).one()
+        for name, producer in (("Tea", known["tea_maker"]), ("Honey", known["honey_maker"])):
+            maker = User(display_name=name, role="producer", producer_id=producer)
+            session.add(maker)
+            await session.flush()
+            await register(session, maker, known["event"], EventRole.PRODUCER, START)
+        await save_grid(session, office, known["event"], GridValues(
+            days=(date(2026, 11, 28),), hours=((time(8), time(10)),), breaks=(), slot_minutes=20, tables=0,
+            booths=True), START)
+    async with sqlite_db.session() as session:
+        numbers = await booth_numbers(session, known["event"])
+        codes = await make_codes(session, conversation.services.links, translator("vi"), Target.EVENT,
+                                 known["event"])
+    assert sorted(numbers.values()) == ["1", "2"]
+    texts = [cell.text for row in Document(io.BytesIO(codes.files[0].data)).tables[0].rows for cell in row.cells]
+    tea_label = next(text for text in texts if "Chè búp Tân Cương" in text)
+    assert f"Gian hàng {numbers[known['tea_maker']]}" in tea_label
+    honey_label = next(text for text in texts if "Mật ong bạc hà Mèo Vạc" in text)
+    assert f"Gian hàng {numbers[known['honey_maker']]}" in honey_label
 
 
 async def test_qr_command_is_for_admins_and_gives_png_svg_or_the_sheet(
