@@ -716,9 +716,12 @@ async def office_book(ctx: Context, action: OfficeBook) -> None:
 
 
 async def send_reminders(services: Services) -> int:
-    """Queue the reminders of accepted meetings starting soon (once each, durably); returns how many meetings."""
+    """Queue the reminders of accepted meetings starting soon (once each, durably), and tell both sides of a request
+    left unanswered until its slot began that it lapsed; returns how many meetings were reminded."""
     async with services.db.transaction() as session:
         due = await mt.due_reminders(session, services.clock.now(), services.meetings.remind_before)
         for view in due:
             await tell(session, view, "meeting.notice.reminder")
+        for view in await mt.lapse_unanswered(session, services.clock.now()):
+            await tell(session, view, "meeting.notice.lapsed")
     return len(due)

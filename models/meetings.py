@@ -58,6 +58,7 @@ class MeetingStatus(StrEnum):
     MOVED = "moved"  # the other side proposed another slot: a new meeting replaces this one
     HELD = "held"  # the office marked it held
     NO_SHOW = "no_show"  # the office marked that a side did not come
+    LAPSED = "lapsed"  # a request nobody answered before its slot began: the slot is free again
 
 
 HOLDING = frozenset({MeetingStatus.REQUESTED, MeetingStatus.ACCEPTED, MeetingStatus.HELD, MeetingStatus.NO_SHOW})
@@ -746,6 +747,22 @@ async def due_reminders(session: AsyncSession, now: datetime, before: timedelta)
     meetings = list((await session.exec(query)).all())
     for meeting in meetings:
         meeting.reminded_at = now
+    return await views(session, meetings)
+
+
+async def lapse_unanswered(session: AsyncSession, now: datetime) -> list[MeetingView]:
+    """Requests still unanswered when their slot begins: lapsed (their slot, table and quota freed), returned so
+    that both sides are told, in the same transaction."""
+    query = (
+        select(Meeting)
+        .join(MeetingSlot, col(MeetingSlot.id) == Meeting.slot_id)
+        .where(Meeting.status == MeetingStatus.REQUESTED.value, col(MeetingSlot.starts_at) <= now)
+        .order_by(col(MeetingSlot.starts_at), col(Meeting.id))
+        .limit(500)
+    )
+    meetings = list((await session.exec(query)).all())
+    for meeting in meetings:
+        meeting.set_status(MeetingStatus.LAPSED, now)
     return await views(session, meetings)
 
 

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
+from handlers.meetings import send_reminders
 from models.catalog import Product
 from models.clock import FakeClock
 from models.db import Database
@@ -39,8 +40,9 @@ from models.meetings import (
     tables_of,
 )
 from models.memos import Memo
+from models.notifications import Notification
 from models.people import User
-from tests.chat import load_catalogue
+from tests.chat import load_catalogue, make_services
 from tests.meeting_people import People, day_grid, event_with_people, open_grid
 
 NOW = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
@@ -294,3 +296,30 @@ async def test_a_grid_change_waits_for_a_booking_under_way(db: Database, people:
             await asyncio.sleep(0.01)
         assert not change.done()
     assert await change == [meeting.id]
+
+
+async def test_a_request_left_unanswered_lapses_when_its_slot_begins(db: Database, people: People) -> None:
+    """Housekeeping lapses a request nobody answered once its slot has begun: both sides are told, the slot is
+    free again for both people, and an answered meeting is left alone."""
+    slots = await _slots(db, people.event_id)
+    waiting = await _book(db, people.buyers[0], Side.BUYER, Booking(
+        people.event_id, people.buyers[0].id or 0, people.producers[0].producer_id or 0), slots[1].id or 0)
+    later = await _book(db, people.buyers[1], Side.BUYER, Booking(
+        people.event_id, people.buyers[1].id or 0, people.producers[1].producer_id or 0), slots[3].id or 0)
+    clock = FakeClock(slots[1].starts_at - timedelta(seconds=1))
+    services = make_services(db, clock)
+    await send_reminders(services)
+    async with db.session() as session:
+        assert (await session.get(Meeting, waiting.id)).status == MeetingStatus.REQUESTED.value  # type: ignore[union-attr]
+    clock.advance(seconds=1)  # the slot begins
+    await send_reminders(services)
+    async with db.session() as session:
+        lapsed = await session.get(Meeting, waiting.id)
+        assert lapsed is not None and (lapsed.status, lapsed.active_slot) == (MeetingStatus.LAPSED.value, None)
+        assert (await session.get(Meeting, later.id)).status == MeetingStatus.REQUESTED.value  # type: ignore[union-attr]
+        told = (await session.exec(select(Notification))).all()
+    texts = [n.payload["text"] for n in told if "hết hạn" in n.payload["text"]]
+    assert len(texts) == 2 and all("không được trả lời trước giờ gặp" in text for text in texts)
+    await send_reminders(services)  # once
+    async with db.session() as session:
+        assert len((await session.exec(select(Notification))).all()) == len(told)
