@@ -511,6 +511,7 @@ async def test_event_page_shows_the_meeting_grid_per_table(site: Site) -> None:
         async with client.get(f"/dashboard/events/{event_id}") as page:
             html = await page.text()
     assert "Lịch gặp 1-1 theo bàn" in html and "<th>Bàn 1</th><th>Bàn 2</th>" in html
-    assert "<td>27/11 10:00–10:30</td><td class=\"muted\">·</td><td class=\"muted\">·</td>" in html
-    assert f'<td data-meeting="{meeting.id}">Siêu thị Xanh ⇄ HTX Chè Hảo Đạt' in html and "đã gặp" in html
+    assert "<td class=\"when\">27/11 10:00–10:30</td><td class=\"muted\">·</td><td class=\"muted\">·</td>" in html
+    assert f'<td data-meeting="{meeting.id}" data-label="Bàn 1">Siêu thị Xanh ⇄ HTX Chè Hảo Đạt' in html
+    assert "đã gặp" in html
     assert figure(html, "event.meetings_held") == "1" and figure(html, "event.no_shows") == "0"

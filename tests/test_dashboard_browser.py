@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import AsyncIterator
+from datetime import time
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,10 @@ from handlers.import_jobs import run_next
 from models.broadcasts import Broadcast
 from models.catalog import Product
 from models.db import Database
+from models.events import EventRole, create_event, register
+from models.meetings import Booking, GridValues, MeetingPolicy, Side, book, save_grid, slots_of
 from models.memos import Memo
+from models.people import User
 from models.stats import programme_stats
 from tests.conftest import IN_CI
 from tests.dashboard_site import Site, serving, start_broadcast
@@ -213,3 +217,30 @@ async def test_import_a_file(site: Site, phone: Any, tmp_path: Path) -> None:
     assert await run_next(site.services, "browser-test")
     async with site.services.db.session() as session:
         assert (await session.exec(select(Product).where(Product.name == "Trà hoa vàng Ba Chẽ"))).first()
+
+
+async def test_the_meeting_grid_reads_on_a_phone(site: Site, phone: Any) -> None:
+    """Eight tables do not push the page sideways: on a phone each slot is a card of its meetings, each named by its
+    table, and the free tables are left out."""
+    now = site.services.clock.now()
+    async with site.services.db.transaction() as session:
+        users = {u.display_name: u for u in (await session.exec(select(User))).all()}
+        event = await create_event(session, users["Office"], {
+            "name": "Gặp gỡ nhà phân phối", "theme": "", "venue": "Hà Nội", "starts_on": f"{now:%Y-%m-%d}",
+            "ends_on": f"{now:%Y-%m-%d}", "register_by": f"{now:%Y-%m-%d}"}, now)
+        event_id = event.id or 0
+        await register(session, users["Lan"], event_id, EventRole.BUYER, now)
+        await register(session, users["Hao"], event_id, EventRole.PRODUCER, now)
+        await save_grid(session, users["Office"], event_id, GridValues(
+            days=(event.starts_on,), hours=((time(14), time(16)),), breaks=(), slot_minutes=20, tables=8), now)
+        slots = await slots_of(session, event_id)
+        meeting = await book(session, users["Office"], Side.OFFICE, Booking(
+            event_id, users["Lan"].id or 0, users["Hao"].producer_id or 0), slots[0].id or 0, MeetingPolicy(), now)
+    await log_in(phone, site)
+    await phone.goto(f"{site.base}/dashboard/events/{event_id}")
+    cell = phone.locator(f"[data-meeting='{meeting.id}']")
+    await cell.wait_for()
+    await fits(phone, "meeting-grid-vi")
+    label = await cell.evaluate("cell => getComputedStyle(cell, '::before').content")
+    assert "Bàn 1" in label
+    assert await phone.locator("[data-meeting-grid] td.muted").first.is_hidden()
