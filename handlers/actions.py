@@ -122,6 +122,7 @@ class Cancel(Action):
 @action("lang")
 class SetLanguage(Action):
     code: str
+    results: int = 0  # 1: pressed under search results (the English offer), which then come again in the language
 
 
 @action("f")

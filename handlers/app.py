@@ -43,9 +43,9 @@ from handlers import (
 from handlers.context import MAX_TEXT, Context, Services
 from handlers.flow import Kind
 from handlers.i18n import Translator, language_of, translator
-from handlers.messages import Capabilities, Incoming, Reply
+from handlers.messages import Button, Capabilities, Incoming, Reply
 from handlers.render import Rendered, Wording, choose_option, render
-from models import outbox
+from models import outbox, parse
 from models.admin import sync_admin_role
 from models.conversation import ChatState, load_state
 from models.errors import (
@@ -323,6 +323,8 @@ class Conversation:
         chosen = choose_option(text, ctx.state.options) if ctx.state.options else None
         if chosen:
             await self._action(ctx, chosen)
+        elif ctx.state.options and parse.number(text.rstrip(".")) is not None:
+            _not_an_option(ctx, text.rstrip("."))  # a number from an older list, or a slip: never a product search
         else:
             await search.search_text(ctx, text)
 
@@ -346,6 +348,12 @@ class Conversation:
             await self._command(ctx, text)
         elif name:
             ctx.say("group.private_only")
+
+
+def _not_an_option(ctx: Context, typed: str) -> None:
+    """A number the options on screen do not have: say so and show them again, to pick from or to type past."""
+    rows = [[Button(label.removeprefix(f"{key}. "), action, key)] for label, action, key in ctx.state.options]
+    ctx.say("input.not_an_option", number=typed, buttons=rows)
 
 
 def _expire(ctx: Context) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers import flow
+from handlers import flow, search
 from handlers.actions import SetLanguage
 from handlers.context import Context
 from handlers.i18n import LANGUAGES
@@ -44,6 +44,8 @@ async def set_language(ctx: Context, action: SetLanguage) -> None:
     asked = flow.current(ctx)
     if asked is not None:  # the question on screen, in the new language
         await flow.ask(ctx, *asked)
+    elif action.results and "search" in ctx.state.data:  # the results it was pressed under, in the new language
+        await search.show_again(ctx)
 
 
 async def cancel(ctx: Context, _arg: object = None) -> None:

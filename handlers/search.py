@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.actions import Browse, SearchPage, ShowProduct
+from handlers.actions import Browse, SearchPage, SetLanguage, ShowProduct
 from handlers.certificates import list_flag
 from handlers.context import Context, parse_index
-from handlers.i18n import Translator
+from handlers.i18n import Translator, translator
 from handlers.messages import Button, Reply
 from models import geography
 from models.certificates import local_today
@@ -24,8 +24,9 @@ STAR_CHOICES = ("0", "3", "4", "5", "p")  # any, ≥3★ … 5★, potential 5�
 
 
 async def search_text(ctx: Context, text: str) -> None:
+    offered = ctx.state.data.get("offered_english", False)
     ctx.state.leave()  # a search replaces the question on screen (a flow's answers must not lose their data)
-    ctx.state.data = {"search": {"q": text}}
+    ctx.state.data = {"search": {"q": text}, **({"offered_english": True} if offered else {})}
     await _show(ctx, offset=0, edit=False)
 
 
@@ -33,6 +34,11 @@ async def page(ctx: Context, action: SearchPage) -> None:
     if "search" not in ctx.state.data:
         raise StaleAction("no search to page", Stale.EXPIRED)
     await _show(ctx, offset=action.offset, edit=True)
+
+
+async def show_again(ctx: Context) -> None:
+    """The page of results last shown, as a new message (after the language changed)."""
+    await _show(ctx, offset=ctx.state.data["search"].get("offset", 0), edit=False)
 
 
 async def _show(ctx: Context, *, offset: int, edit: bool) -> None:
@@ -80,6 +86,10 @@ async def _show(ctx: Context, *, offset: int, edit: bool) -> None:
         navigation.append(ctx.button("search.more", SearchPage(shown["last"])))
     if navigation:
         rows.append(navigation)
+    if asked_in_english and ctx.t.language != "en" and not ctx.state.data.get("offered_english"):
+        ctx.state.data["offered_english"] = True  # once: a Vietnamese reader may just have typed an English word
+        lines.append(translator("en")("search.offer_english"))
+        rows.append([ctx.button("lang.en", SetLanguage("en", results=1))])
     body = "\n".join(lines)
     ctx.send(Reply(ctx.t("search.page", body=body), buttons=_rows(rows), edit=edit, listed=len(result.hits)))
 

@@ -480,3 +480,33 @@ async def test_paging_edits_the_results_message(conversation: Conversation) -> N
     assert "đang xem 6–8" in user.last and user.seen[-1].edit
     await user.presses("Trước")
     assert "đang xem 1–5" in user.last
+
+
+async def test_a_number_the_list_does_not_have_is_answered_never_searched(conversation: Conversation) -> None:
+    """A buyer scrolls up and types a number from an older list: told which numbers the last list has, shown them
+    again, and the numbers still work."""
+    user = person(conversation, "lan", capabilities=NO_BUTTONS)
+    await user.says("mật ong")
+    assert user.last.startswith("Tìm thấy 1 sản phẩm")
+    await user.says("6")
+    assert user.last.startswith("Danh sách vừa rồi không có số 6.")
+    assert "\n1. Mật ong bạc hà Mèo Vạc" in user.last and "1. 1." not in user.last
+    assert "Không tìm thấy" not in user.last
+    await user.says("1")
+    assert user.last.startswith("Mật ong bạc hà Mèo Vạc")
+
+
+async def test_an_english_search_in_a_vietnamese_chat_offers_english_once(conversation: Conversation) -> None:
+    user = person(conversation, "lan", capabilities=NO_BUTTONS)
+    await user.says("do you have honey?")
+    assert "Prefer to read in English?" in user.last and user.last.startswith("Tìm thấy 1 sản phẩm")
+    await user.presses("English")
+    assert user.saw("Switched to English.")
+    assert user.last.startswith("Found 1 product") and "Mật ong bạc hà Mèo Vạc — mint honey" in user.last
+    other = person(conversation, "minh", capabilities=NO_BUTTONS)
+    await other.says("honey")
+    assert "Prefer to read in English?" in other.last
+    await other.says("honey")
+    assert "Prefer to read in English?" not in other.last  # offered once
+    await other.says("mật ong")
+    assert "Prefer to read in English?" not in other.last  # a Vietnamese search is not offered it
