@@ -11,6 +11,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -128,14 +129,24 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path,
         yield db
         await db.dispose()
         return
+    async with own_postgres_database("ocop_test", template=migrated_templates.get("postgres")) as url:
+        db = Database(url)
+        try:
+            yield db
+        finally:
+            await db.dispose()
+
+
+@asynccontextmanager
+async def own_postgres_database(prefix: str, *, template: str | None = None) -> AsyncIterator[str]:
+    """The URL of a PostgreSQL database of its own (a copy of ``template`` if given), dropped afterwards: for tests
+    whose tools or processes work on whole databases (pg_dump, several replicas)."""
     await require_postgres()
-    name = f"ocop_test_{uuid.uuid4().hex[:12]}"
-    await _admin(f'CREATE DATABASE "{name}" TEMPLATE "{migrated_templates["postgres"]}"')
-    db = Database(_database_url(name))
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    await _admin(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     try:
-        yield db
+        yield _database_url(name)
     finally:
-        await db.dispose()
         await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

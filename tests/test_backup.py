@@ -10,14 +10,11 @@ import itertools
 import shutil
 import sqlite3
 import threading
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
 import pytest
-from sqlalchemy.engine import make_url
 from sqlmodel import select
 
 from bot.cli import main
@@ -28,7 +25,7 @@ from models.catalog import Product
 from models.db import Database
 from models.people import BuyerProfile, User
 from tests.chat import ChatUser, load_catalogue, make_services, register_buyer
-from tests.conftest import POSTGRES_URL, _asyncpg_dsn, require_postgres
+from tests.conftest import own_postgres_database
 
 
 async def buyers(db: Database) -> set[str]:
@@ -159,21 +156,8 @@ async def test_restore_checks_a_backup_first_and_a_dry_run_changes_nothing(tmp_p
 @pytest.fixture
 async def postgres_database() -> AsyncIterator[str]:
     """A PostgreSQL database of its own (pg_dump and pg_restore work on whole databases)."""
-    await require_postgres()
-    name = f"ocop_backup_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(_asyncpg_dsn())
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    try:
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        admin = await asyncpg.connect(_asyncpg_dsn())
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+    async with own_postgres_database("ocop_backup") as url:
+        yield url
 
 
 @pytest.mark.skipif(shutil.which("pg_dump") is None or shutil.which("pg_restore") is None,

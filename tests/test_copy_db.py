@@ -5,7 +5,6 @@ emptied."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -22,7 +21,6 @@ from models.db import Database
 from models.schema import metadata
 from models.stored_files import store
 from tests.chat import ChatUser, load_catalogue, make_services, register_buyer, with_draft_memo
-from tests.conftest import drop_postgres, make_postgres, require_postgres
 from tests.test_backup import ocop_bot
 
 PICTURE = bytes(range(256)) * 40  # bytes that no text encoding would keep
@@ -41,22 +39,10 @@ async def source(tmp_path: Path) -> AsyncIterator[Database]:
     await db.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def target(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    """An empty database of each backend (PostgreSQL: a schema of its own)."""
-    if request.param == "sqlite":
-        db = Database(f"sqlite+aiosqlite:///{tmp_path / 'target.sqlite3'}")
-        yield db
-        await db.dispose()
-        return
-    await require_postgres()
-    schema = f"copy_{uuid.uuid4().hex[:12]}"
-    db = await make_postgres(schema)
-    try:
-        yield db
-    finally:
-        await db.dispose()
-        await drop_postgres(schema)
+@pytest.fixture
+def target(empty_db: Database) -> Database:
+    """An empty, unmigrated database of each backend (tests/conftest.py)."""
+    return empty_db
 
 
 async def every_row(db: Database) -> dict[str, list[dict[str, Any]]]:

@@ -5,20 +5,17 @@ answered twice, and a new user writing to both at once is one user."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 import pytest
-from sqlalchemy.engine import make_url
 from sqlmodel import select
 
 from handlers.actions import Answer
 from models.db import Database
 from models.inbox import InboundUpdate
 from models.people import BuyerProfile, Identity, User
-from tests.conftest import POSTGRES_URL, _asyncpg_dsn, require_postgres
+from tests.conftest import own_postgres_database
 from tests.fake_telegram import TOKEN, FakeTelegram, post_webhook
 from tests.fake_zalo import wait_until
 from tests.loopback import ServeProcess, serving
@@ -31,21 +28,8 @@ STEPS = ("vai trò nào", "Tên doanh nghiệp", "thuộc loại nào", "Chia s�
 @pytest.fixture
 async def database() -> AsyncIterator[str]:
     """A PostgreSQL database of its own (the processes connect with a plain URL)."""
-    await require_postgres()
-    name = f"ocop_replicas_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(_asyncpg_dsn())
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    try:
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        admin = await asyncpg.connect(_asyncpg_dsn())
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+    async with own_postgres_database("ocop_replicas") as url:
+        yield url
 
 
 def settings(fake: FakeTelegram, url: str) -> dict[str, str]:
