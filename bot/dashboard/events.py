@@ -44,7 +44,7 @@ async def event_detail(visit: Visit) -> web.Response:
                   meetings=await meeting_counts(visit.session, event.id or 0),
                   grid=await meeting_grid(visit, event.id or 0),
                   registrants=await event_registrants(visit.session, event.id or 0),
-                  found=await memo_page(visit.session, None, number, event_id=event.id), chosen="",
+                  found=await memo_page(visit.session, None, number, event_id=event.id),
                   refresh=LIVE_SECONDS if event.is_running(today) else 0)
 
 
